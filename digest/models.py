@@ -1,0 +1,163 @@
+"""The domain: plain frozen dataclasses, no I/O.
+
+Every other stage speaks in these types. Collections are tuples so that a model is hashable and
+cannot be changed behind the back of the code that composed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    slug: str
+    name: str
+    sector: str
+    country: str  # ISO 3166-1 alpha-2
+    hashtag: str  # without the "#", e.g. "MistralAI"
+    profile_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewsItem:
+    id: str
+    title: str
+    summary: str
+    url: str
+    published_at: datetime  # always timezone-aware
+    companies: tuple[str, ...]  # company slugs; the first is the item's main company
+    category: str
+    topics: tuple[str, ...] = ()  # the first is the item's main topic
+    countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2 codes, shown as flags
+    region: str | None = None  # "global" (🌍), "EU" (🇪🇺), …
+    hashtags: tuple[str, ...] = ()  # without the "#"
+    image_url: str | None = None
+    read_minutes: int = 1
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRef:
+    """A framework cross-reference of an AMW Read, e.g. "cross.§A" labelled "infrastructure"."""
+
+    ref: str
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmwRead:
+    item_id: str
+    text: str
+    novelty: int  # 1–5
+    significance: int  # 1–5
+    refs: tuple[ReadRef, ...] = ()
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+EmailFormat = Literal["html", "text"]
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    weekly: bool = True
+    companies: tuple[str, ...] = ()  # slugs of the companies followed
+    topics: tuple[str, ...] = ()  # empty: every topic
+    send_hour: int = 8  # local hour, 0–23
+    format: EmailFormat = "html"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: str
+    email: str
+    name: str
+    status: SubscriberStatus = SubscriberStatus.ACTIVE
+    timezone: str = "UTC"  # IANA name
+    preferences: Preferences = field(default_factory=Preferences)
+
+
+class DigestKind(StrEnum):
+    WEEKLY = "weekly"
+    COMPANY = "company"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One line of "How This Connects": an earlier item related to an entry."""
+
+    item: NewsItem
+    age: str  # "1d ago", "1w ago", relative to the digest's date
+    basis: str  # what relates it: a shared topic or company name
+    company_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    item: NewsItem
+    read: AmwRead | None
+    companies: tuple[Company, ...]  # resolved from item.companies, in the same order
+    connections: tuple[Connection, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str  # a topic (weekly) or a heading of a company digest
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    kind: DigestKind
+    key: str  # "weekly:2026-W48", "company:mistral-ai:2026-W48"
+    title: str
+    window_start: datetime  # inclusive, timezone-aware
+    window_end: datetime  # exclusive
+    sections: tuple[Section, ...]
+    generated_at: datetime  # the digest's own date, never the clock
+    company: Company | None = None  # set for a company digest
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        return tuple(entry for section in self.sections for entry in section.entries)
+
+
+class DeliveryState(StrEnum):
+    PLANNED = "planned"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"  # the recipient left or bounced before the row was delivered
+
+
+class DeliveryChannel(StrEnum):
+    EMAIL = "email"
+    SOCIAL = "social"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbox row: a (digest, recipient) or a (post, channel)."""
+
+    id: int
+    idempotency_key: str
+    digest_key: str
+    channel: DeliveryChannel
+    target: str  # subscriber id, or the social channel's name
+    state: DeliveryState
+    payload: dict[str, object] = field(default_factory=dict)
+    attempts: int = 0
+    last_error: str | None = None
+    provider_id: str | None = None
+    is_test: bool = False
