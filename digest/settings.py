@@ -1,0 +1,384 @@
+"""settings.yaml: read, interpolated and validated into typed, frozen objects at start.
+
+Every dataclass below is a section; `parse_section` walks the type hints, so a field added here is
+validated without more code. Unknown keys are errors that name their path and the nearest known
+key; `${VAR}` and `${VAR:-default}` are replaced from the environment before validation; a value
+typed `Secret` never prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+
+from digest.errors import ConfigError, Problem
+
+SETTINGS_VERSION = 1
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Secret:
+    """A value read from settings that must never be printed, logged or shown in an error."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SectionProblems(Exception):
+    """Raised by a section's `check` hook: (field, message) pairs relative to that section."""
+
+    def __init__(self, *problems: tuple[str, str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{key}: {message}" for key, message in problems))
+
+
+def _is_http_url(value: str) -> bool:
+    return re.match(r"^https?://[^/\s:]+", value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSettings:
+    name: str
+    base_url: str  # where the web app is reached: links in every email point here
+    from_address: str  # "AMW Digest <digest@news.example.org>"
+    list_id: str  # RFC 2919 list id, "weekly.news.example.org"
+    secret_key: Secret  # signs the links in emails
+    timezone: str = "UTC"
+    templates: str | None = None  # a folder whose templates override the packaged ones
+    unsubscribe_mailto: str | None = None
+
+    def check(self) -> None:
+        problems = []
+        if not _is_http_url(self.base_url):
+            problems.append(("base_url", f"{self.base_url!r} is not an http(s) URL"))
+        if not re.fullmatch(r"[A-Za-z0-9.-]+", self.list_id):
+            problems.append(("list_id", "use letters, digits, dots and hyphens only"))
+        if len(self.secret_key.reveal()) < 16:
+            problems.append(("secret_key", "too short: use at least 16 random characters"))
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(("timezone", f"unknown time zone {self.timezone!r}; use an IANA name"))
+        if "\n" in self.from_address or "\r" in self.from_address or "@" not in self.from_address:
+            problems.append(("from_address", "write it as 'Name <address@domain>'"))
+        if problems:
+            raise SectionProblems(*problems)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    # A Secret: the URL may carry a password.
+    url: Secret = field(default_factory=lambda: Secret("sqlite:///digest.db"))
+
+
+@dataclass(frozen=True, slots=True)
+class CronSchedule:
+    cron: str  # five crontab fields, in the site's time zone
+    enabled: bool = True
+
+    def check(self) -> None:
+        try:
+            CronTrigger.from_crontab(self.cron)
+        except ValueError as error:
+            message = f"{error}; write five fields like '0 7 * * mon'"
+            raise SectionProblems(("cron", message)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    weekly: CronSchedule = CronSchedule("0 7 * * mon")
+    company: CronSchedule = CronSchedule("0 8 * * mon")
+    misfire_grace_seconds: int = 6 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyDigestSettings:
+    top: int = 10  # how many items the weekly digest keeps
+    require_approval: bool = False
+
+    def check(self) -> None:
+        if not 1 <= self.top <= 100:
+            raise SectionProblems(("top", "must be from 1 to 100"))
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyDigestSettings:
+    connections: int = 6  # how many earlier items "How This Connects" lists
+    lookback_days: int = 120  # how far back connections are searched
+    require_approval: bool = False
+
+    def check(self) -> None:
+        if not 0 <= self.connections <= 50:
+            raise SectionProblems(("connections", "must be from 0 to 50"))
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    weekly: WeeklyDigestSettings = WeeklyDigestSettings()
+    company: CompanyDigestSettings = CompanyDigestSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    per_second: float | None = None
+    per_hour: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSettings:
+    type: str = "file"  # the adapter, by its registry name
+    options: Mapping[str, Any] = field(default_factory=dict)  # validated by the adapter
+    rate: RateLimit = RateLimit()
+
+
+@dataclass(frozen=True, slots=True)
+class SocialChannelSettings:
+    name: str  # the channel's own name, unique: "x", "mastodon-main"
+    type: str  # the adapter, by its registry name
+    platform: str | None = None  # whose rules posts follow; adapters that post somewhere imply it
+    options: Mapping[str, Any] = field(default_factory=dict)
+    rate: RateLimit = RateLimit()
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    version: Literal[1]
+    site: SiteSettings
+    database: DatabaseSettings = DatabaseSettings()
+    schedules: ScheduleSettings = ScheduleSettings()
+    digests: DigestSettings = DigestSettings()
+    email: EmailSettings = EmailSettings()
+    social: tuple[SocialChannelSettings, ...] = ()
+    web: WebSettings = WebSettings()
+    # Not keys of the file: where it was read from, and the folder relative paths start from.
+    source: str = field(default="settings.yaml", metadata={"internal": True})
+    root: Path = field(default=Path("."), metadata={"internal": True})
+
+    def check(self) -> None:
+        names = [channel.name for channel in self.social]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise SectionProblems(("social", f"channel names must be unique: {duplicates}"))
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the settings, relative to the settings' folder unless absolute."""
+        path = Path(path).expanduser()
+        return path if path.is_absolute() else self.root / path
+
+    def database_url(self) -> str:
+        """The database URL, a relative SQLite path taken from the settings' folder."""
+        url = self.database.url.reveal()
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix:
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url
+
+
+def load_settings(path: str | Path, *, root: Path | None = None) -> Settings:
+    """Read, interpolate and validate a settings file; raise ConfigError naming every problem."""
+    path = Path(path)
+    where = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [Problem(where, "", "", "no such file; pass --settings PATH or create it")]
+        ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        record = f"line {mark.line + 1}" if mark else ""
+        raise ConfigError([Problem(where, record, "", f"not valid YAML: {error}")]) from None
+    return parse_settings(raw, where=where, root=root or path.resolve().parent)
+
+
+def parse_settings(raw: object, *, where: str, root: Path) -> Settings:
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(where, "", "", "must be a mapping of sections")])
+    problems: list[Problem] = []
+    interpolated = _interpolate(raw, "", where, problems)
+    if raw.get("version") != SETTINGS_VERSION:
+        problems.append(
+            Problem(where, "", "version", f"must be {SETTINGS_VERSION}; add 'version: 1'")
+        )
+    settings = parse_section(Settings, interpolated, "", where, problems)
+    if problems or not isinstance(settings, Settings):
+        raise ConfigError(problems)
+    return dataclasses.replace(settings, source=where, root=root)
+
+
+def _interpolate(value: Any, path: str, where: str, problems: list[Problem]) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _interpolate(item, _join(path, str(key)), where, problems)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _interpolate(item, f"{path}[{index}]", where, problems)
+            for index, item in enumerate(value)
+        ]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(
+            Problem(where, "", path, f"environment variable {name} is not set; export it")
+        )
+        return ""
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def parse_section(
+    cls: type, raw: Any, path: str, where: str, problems: list[Problem]
+) -> object | None:
+    """Build dataclass `cls` from `raw`, appending a Problem for each thing wrong with it."""
+    if not isinstance(raw, Mapping):
+        problems.append(Problem(where, "", path, f"must be a mapping, got {_kind(raw)}"))
+        return None
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {name: f for name, f in fields.items() if not f.metadata.get("internal")}
+    public = list(fields)
+    ok = True
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), public, n=1)
+            hint = f", did you mean {close[0]}?" if close else f"; known keys: {', '.join(public)}"
+            problems.append(Problem(where, "", _join(path, str(key)), f"unknown key{hint}"))
+            ok = False
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        key_path = _join(path, name)
+        if name not in raw:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                problems.append(Problem(where, "", key_path, "required; add it"))
+                ok = False
+            continue
+        before = len(problems)
+        values[name] = _convert(hints[name], raw[name], key_path, where, problems)
+        ok = ok and len(problems) == before
+    if not ok:
+        return None
+    section = cls(**values)
+    check = getattr(section, "check", None)
+    if check is not None:
+        try:
+            check()
+        except SectionProblems as error:
+            for key, message in error.problems:
+                problems.append(Problem(where, "", _join(path, key), message))
+            return None
+    return section
+
+
+def _kind(value: object) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _convert(hint: Any, value: Any, path: str, where: str, problems: list[Problem]) -> Any:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _convert(inner, value, path, where, problems)
+    if origin is Literal:
+        if value not in args:
+            problems.append(Problem(where, "", path, f"must be one of {list(args)}, got {value!r}"))
+        return value
+    if origin is tuple:
+        if not isinstance(value, list):
+            problems.append(Problem(where, "", path, f"must be a list, got {_kind(value)}"))
+            return ()
+        return tuple(
+            _convert(args[0], item, f"{path}[{index}]", where, problems)
+            for index, item in enumerate(value)
+        )
+    if origin is Mapping or hint is Mapping:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            problems.append(Problem(where, "", path, f"must be a mapping, got {_kind(value)}"))
+        return dict(value) if isinstance(value, Mapping) else {}
+    if dataclasses.is_dataclass(hint):
+        return parse_section(hint, value, path, where, problems)  # type: ignore[arg-type]
+    if hint is Secret:
+        if not isinstance(value, str) or not value:
+            problems.append(Problem(where, "", path, "must be a non-empty text (use ${ENV_VAR})"))
+        return Secret(str(value))
+    if hint is Path:
+        return value if isinstance(value, Path) else Path(str(value))
+    return _convert_scalar(hint, value, path, where, problems)
+
+
+def _convert_scalar(hint: Any, value: Any, path: str, where: str, problems: list[Problem]) -> Any:
+    # YAML gives bools for yes/no and ints for bare numbers; "True is an int" must not pass.
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)  # an interpolated ${ENV} is always text
+    elif hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+            return float(value)
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise TypeError(f"settings field type {hint!r} at {path} is not supported")
+    problems.append(
+        Problem(where, "", path, f"must be {hint.__name__}, got {_kind(value)} {value!r}")
+    )
+    return value
