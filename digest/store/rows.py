@@ -1,0 +1,120 @@
+"""Table rows ⇄ domain models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+
+from digest.models import AmwRead, Company, NewsItem, Subscriber, SubscriberStatus
+from digest.store import codec
+
+
+def company_row(company: Company) -> dict[str, Any]:
+    return {
+        "slug": company.slug,
+        "name": company.name,
+        "sector": company.sector,
+        "country": company.country,
+        "hashtag": company.hashtag,
+        "profile_url": company.profile_url,
+    }
+
+
+def company_from_row(row: Row[Any]) -> Company:
+    return Company(
+        slug=row.slug,
+        name=row.name,
+        sector=row.sector,
+        country=row.country,
+        hashtag=row.hashtag,
+        profile_url=row.profile_url,
+    )
+
+
+def item_row(item: NewsItem, now: datetime) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "summary": item.summary,
+        "url": item.url,
+        "published_at": item.published_at,
+        "category": item.category,
+        "topics": list(item.topics),
+        "countries": list(item.countries),
+        "region": item.region,
+        "hashtags": list(item.hashtags),
+        "image_url": item.image_url,
+        "read_minutes": item.read_minutes,
+        "source": item.source,
+        "updated_at": now,
+    }
+
+
+def item_from_row(row: Row[Any], companies: tuple[str, ...]) -> NewsItem:
+    return NewsItem(
+        id=row.id,
+        title=row.title,
+        summary=row.summary,
+        url=row.url,
+        published_at=row.published_at,
+        companies=companies,
+        category=row.category,
+        topics=tuple(row.topics),
+        countries=tuple(row.countries),
+        region=row.region,
+        hashtags=tuple(row.hashtags),
+        image_url=row.image_url,
+        read_minutes=row.read_minutes,
+        source=row.source,
+    )
+
+
+def read_row(read: AmwRead) -> dict[str, Any]:
+    return {
+        "item_id": read.item_id,
+        "text": read.text,
+        "novelty": read.novelty,
+        "significance": read.significance,
+        "refs": codec.refs_to_list(read.refs),
+    }
+
+
+def read_from_row(row: Row[Any]) -> AmwRead:
+    return AmwRead(
+        item_id=row.item_id,
+        text=row.text,
+        novelty=row.novelty,
+        significance=row.significance,
+        refs=codec.refs_from_list(row.refs),
+    )
+
+
+def email_key(email: str) -> str:
+    return email.lower()
+
+
+def subscriber_row(subscriber: Subscriber, now: datetime) -> dict[str, Any]:
+    return {
+        "id": subscriber.id,
+        "email": subscriber.email,
+        "email_key": email_key(subscriber.email),
+        "name": subscriber.name,
+        "status": SubscriberStatus(subscriber.status).value,
+        "timezone": subscriber.timezone,
+        "preferences": codec.preferences_to_dict(subscriber.preferences),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def subscriber_from_row(row: Row[Any]) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        status=SubscriberStatus(row.status),
+        timezone=row.timezone,
+        preferences=codec.preferences_from_dict(row.preferences),
+    )

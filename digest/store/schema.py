@@ -1,0 +1,156 @@
+"""The tables, as SQLAlchemy Core objects.
+
+The database itself is created and changed only by the Alembic migrations in `migrations/`;
+these objects describe it for queries, and a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+    text,
+)
+
+from digest.store.types import JSONDocument, UTCDateTime
+
+# Deterministic constraint names, so that a later migration can refer to them on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """The clock, for bookkeeping columns only (created_at, updated_at), never for content."""
+    return datetime.now(UTC)
+
+
+companies = Table(
+    "companies",
+    metadata,
+    Column("slug", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("sector", String, nullable=False),
+    Column("country", String(8), nullable=False),
+    Column("hashtag", String, nullable=False),
+    Column("profile_url", String, nullable=True),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("url", String, nullable=False),
+    Column("published_at", UTCDateTime, nullable=False, index=True),
+    Column("category", String, nullable=False),
+    Column("topics", JSONDocument, nullable=False),
+    Column("countries", JSONDocument, nullable=False),
+    Column("region", String, nullable=True),
+    Column("hashtags", JSONDocument, nullable=False),
+    Column("image_url", String, nullable=True),
+    Column("read_minutes", Integer, nullable=False),
+    Column("source", String, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+item_companies = Table(
+    "item_companies",
+    metadata,
+    Column("item_id", String, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("company_slug", String, ForeignKey("companies.slug"), primary_key=True, index=True),
+    # The order of NewsItem.companies: the first is the item's main company.
+    Column("position", Integer, nullable=False),
+)
+
+reads = Table(
+    "reads",
+    metadata,
+    Column("item_id", String, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("novelty", Integer, nullable=False),
+    Column("significance", Integer, nullable=False),
+    Column("refs", JSONDocument, nullable=False),  # [{"ref": ..., "label": ... or null}, ...]
+    CheckConstraint("novelty BETWEEN 1 AND 5", name="novelty"),
+    CheckConstraint("significance BETWEEN 1 AND 5", name="significance"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("email", String, nullable=False),
+    # The lower-cased address: two spellings of one address are one subscriber.
+    Column("email_key", String, nullable=False, unique=True),
+    Column("name", String, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("preferences", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("generated_at", UTCDateTime, nullable=False),
+    Column("content", JSONDocument, nullable=False),  # codec.digest_to_dict of the whole Digest
+    Column("status", String(16), nullable=False, default="draft", server_default="draft"),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    # BIGINT on PostgreSQL; plain INTEGER on SQLite, where only that is the rowid alias that
+    # autoincrements.
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("digest_key", String(200), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),  # "email" | "social"
+    Column("target", String(200), nullable=False),  # subscriber id or social channel name
+    Column("state", String(16), nullable=False, default="planned", server_default="planned"),
+    Column("payload", JSONDocument, nullable=False, default=dict, server_default=text("'{}'")),
+    Column("attempts", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    Column("provider_id", String(300), nullable=True),
+    Column("is_test", Boolean, nullable=False, default=False, server_default=false()),
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column(
+        "available_at", UTCDateTime, nullable=False, default=utcnow
+    ),  # when it may next be tried
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index("ix_deliveries_state_available_at", "state", "available_at"),
+)

@@ -1,0 +1,473 @@
+"""The store: reads and writes the domain models, on SQLite or PostgreSQL.
+
+Every write is one transaction: it happens completely or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.util import CommandError
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    StatementError,
+)
+
+from digest.errors import InputError, Problem, ServiceError
+from digest.models import AmwRead, Company, Digest, NewsItem, Subscriber, SubscriberStatus
+from digest.store import codec, schema
+from digest.store.engine import SQLITE_BEGIN, create_engine_for, first_line, mask, unreachable
+from digest.store.rows import (
+    company_from_row,
+    company_row,
+    email_key,
+    item_from_row,
+    item_row,
+    read_from_row,
+    read_row,
+    subscriber_from_row,
+    subscriber_row,
+)
+
+if TYPE_CHECKING:
+    from digest.ingest import Batch
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Rows per IN (...) list: well under SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 500
+
+# Any constant: PostgreSQL advisory lock taken while migrating, so that workers starting together
+# do not race to create the same tables.
+MIGRATION_LOCK = 0x64696765  # "dige"
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Rows written by one call: new ones, and existing ones updated (even if unchanged)."""
+
+    inserted: int = 0
+    updated: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCounts:
+    """What `Store.write_batch` wrote, per kind of record."""
+
+    companies: Counts = Counts()
+    items: Counts = Counts()
+    reads: Counts = Counts()
+
+    @property
+    def companies_inserted(self) -> int:
+        return self.companies.inserted
+
+    @property
+    def companies_updated(self) -> int:
+        return self.companies.updated
+
+    @property
+    def items_inserted(self) -> int:
+        return self.items.inserted
+
+    @property
+    def items_updated(self) -> int:
+        return self.items.updated
+
+    @property
+    def reads_inserted(self) -> int:
+        return self.reads.inserted
+
+    @property
+    def reads_updated(self) -> int:
+        return self.reads.updated
+
+
+class Store:
+    """The database of companies, items, AMW Reads, subscribers, digests and the outbox."""
+
+    engine: Engine
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to `url` (SQLite or PostgreSQL) and bring its schema up to date.
+
+        Raises ConfigError for a URL that is not a usable database URL and ServiceError for a
+        database that cannot be reached; both name the URL with its password masked.
+        """
+        engine = create_engine_for(url)
+        store = cls(engine)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            engine.dispose()
+            raise unreachable(engine.url, exc) from exc
+        try:
+            store.migrate()
+        except OperationalError as exc:
+            engine.dispose()
+            raise unreachable(engine.url, exc) from exc
+        except DBAPIError as exc:
+            engine.dispose()
+            raise ServiceError(
+                f"could not bring the schema of the database {mask(engine.url)} up to date: "
+                f"{first_line(exc.orig)}; check that the user may create tables there"
+            ) from exc
+        except CommandError as exc:
+            engine.dispose()
+            raise ServiceError(
+                f"cannot use the database {mask(engine.url)}: {exc}; was it created by a "
+                "newer version of digest?"
+            ) from exc
+        return store
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest migration; a no-op when it is already there."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.write() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
+            # env.py runs on this connection, inside this transaction.
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction, committed at the end of the block.
+
+        On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE): a transaction
+        that reads and then writes could otherwise fail when another writer got in between,
+        instead of waiting its turn.
+        """
+        with self.engine.connect() as connection:
+            connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            with connection.begin():
+                yield connection
+
+    # --- companies, items and AMW Reads -------------------------------------------------------
+
+    def write_batch(self, batch: Batch) -> BatchCounts:
+        """Upsert the batch's companies, items and reads in one transaction.
+
+        An item's companies are replaced by the batch's list, in its order. A record that breaks
+        a rule of the database (an unknown company or item, a rating out of range) raises
+        InputError, and nothing of the batch is written.
+        """
+        companies = _last_by(batch.companies, lambda company: company.slug)
+        items = _last_by(batch.items, lambda item: item.id)
+        reads = _last_by(batch.reads, lambda read: read.item_id)
+        now = schema.utcnow()
+        part = "companies"
+        try:
+            with self.write() as connection:
+                company_counts, _ = self._upsert(
+                    connection, schema.companies, [company_row(c) for c in companies]
+                )
+                part = "items"
+                item_counts, existing = self._upsert(
+                    connection, schema.items, [item_row(item, now) for item in items]
+                )
+                part = "item companies"
+                self._replace_item_companies(connection, items, existing)
+                part = "reads"
+                read_counts, _ = self._upsert(
+                    connection, schema.reads, [read_row(read) for read in reads]
+                )
+        except StatementError as exc:
+            raise self._write_error(part, exc) from exc
+        return BatchCounts(companies=company_counts, items=item_counts, reads=read_counts)
+
+    def company_slugs(self) -> set[str]:
+        with self.engine.connect() as connection:
+            return set(connection.scalars(select(schema.companies.c.slug)))
+
+    def item_ids(self) -> set[str]:
+        with self.engine.connect() as connection:
+            return set(connection.scalars(select(schema.items.c.id)))
+
+    def companies(self) -> dict[str, Company]:
+        query = select(schema.companies).order_by(schema.companies.c.slug)
+        with self.engine.connect() as connection:
+            return {row.slug: company_from_row(row) for row in connection.execute(query)}
+
+    def items_between(self, start: datetime, end: datetime) -> list[NewsItem]:
+        """Items published in [start, end), by (published_at, id), with their companies."""
+        _require_aware("start", start)
+        _require_aware("end", end)
+        items, links = schema.items, schema.item_companies
+        window = (items.c.published_at >= start) & (items.c.published_at < end)
+        item_query = select(items).where(window).order_by(items.c.published_at, items.c.id)
+        link_query = (
+            select(links.c.item_id, links.c.company_slug)
+            .join(items, items.c.id == links.c.item_id)
+            .where(window)
+            .order_by(links.c.item_id, links.c.position)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(item_query).all()
+            slugs: dict[str, list[str]] = {}
+            for item_id, slug in connection.execute(link_query):
+                slugs.setdefault(item_id, []).append(slug)
+        return [item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows]
+
+    def reads_for(self, item_ids: Collection[str]) -> dict[str, AmwRead]:
+        """The AMW Reads of those items that have one, by item id."""
+        found: dict[str, AmwRead] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(item_ids))):
+                query = select(schema.reads).where(schema.reads.c.item_id.in_(chunk))
+                for row in connection.execute(query):
+                    found[row.item_id] = read_from_row(row)
+        return found
+
+    def latest_published_at(self) -> datetime | None:
+        with self.engine.connect() as connection:
+            return connection.scalar(select(func.max(schema.items.c.published_at)))
+
+    # --- subscribers --------------------------------------------------------------------------
+
+    def save_subscribers(self, subscribers: Iterable[Subscriber]) -> Counts:
+        """Upsert by id in one transaction.
+
+        An address already used by another subscriber, in any spelling of upper and lower case,
+        raises InputError and nothing is written.
+        """
+        unique = _last_by(subscribers, lambda subscriber: subscriber.id)
+        _check_unique_emails(unique)
+        now = schema.utcnow()
+        rows = [subscriber_row(subscriber, now) for subscriber in unique]
+        try:
+            with self.write() as connection:
+                _check_emails_free(connection, unique)
+                counts, _ = self._upsert(connection, schema.subscribers, rows, keep=("created_at",))
+                return counts
+        except StatementError as exc:
+            raise self._write_error("subscribers", exc) from exc
+
+    def subscribers(self, statuses: Collection[SubscriberStatus] | None = None) -> list[Subscriber]:
+        """Subscribers ordered by id, only those in `statuses` if given."""
+        query = select(schema.subscribers).order_by(schema.subscribers.c.id)
+        if statuses is not None:
+            wanted = sorted(SubscriberStatus(status).value for status in statuses)
+            query = query.where(schema.subscribers.c.status.in_(wanted))
+        with self.engine.connect() as connection:
+            return [subscriber_from_row(row) for row in connection.execute(query)]
+
+    def subscriber(self, subscriber_id: str) -> Subscriber | None:
+        query = select(schema.subscribers).where(schema.subscribers.c.id == subscriber_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        return subscriber_from_row(row) if row is not None else None
+
+    # --- digests ------------------------------------------------------------------------------
+
+    def save_digest(self, digest: Digest) -> bool:
+        """Store the digest's snapshot if its key is new (True); else leave the stored one (False).
+
+        A digest, once planned, is what gets delivered: composing it again must not change it.
+        """
+        row = {
+            "key": digest.key,
+            "kind": digest.kind.value,
+            "title": digest.title,
+            "window_start": digest.window_start,
+            "window_end": digest.window_end,
+            "generated_at": digest.generated_at,
+            "content": codec.digest_to_dict(digest),
+            "created_at": schema.utcnow(),
+        }
+        statement = self._insert(schema.digests).values(row)
+        # RETURNING, not rowcount: SQLAlchemy reports -1 for an INSERT's rowcount on psycopg.
+        statement = statement.on_conflict_do_nothing(index_elements=["key"]).returning(
+            schema.digests.c.key
+        )
+        with self.write() as connection:
+            return connection.execute(statement).first() is not None
+
+    def load_digest(self, key: str) -> Digest | None:
+        query = select(schema.digests.c.content).where(schema.digests.c.key == key)
+        with self.engine.connect() as connection:
+            content = connection.scalar(query)
+        return codec.digest_from_dict(content) if content is not None else None
+
+    def digest_keys(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.scalars(select(schema.digests.c.key).order_by("key")))
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _insert(self, table: Table) -> Any:
+        """The dialect's INSERT, which has ON CONFLICT (both spell it the same way)."""
+        if self.engine.dialect.name == "postgresql":
+            return postgresql_insert(table)
+        return sqlite_insert(table)
+
+    def _upsert(
+        self,
+        connection: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        keep: tuple[str, ...] = (),
+    ) -> tuple[Counts, set[Any]]:
+        """Insert new rows and update existing ones by primary key, in one executemany.
+
+        `keep` names columns an update leaves as they are (such as created_at). Returns the
+        counts and the keys that were there before.
+        """
+        if not rows:
+            return Counts(), set()
+        (key,) = table.primary_key.columns
+        existing = _existing(connection, key, [row[key.name] for row in rows])
+        statement = self._insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={
+                column.name: statement.excluded[column.name]
+                for column in table.columns
+                if column is not key and column.name not in keep
+            },
+        )
+        connection.execute(statement, list(rows))
+        return Counts(inserted=len(rows) - len(existing), updated=len(existing)), existing
+
+    @staticmethod
+    def _replace_item_companies(
+        connection: Connection, items: Sequence[NewsItem], existing: set[str]
+    ) -> None:
+        links = schema.item_companies
+        # Only items that were there before can have old links to remove.
+        for chunk in _chunks(sorted(existing)):
+            connection.execute(delete(links).where(links.c.item_id.in_(chunk)))
+        rows = [
+            {"item_id": item.id, "company_slug": slug, "position": position}
+            for item in items
+            for position, slug in enumerate(item.companies)
+        ]
+        if rows:
+            connection.execute(links.insert(), rows)
+
+    def _write_error(self, part: str, exc: StatementError) -> Exception:
+        """The user's error for a failed write; the transaction has been rolled back."""
+        if isinstance(exc, OperationalError):
+            return unreachable(self.engine.url, exc)
+        if isinstance(exc, IntegrityError | DataError) or isinstance(
+            exc.orig, ValueError | TypeError
+        ):
+            reason = first_line(exc.orig)
+            message = f"breaks a rule of the database, nothing was written: {reason}"
+            return InputError([Problem(where="database", record=part, field="", message=message)])
+        return exc
+
+
+# --- rows -----------------------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def _last_by(records: Iterable[_T], key: Callable[[_T], Hashable]) -> list[_T]:
+    """One record per key, the last one given, in the order keys first appeared.
+
+    A batch that names a record twice would otherwise make one statement hit a row twice.
+    """
+    by_key: dict[Hashable, _T] = {}
+    for record in records:
+        by_key[key(record)] = record
+    return list(by_key.values())
+
+
+def _existing(connection: Connection, column: Column[Any], keys: Sequence[Any]) -> set[Any]:
+    found: set[Any] = set()
+    for chunk in _chunks(list(keys)):
+        found.update(connection.scalars(select(column).where(column.in_(chunk))))
+    return found
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} {value.isoformat()} is naive: a time zone is required")
+
+
+def _duplicate_email(subscriber: Subscriber, other_id: str) -> Problem:
+    return Problem(
+        where="subscribers",
+        record=subscriber.id,
+        field="email",
+        message=f"{subscriber.email} is already the address of subscriber {other_id}",
+    )
+
+
+def _check_unique_emails(subscribers: Sequence[Subscriber]) -> None:
+    """Two subscribers of one batch with the same address, in any case."""
+    first: dict[str, str] = {}
+    problems = []
+    for subscriber in subscribers:
+        other = first.setdefault(email_key(subscriber.email), subscriber.id)
+        if other != subscriber.id:
+            problems.append(_duplicate_email(subscriber, other))
+    if problems:
+        raise InputError(problems)
+
+
+def _check_emails_free(connection: Connection, subscribers: Sequence[Subscriber]) -> None:
+    """An address of the batch that a stored subscriber, not renamed by the batch, already has."""
+    table = schema.subscribers
+    wanted = {email_key(s.email): s for s in subscribers}
+    batch_ids = {s.id for s in subscribers}
+    problems = []
+    for chunk in _chunks(sorted(wanted)):
+        query = select(table.c.id, table.c.email_key).where(table.c.email_key.in_(chunk))
+        for other_id, stored_key in connection.execute(query):
+            subscriber = wanted[stored_key]
+            # A stored subscriber also in the batch is fine if the batch moves it to another
+            # address (it does, since addresses within the batch are unique).
+            if other_id != subscriber.id and other_id not in batch_ids:
+                problems.append(_duplicate_email(subscriber, other_id))
+    if problems:
+        raise InputError(problems)

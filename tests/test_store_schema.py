@@ -1,0 +1,135 @@
+"""The migration builds the schema that schema.py describes, on both backends."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+
+from digest.store import Store, schema
+
+TABLES = {
+    "companies",
+    "items",
+    "item_companies",
+    "reads",
+    "subscribers",
+    "digests",
+    "deliveries",
+}
+
+
+def test_migration_creates_every_table(store: Store) -> None:
+    names = set(inspect(store.engine).get_table_names())
+    assert names == TABLES | {"alembic_version"}
+
+
+def test_migration_again_is_a_no_op(store: Store, database_url: str) -> None:
+    with store.engine.connect() as connection:
+        before = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    store.migrate()
+    again = Store.open(database_url)
+    try:
+        with again.engine.connect() as connection:
+            versions = connection.scalars(text("SELECT version_num FROM alembic_version")).all()
+    finally:
+        again.close()
+    assert versions == [before] == ["0001"]
+
+
+def test_migrated_database_matches_the_metadata(store: Store) -> None:
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, schema.metadata)
+    assert differences == []
+
+
+def test_indexes_and_constraints(store: Store) -> None:
+    inspector = inspect(store.engine)
+    indexed = {
+        table: {tuple(index["column_names"]) for index in inspector.get_indexes(table)}
+        for table in ("items", "item_companies", "deliveries")
+    }
+    assert ("published_at",) in indexed["items"]
+    assert ("company_slug",) in indexed["item_companies"]
+    assert {("digest_key",), ("state", "available_at")} <= indexed["deliveries"]
+    unique = {
+        table: {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
+        for table in ("subscribers", "deliveries")
+    }
+    assert ("email_key",) in unique["subscribers"]
+    assert ("idempotency_key",) in unique["deliveries"]
+    checks = {check["name"] for check in inspector.get_check_constraints("reads")}
+    assert checks == {"ck_reads_novelty", "ck_reads_significance"}
+    foreign = inspector.get_foreign_keys("item_companies")
+    by_column = {tuple(fk["constrained_columns"]): fk for fk in foreign}
+    assert by_column[("item_id",)]["options"].get("ondelete") == "CASCADE"
+    assert by_column[("company_slug",)]["referred_table"] == "companies"
+
+
+def test_deliveries_columns_and_defaults(store: Store) -> None:
+    columns = [column["name"] for column in inspect(store.engine).get_columns("deliveries")]
+    assert columns == [
+        "id",
+        "idempotency_key",
+        "digest_key",
+        "channel",
+        "target",
+        "state",
+        "payload",
+        "attempts",
+        "last_error",
+        "provider_id",
+        "is_test",
+        "lease_owner",
+        "lease_until",
+        "available_at",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    ]
+    now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    table = schema.deliveries
+    with store.write() as connection:
+        # Through Core, with the Python-side defaults.
+        connection.execute(
+            table.insert(),
+            [
+                {"idempotency_key": "a", "digest_key": "weekly:2026-W48", "channel": "email",
+                 "target": "s1", "available_at": now},
+                {"idempotency_key": "b", "digest_key": "weekly:2026-W48", "channel": "social",
+                 "target": "mastodon", "available_at": now},
+            ],
+        )  # fmt: skip
+        # Through plain SQL, with the server-side defaults.
+        connection.execute(
+            text(
+                "INSERT INTO deliveries (idempotency_key, digest_key, channel, target,"
+                " available_at, created_at, updated_at)"
+                " VALUES ('c', 'weekly:2026-W48', 'email', 's2', :now, :now, :now)"
+            ),
+            # Raw SQL bypasses UTCDateTime: give each backend its own stored form of UTC.
+            {"now": now.replace(tzinfo=None) if store.engine.dialect.name == "sqlite" else now},
+        )
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(table).order_by(table.c.id)).all()
+    assert [row.id for row in rows] == [1, 2, 3]
+    for row in rows:
+        assert (row.state, row.payload, row.attempts, row.is_test) == ("planned", {}, 0, False)
+        assert row.available_at == now
+        assert row.available_at.tzinfo is UTC
+        assert row.created_at.tzinfo is UTC
+
+
+def test_stores_opened_together_migrate_once(database_url: str) -> None:
+    """Workers starting at the same moment on a fresh database do not race on the schema."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        stores = list(pool.map(lambda _: Store.open(database_url), range(4)))
+    try:
+        assert set(inspect(stores[0].engine).get_table_names()) == TABLES | {"alembic_version"}
+    finally:
+        for opened in stores:
+            opened.close()
