@@ -1,0 +1,56 @@
+"""Signed links in emails: preferences, one-click unsubscribe, and the archive.
+
+A token is bound to one subscriber and one purpose with an HMAC of the site's secret; checking it
+compares in constant time, so a token made for one purpose never opens another.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Literal
+from urllib.parse import quote
+
+from digest.settings import SiteSettings
+
+Purpose = Literal["preferences", "unsubscribe"]
+
+
+def _signature(secret: str, subscriber_id: str, purpose: Purpose) -> str:
+    mac = hmac.new(secret.encode(), f"{purpose}\0{subscriber_id}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:18]).decode().rstrip("=")
+
+
+def make_token(secret: str, subscriber_id: str, purpose: Purpose) -> str:
+    encoded = base64.urlsafe_b64encode(subscriber_id.encode()).decode().rstrip("=")
+    return f"{encoded}.{_signature(secret, subscriber_id, purpose)}"
+
+
+def read_token(secret: str, token: str, purpose: Purpose) -> str | None:
+    """The subscriber id the token was made for, or None if it is not genuine for `purpose`."""
+    encoded, _, signature = token.partition(".")
+    try:
+        subscriber_id = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    expected = _signature(secret, subscriber_id, purpose)
+    return subscriber_id if hmac.compare_digest(expected, signature) else None
+
+
+def _base(site: SiteSettings) -> str:
+    return site.base_url.rstrip("/")
+
+
+def preferences_url(site: SiteSettings, subscriber_id: str) -> str:
+    token = make_token(site.secret_key.reveal(), subscriber_id, "preferences")
+    return f"{_base(site)}/preferences/{token}"
+
+
+def unsubscribe_url(site: SiteSettings, subscriber_id: str) -> str:
+    token = make_token(site.secret_key.reveal(), subscriber_id, "unsubscribe")
+    return f"{_base(site)}/unsubscribe/{token}"
+
+
+def archive_url(site: SiteSettings, digest_key: str) -> str:
+    return f"{_base(site)}/archive/{quote(digest_key, safe=':')}"

@@ -1,0 +1,1 @@
+"""Render: pure functions from composed digests to email parts and social posts."""
