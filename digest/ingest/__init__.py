@@ -1,0 +1,12 @@
+"""Ingest: read companies, items and AMW Reads (YAML, JSON, JSON Lines, RSS/Atom, URLs) and
+subscriber lists (CSV, YAML), validating everything before anything is written.
+
+Both readers raise `InputError` listing every problem found; `read_sources` raises
+`ServiceError` when a URL's server cannot be reached at all.
+"""
+
+from digest.ingest.readers import read_sources
+from digest.ingest.subscribers import read_subscribers
+from digest.ingest.validate import Batch
+
+__all__ = ["Batch", "read_sources", "read_subscribers"]

@@ -1,0 +1,247 @@
+"""Subscriber list files (CSV or YAML) → Subscribers, with every problem collected.
+
+CSV: a header `id,email,name,status,timezone,weekly,companies,topics,send_hour,format` (only id
+and email are required; companies and topics are `;`-separated); records are `row N` with the
+header as row 1. YAML: `subscribers:` a list of the same fields, records `subscribers[N]`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from digest.errors import InputError, Problem
+from digest.ingest.checks import (
+    email_problem,
+    escape,
+    normal_email,
+    quoted,
+    slug_problem,
+    suggest,
+    timezone_problem,
+    type_name,
+)
+from digest.ingest.documents import decode, load_yaml
+from digest.ingest.fields import Check, Fields, Loc, Record
+from digest.models import Preferences, Subscriber, SubscriberStatus
+
+COLUMNS = (
+    "id",
+    "email",
+    "name",
+    "status",
+    "timezone",
+    "weekly",
+    "companies",
+    "topics",
+    "send_hour",
+    "format",
+)
+REQUIRED_COLUMNS = ("id", "email")
+LIST_COLUMNS = ("companies", "topics")
+STATUSES = tuple(status.value for status in SubscriberStatus)
+FORMATS = ("html", "text")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def read_subscribers(path: str | Path) -> tuple[Subscriber, ...]:
+    """Read a subscriber list; raise InputError listing every problem in it."""
+    where = str(path)
+    suffix = Path(where).suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
+        problem = Problem(where, "", "", "unknown file type; use a .csv, .yaml or .yml file")
+        raise InputError([problem])
+    try:
+        body = Path(where).read_bytes()
+    except OSError as error:
+        raise InputError(
+            [Problem(where, "", "", f"cannot read: {error.strerror or error}")]
+        ) from None
+    text = decode(body, where)
+    if isinstance(text, Problem):
+        raise InputError([text])
+    problems: list[Problem] = []
+    rows = (
+        csv_records(text, where, problems)
+        if suffix == ".csv"
+        else yaml_records(text, where, problems)
+    )
+    subscribers = subscribers_from(rows, problems)
+    if problems:
+        raise InputError(problems)
+    return subscribers
+
+
+def subscribers_from(
+    rows: list[tuple[Loc, Record]], problems: list[Problem]
+) -> tuple[Subscriber, ...]:
+    """Validate parsed rows; duplicates of an id or (case-insensitively) an email are problems."""
+    subscribers: list[Subscriber] = []
+    first_id: dict[str, Loc] = {}
+    first_email: dict[str, Loc] = {}
+    for loc, data in rows:
+        subscriber = subscriber_from(data, loc, problems)
+        if subscriber is None:
+            continue
+        earlier = first_id.setdefault(subscriber.id, loc)
+        if earlier is not loc:
+            message = f"duplicate id {quoted(subscriber.id)}; the first is at {earlier.record}"
+            problems.append(Problem(loc.where, loc.record, "id", message))
+        earlier = first_email.setdefault(subscriber.email.casefold(), loc)
+        if earlier is not loc:
+            message = (
+                f"{quoted(subscriber.email)} is already at {earlier.record}; "
+                "keep one row per address"
+            )
+            problems.append(Problem(loc.where, loc.record, "email", message))
+        subscribers.append(subscriber)
+    return tuple(subscribers)
+
+
+def subscriber_from(data: Record, loc: Loc, problems: list[Problem]) -> Subscriber | None:
+    before = len(problems)
+    f = Fields(data, loc, problems, noun="subscriber", known=COLUMNS)
+    subscriber_id = f.text("id")
+    email = f.text("email", check=email_problem)
+    name = f.text("name", required=False) or ""
+    status = f.text("status", required=False, check=_one_of(STATUSES, "status")) or "active"
+    timezone = f.text("timezone", required=False, check=timezone_problem) or "UTC"
+    weekly = f.flag("weekly", default=True)
+    companies = f.text_list("companies", check=slug_problem)
+    topics = f.text_list("topics")
+    send_hour = f.whole("send_hour", 0, 23, default=8)
+    email_format = f.text("format", required=False, check=_one_of(FORMATS, "format")) or "html"
+    if len(problems) > before:
+        return None
+    assert subscriber_id and email and weekly is not None and send_hour is not None
+    assert companies is not None and topics is not None
+    preferences = Preferences(
+        weekly=weekly,
+        companies=companies,
+        topics=topics,
+        send_hour=send_hour,
+        format="text" if email_format == "text" else "html",
+    )
+    return Subscriber(
+        id=subscriber_id,
+        email=normal_email(email),
+        # A name ends up in a To: header; a line break there would inject headers.
+        name=" ".join(" ".join(name.splitlines()).split()),
+        status=SubscriberStatus(status),
+        timezone=timezone,
+        preferences=preferences,
+    )
+
+
+def _one_of(choices: tuple[str, ...], what: str) -> Check:
+    def check(value: str) -> str | None:
+        if value in choices:
+            return None
+        listed = ", ".join(choices)
+        guess = suggest(value, choices)
+        hint = f"did you mean {quoted(guess)}? " if guess else ""
+        return f"{quoted(value)} is not a {what}; {hint}({listed})"
+
+    return check
+
+
+def csv_records(text: str, where: str, problems: list[Problem]) -> list[tuple[Loc, Record]]:
+    """CSV rows as typed mappings; blank rows are skipped but still counted."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        problems.append(Problem(where, f"row {reader.line_num}", "", f"not valid CSV: {error}"))
+        return []
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        message = f"empty; expected a header line: {','.join(COLUMNS)}"
+        problems.append(Problem(where, "row 1", "", message))
+        return []
+    header = [cell.strip() for cell in rows[0]]
+    if not _header_ok(header, where, problems):
+        return []
+    records: list[tuple[Loc, Record]] = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        loc = Loc(where, f"row {number}")
+        if len(row) > len(header):
+            message = (
+                f"{len(row)} cells but {len(header)} columns; "
+                "put cells that contain commas in double quotes"
+            )
+            problems.append(Problem(where, loc.record, "", message))
+            continue
+        cells = dict(zip(header, row, strict=False))
+        records.append((loc, {k: _typed(k, v) for k, v in cells.items() if k in COLUMNS}))
+    return records
+
+
+def _header_ok(header: list[str], where: str, problems: list[Problem]) -> bool:
+    """Report header problems; False when rows cannot be read (a column missing or twice)."""
+    ok = True
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            ok = False
+            problems.append(Problem(where, "row 1", column, "duplicate column; keep one"))
+        elif column not in COLUMNS:
+            guess = suggest(column, COLUMNS)
+            hint = f"did you mean {guess}?" if guess else f"the columns are {','.join(COLUMNS)}"
+            problems.append(Problem(where, "row 1", column, f"unknown column; {hint}"))
+        seen.add(column)
+    for column in REQUIRED_COLUMNS:
+        if column not in seen:
+            ok = False
+            message = "missing column; the header needs at least id and email"
+            problems.append(Problem(where, "row 1", column, message))
+    # Unknown columns are reported and their cells ignored; rows are still checked.
+    return ok
+
+
+def _typed(column: str, cell: str) -> object:
+    """A CSV cell as the YAML reader would have typed it; bad values stay text for the message."""
+    cell = cell.strip()
+    if not cell:
+        return None
+    if column in LIST_COLUMNS:
+        return [part for part in (p.strip() for p in cell.split(";")) if part]
+    if column == "send_hour" and _INTEGER.fullmatch(cell):
+        return int(cell)
+    if column in ("status", "format"):
+        return cell.lower()
+    return cell
+
+
+def yaml_records(text: str, where: str, problems: list[Problem]) -> list[tuple[Loc, Record]]:
+    data, problem = load_yaml(text, where)
+    if problem:
+        problems.append(problem)
+        return []
+    if not isinstance(data, Mapping) or "subscribers" not in data:
+        got = type_name(data) if not isinstance(data, Mapping) else "no subscribers: key"
+        problems.append(Problem(where, "", "", f"expected a subscribers: list, got {got}"))
+        return []
+    for key in data:
+        if key != "subscribers":
+            message = "unknown key; only subscribers: is read"
+            problems.append(Problem(where, "", escape(str(key)), message))
+    value = data["subscribers"]
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        message = f"must be a list, got {type_name(value)}"
+        problems.append(Problem(where, "", "subscribers", message))
+        return []
+    records: list[tuple[Loc, Record]] = []
+    for index, element in enumerate(value):
+        loc = Loc(where, f"subscribers[{index}]")
+        if isinstance(element, Mapping):
+            records.append((loc, element))
+        else:
+            message = f"must be a mapping of fields, got {type_name(element)}"
+            problems.append(Problem(where, loc.record, "", message))
+    return records
