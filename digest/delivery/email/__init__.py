@@ -1,0 +1,24 @@
+"""Email adapters: one module per service; `email_adapter(settings)` builds the configured one."""
+
+from __future__ import annotations
+
+import sys
+
+from digest.delivery.base import adapter_classes, unknown_type
+from digest.delivery.email.base import EmailAdapter, OutgoingEmail
+from digest.settings import Settings
+
+__all__ = ["EmailAdapter", "OutgoingEmail", "email_adapter", "email_adapter_types"]
+
+
+def email_adapter_types() -> dict[str, type[EmailAdapter]]:
+    return adapter_classes(sys.modules[__name__], EmailAdapter)
+
+
+def email_adapter(settings: Settings) -> EmailAdapter:
+    """The adapter `email.type` names, its options validated (ConfigError naming the key)."""
+    types = email_adapter_types()
+    cls = types.get(settings.email.type)
+    if cls is None:
+        raise unknown_type("email.type", settings.email.type, types, settings)
+    return cls(cls.parse_options(settings.email.options, "email.options", settings), settings)

@@ -1,0 +1,29 @@
+"""Social adapters: one module per service; `social_adapters(settings)` builds every channel's."""
+
+from __future__ import annotations
+
+import sys
+
+from digest.delivery.base import adapter_classes, unknown_type
+from digest.delivery.social.base import SocialAdapter
+from digest.settings import Settings
+
+__all__ = ["SocialAdapter", "social_adapter_types", "social_adapters"]
+
+
+def social_adapter_types() -> dict[str, type[SocialAdapter]]:
+    return adapter_classes(sys.modules[__name__], SocialAdapter)
+
+
+def social_adapters(settings: Settings) -> dict[str, SocialAdapter]:
+    """One adapter per channel in `social`, by channel name, options validated."""
+    types = social_adapter_types()
+    adapters: dict[str, SocialAdapter] = {}
+    for index, channel in enumerate(settings.social):
+        path = f"social[{index}]"
+        cls = types.get(channel.type)
+        if cls is None:
+            raise unknown_type(f"{path}.type", channel.type, types, settings)
+        options = cls.parse_options(channel.options, f"{path}.options", settings)
+        adapters[channel.name] = cls(options, settings, channel=channel.name, path=path)
+    return adapters

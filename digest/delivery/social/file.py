@@ -1,0 +1,59 @@
+"""`file`: JSON Lines, one object per post, one file per channel: posts ready to publish."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from digest.delivery.results import DeliveryResult, DeliveryStatus
+from digest.delivery.social.base import SocialAdapter
+from digest.render.social import SocialPost
+from digest.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class FileSocialOptions:
+    directory: str = "outbox/social"
+
+
+class FileSocialAdapter(SocialAdapter):
+    type_name = "file"
+    Options = FileSocialOptions
+
+    def __init__(self, options: Any, settings: Settings, *, channel: str, path: str) -> None:
+        super().__init__(options, settings, channel=channel, path=path)
+        self.path = settings.resolve(options.directory) / f"{channel}.jsonl"
+        self._written: set[str] | None = None
+
+    def _keys_written(self) -> set[str]:
+        # Read once: a row redelivered after a crash finds its line and is not written twice.
+        if self._written is None:
+            self._written = set()
+            if self.path.exists():
+                for line in self.path.read_text(encoding="utf-8").splitlines():
+                    if line.strip():
+                        self._written.add(json.loads(line)["key"])
+        return self._written
+
+    def post(self, post: SocialPost, key: str) -> DeliveryResult:
+        written = self._keys_written()
+        if key not in written:
+            record = {
+                "key": key,
+                "channel": self.channel,
+                "platform": post.platform,
+                "digest": post.digest_key,
+                "post": post.key,
+                "text": post.text,
+                "url": post.url,
+                "hashtags": list(post.hashtags),
+                "length": post.length,
+                "limit": post.limit,
+            }
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as file:
+                file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            written.add(key)
+        return DeliveryResult(DeliveryStatus.SENT, provider_id=f"{Path(self.path).name}#{key}")

@@ -1,0 +1,112 @@
+"""The file adapters, reached through the registry as settings.yaml names them."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from digest.delivery.email import OutgoingEmail, email_adapter, email_adapter_types
+from digest.delivery.results import DeliveryStatus
+from digest.delivery.social import social_adapter_types, social_adapters
+from digest.render.email import EmailParts
+from digest.render.message import build_message
+from digest.render.social import SocialPost
+from digest.settings import Settings, parse_settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def settings_in(root: Path) -> Settings:
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    return parse_settings(raw, where="settings.yaml", root=root)
+
+
+def test_the_registry_finds_the_adapter_modules() -> None:
+    assert "file" in email_adapter_types()
+    assert "file" in social_adapter_types()
+
+
+def message(key: str = "weekly:2026-W48/email/sub-001") -> OutgoingEmail:
+    data = build_message(
+        EmailParts(subject="The week in AI", text="Hello\n", html="<p>Hello</p>"),
+        from_address="AMW Digest <digest@news.example.org>",
+        to_name="Zoë Müller",
+        to_address="zoe@example.com",
+        message_id="<abc@news.example.org>",
+        date=datetime(2026, 11, 30, 7, tzinfo=UTC),
+        list_id="weekly.news.example.org",
+        list_name="AMW Weekly",
+        unsubscribe_url="https://news.example.org/unsubscribe/t",
+        unsubscribe_mailto="unsubscribe@news.example.org",
+    )
+    return OutgoingEmail(
+        key, "<abc@news.example.org>", "digest@news.example.org", "zoe@example.com", data
+    )
+
+
+def test_file_email_writes_one_parseable_eml_per_message(tmp_path: Path) -> None:
+    adapter = email_adapter(settings_in(tmp_path))
+    result = adapter.send(message())
+    files = list((tmp_path / "outbox" / "email").iterdir())
+    assert [f.name for f in files] == ["weekly_2026-W48_email_sub-001.eml"]
+    assert result.status is DeliveryStatus.SENT and result.provider_id == str(files[0])
+    parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert parsed["Message-ID"] == "<abc@news.example.org>"
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_file_email_redelivery_replaces_instead_of_adding(tmp_path: Path) -> None:
+    adapter = email_adapter(settings_in(tmp_path))
+    adapter.send(message())
+    adapter.send(message())
+    assert len(list((tmp_path / "outbox" / "email").iterdir())) == 1
+
+
+def post(key: str = "item:a") -> SocialPost:
+    return SocialPost(
+        digest_key="weekly:2026-W48",
+        key=key,
+        platform="x",
+        text="🇸🇪 Title\n\nhttps://example.com/a\n\n#MistralAI",
+        url="https://example.com/a",
+        hashtags=("MistralAI",),
+        length=50,
+        limit=280,
+    )
+
+
+def test_file_social_writes_one_json_line_per_post_per_channel(tmp_path: Path) -> None:
+    adapters = social_adapters(settings_in(tmp_path))
+    assert sorted(adapters) == ["bluesky", "linkedin", "mastodon", "threads", "x"]
+    adapters["x"].post(post("item:a"), "k1")
+    adapters["x"].post(post("item:b"), "k2")
+    lines = (tmp_path / "outbox" / "social" / "x.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["post"] for r in records] == ["item:a", "item:b"]
+    assert records[0] == {
+        "key": "k1",
+        "channel": "x",
+        "platform": "x",
+        "digest": "weekly:2026-W48",
+        "post": "item:a",
+        "text": "🇸🇪 Title\n\nhttps://example.com/a\n\n#MistralAI",
+        "url": "https://example.com/a",
+        "hashtags": ["MistralAI"],
+        "length": 50,
+        "limit": 280,
+    }
+
+
+def test_file_social_never_writes_a_post_twice_even_after_a_restart(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    social_adapters(settings)["x"].post(post(), "k1")
+    # A new process (a restart after a crash) redelivers the same row.
+    result = social_adapters(settings)["x"].post(post(), "k1")
+    assert result.status is DeliveryStatus.SENT
+    assert len((tmp_path / "outbox" / "social" / "x.jsonl").read_text().splitlines()) == 1
