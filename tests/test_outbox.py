@@ -1,0 +1,157 @@
+"""The outbox on both backends: idempotent planning, leases, retries, and who may close a row."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from digest import outbox
+from digest.delivery.results import DeliveryResult, DeliveryStatus
+from digest.models import DeliveryChannel, DeliveryState
+from digest.store import Store
+from digest.store.schema import deliveries
+
+NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=5)
+
+
+def rows(*targets: str) -> list[outbox.PlannedDelivery]:
+    return [
+        outbox.PlannedDelivery(
+            idempotency_key=f"weekly:2026-W48/email/{target}",
+            digest_key="weekly:2026-W48",
+            channel=DeliveryChannel.EMAIL,
+            target=target,
+            payload={"n": index},
+        )
+        for index, target in enumerate(targets)
+    ]
+
+
+def states(store: Store) -> dict[str, str]:
+    with store.engine.connect() as connection:
+        found = connection.execute(select(deliveries.c.target, deliveries.c.state)).all()
+    return dict(found)
+
+
+def test_planning_twice_adds_nothing(store: Store) -> None:
+    assert outbox.plan(store.engine, rows("a", "b", "c"), now=NOW) == 3
+    assert outbox.plan(store.engine, rows("a", "b", "c"), now=NOW) == 0
+    assert outbox.plan(store.engine, rows("a", "d"), now=NOW) == 1
+    assert outbox.state_counts(store.engine) == {"planned": 4}
+
+
+def test_claims_never_overlap_and_count_the_attempt(store: Store) -> None:
+    outbox.plan(store.engine, rows("a", "b", "c"), now=NOW)
+    first = outbox.claim(store.engine, owner="w1", limit=2, lease=LEASE, now=NOW)
+    second = outbox.claim(store.engine, owner="w2", limit=2, lease=LEASE, now=NOW)
+    third = outbox.claim(store.engine, owner="w3", limit=2, lease=LEASE, now=NOW)
+    assert [row.target for row in first] == ["a", "b"]
+    assert [row.target for row in second] == ["c"]
+    assert third == []
+    assert all(row.attempts == 1 and row.state is DeliveryState.CLAIMED for row in first)
+    assert first[0].payload == {"n": 0}
+
+
+def test_concurrent_claimers_share_out_the_rows(store: Store) -> None:
+    targets = [f"s{n:03d}" for n in range(200)]
+    outbox.plan(store.engine, rows(*targets), now=NOW)
+    claimed: dict[str, list[str]] = {}
+
+    def work(owner: str) -> None:
+        mine = claimed.setdefault(owner, [])
+        while batch := outbox.claim(store.engine, owner=owner, limit=7, lease=LEASE, now=NOW):
+            mine.extend(row.target for row in batch)
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [target for mine in claimed.values() for target in mine]
+    assert sorted(everything) == targets  # every row once, none twice
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_close_it(store: Store) -> None:
+    outbox.plan(store.engine, rows("a"), now=NOW)
+    (stale,) = outbox.claim(store.engine, owner="dead", limit=1, lease=LEASE, now=NOW)
+    assert outbox.claim(store.engine, owner="w2", limit=1, lease=LEASE, now=NOW + LEASE) == []
+    later = NOW + LEASE + timedelta(seconds=1)
+    (taken,) = outbox.claim(store.engine, owner="w2", limit=1, lease=LEASE, now=later)
+    assert taken.attempts == 2
+    sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p-1")
+    outbox.finish(store.engine, stale, owner="dead", result=sent, now=later)
+    assert states(store) == {"a": "claimed"}
+    assert outbox.finish(store.engine, taken, owner="w2", result=sent, now=later) == "sent"
+    assert states(store) == {"a": "sent"}
+
+
+def test_results_map_to_states(store: Store) -> None:
+    outbox.plan(store.engine, rows("sent", "queued", "rejected", "unknown", "failed"), now=NOW)
+    claimed = outbox.claim(store.engine, owner="w", limit=10, lease=LEASE, now=NOW)
+    results = {
+        "sent": DeliveryResult(DeliveryStatus.SENT, provider_id="id-1"),
+        "queued": DeliveryResult(DeliveryStatus.QUEUED, provider_id="id-2"),
+        "rejected": DeliveryResult(DeliveryStatus.REJECTED, response="550 no such user"),
+        "unknown": DeliveryResult(DeliveryStatus.UNKNOWN, response="connection lost"),
+        "failed": DeliveryResult(DeliveryStatus.FAILED, response="400 bad request"),
+    }
+    for row in claimed:
+        outbox.finish(store.engine, row, owner="w", result=results[row.target], now=NOW)
+    assert states(store) == {
+        "sent": "sent",
+        "queued": "sent",
+        "rejected": "failed",
+        "unknown": "unknown",
+        "failed": "failed",
+    }
+    with store.engine.connect() as connection:
+        errors = dict(
+            connection.execute(select(deliveries.c.target, deliveries.c.last_error)).all()
+        )
+        ids = dict(connection.execute(select(deliveries.c.target, deliveries.c.provider_id)).all())
+    assert errors["rejected"] == "550 no such user"
+    assert ids["sent"] == "id-1"
+
+
+def test_a_transient_failure_waits_then_retries_until_attempts_run_out(store: Store) -> None:
+    policy = outbox.RetryPolicy(max_attempts=3, base_delay=60, max_delay=600)
+    outbox.plan(store.engine, rows("a"), now=NOW)
+    busy = DeliveryResult(
+        DeliveryStatus.FAILED, response="421 busy", transient=True, retry_after=90
+    )
+    now = NOW
+    for attempt in (1, 2):
+        (row,) = outbox.claim(store.engine, owner="w", limit=1, lease=LEASE, now=now)
+        assert row.attempts == attempt
+        state = outbox.finish(store.engine, row, owner="w", result=busy, now=now, policy=policy)
+        assert state is DeliveryState.PLANNED
+        # Not before the service's Retry-After.
+        assert (
+            outbox.claim(
+                store.engine, owner="w", limit=1, lease=LEASE, now=now + timedelta(seconds=89)
+            )
+            == []
+        )
+        now += timedelta(seconds=policy.max_delay + 1)
+    (row,) = outbox.claim(store.engine, owner="w", limit=1, lease=LEASE, now=now)
+    assert (
+        outbox.finish(store.engine, row, owner="w", result=busy, now=now, policy=policy) == "failed"
+    )
+
+
+def test_backoff_grows_and_honours_retry_after() -> None:
+    policy = outbox.RetryPolicy(base_delay=10, max_delay=1000)
+    for attempts, ceiling in ((1, 10), (2, 20), (3, 40), (10, 1000)):
+        delay = policy.delay(attempts, None)
+        assert ceiling / 2 <= delay <= ceiling
+    assert policy.delay(1, 500) == 500
+
+
+def test_skip_closes_a_row_with_its_reason(store: Store) -> None:
+    outbox.plan(store.engine, rows("gone"), now=NOW)
+    (row,) = outbox.claim(store.engine, owner="w", limit=1, lease=LEASE, now=NOW)
+    outbox.skip(store.engine, row, owner="w", reason="subscriber unsubscribed", now=NOW)
+    assert states(store) == {"gone": "skipped"}
