@@ -1,0 +1,349 @@
+"""The `digest` command: thin; every command is a call into the stages.
+
+Exit codes: 0 success, 1 a run that finished with failures, 2 bad input or configuration,
+3 a service could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from importlib.resources import files
+from pathlib import Path
+
+from digest import __version__
+from digest.compose import IsoWeek
+from digest.errors import DigestError, InputError, Problem, ProblemsError
+from digest.ingest import read_sources, read_subscribers
+from digest.models import DeliveryState, Digest
+from digest.progress import Progress
+from digest.schedule import jobs, scheduler
+from digest.settings import Secret, Settings, load_settings
+
+log = logging.getLogger("digest")
+
+DATA = files("digest") / "data"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        return int(args.handler(args))
+    except ProblemsError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return error.exit_code
+    except DigestError as error:
+        print(f"digest: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digest", description="Weekly and per-company digests: email and social."
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    parser.add_argument(
+        "--settings", default="settings.yaml", help="settings file (default ./settings.yaml)"
+    )
+    parser.add_argument(
+        "--database",
+        default=os.environ.get("DIGEST_DATABASE_URL"),
+        help="database URL (or DIGEST_DATABASE_URL); overrides settings.yaml",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="the main job on the bundled sample data")
+    demo.add_argument("--out", default="out/demo", help="folder for the store and outputs")
+    demo.set_defaults(handler=run_demo)
+
+    ingest = commands.add_parser("ingest", help="import companies, items and AMW Reads")
+    ingest.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    ingest.set_defaults(handler=run_ingest)
+
+    subscribers = commands.add_parser("subscribers", help="manage subscribers")
+    subscriber_commands = subscribers.add_subparsers(dest="action", required=True)
+    importing = subscriber_commands.add_parser("import", help="import CSV or YAML lists")
+    importing.add_argument("paths", nargs="+", metavar="FILE")
+    importing.set_defaults(handler=run_subscribers_import)
+    listing = subscriber_commands.add_parser("list", help="list subscribers")
+    listing.set_defaults(handler=run_subscribers_list)
+
+    for name, handler, help_text in (
+        ("build", run_build, "render digests to files without delivering"),
+        ("send", run_send, "plan a digest's emails in the outbox and deliver them"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("kind", choices=["weekly", "company"])
+        add_week_options(command)
+        command.add_argument("--company", metavar="SLUG", help="only this company's digest")
+        if name == "build":
+            command.add_argument("--out", default="out/build", help="folder for the files")
+        else:
+            command.add_argument("--dry-run", action="store_true", help="plan and report only")
+        command.set_defaults(handler=handler)
+
+    social = commands.add_parser("social", help="compose and post the weekly digest's posts")
+    add_week_options(social)
+    social.add_argument("--platform", help="only channels of this platform")
+    social.add_argument("--dry-run", action="store_true", help="print the posts, post nothing")
+    social.set_defaults(handler=run_social)
+
+    worker = commands.add_parser("worker", help="deliver due outbox rows")
+    worker.add_argument("--once", action="store_true", help="exit when nothing is due")
+    worker.add_argument("--poll", type=float, default=5.0, help="seconds between looks")
+    worker.set_defaults(handler=run_worker)
+
+    schedule = commands.add_parser("schedule", help="the scheduler daemon")
+    schedule.add_argument("--once", action="store_true", help="run what is due now, then exit")
+    schedule.set_defaults(handler=run_schedule)
+    return parser
+
+
+def add_week_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--week", type=parse_week, help="ISO week like 2026-W48 (default: the latest stored)"
+    )
+
+
+def parse_week(text: str) -> IsoWeek:
+    try:
+        return IsoWeek.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.settings)
+    if args.database:
+        settings = replace(settings, database=replace(settings.database, url=Secret(args.database)))
+    return settings
+
+
+def open_context(args: argparse.Namespace) -> jobs.Context:
+    return jobs.Context.open(settings_from(args))
+
+
+def chosen_week(ctx: jobs.Context, args: argparse.Namespace) -> IsoWeek:
+    week = args.week or jobs.latest_week(ctx)
+    if week is None:
+        raise InputError([Problem("", "", "", "the store has no items: run `digest ingest` first")])
+    return week
+
+
+def chosen_digests(ctx: jobs.Context, args: argparse.Namespace) -> list[Digest]:
+    week = chosen_week(ctx, args)
+    if args.kind == "weekly":
+        return [jobs.compose_weekly(ctx, week)]
+    digests = jobs.compose_companies(ctx, week, args.company)
+    if not digests:
+        about = f"company {args.company!r}" if args.company else "any company"
+        log.warning("no news about %s in %s", about, week)
+    return digests
+
+
+# Commands ------------------------------------------------------------------------------------
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        counts = ingest_into(ctx, args.sources)
+        print(counts)
+    finally:
+        ctx.close()
+    return 0
+
+
+def ingest_into(ctx: jobs.Context, sources: Sequence[str]) -> object:
+    batch = read_sources(
+        sources, known_companies=ctx.store.company_slugs(), known_items=ctx.store.item_ids()
+    )
+    return ctx.store.write_batch(batch)
+
+
+def run_subscribers_import(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        subscribers = [sub for path in args.paths for sub in read_subscribers(path)]
+        print(ctx.store.save_subscribers(subscribers))
+    finally:
+        ctx.close()
+    return 0
+
+
+def run_subscribers_list(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        for subscriber in ctx.store.subscribers():
+            preferences = subscriber.preferences
+            print(
+                f"{subscriber.id}\t{subscriber.email}\t{subscriber.status.value}\t"
+                f"weekly={'on' if preferences.weekly else 'off'}\t{preferences.format}\t"
+                f"{','.join(preferences.companies) or '-'}"
+            )
+    finally:
+        ctx.close()
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        previews = jobs.write_previews(ctx, chosen_digests(ctx, args), Path(args.out))
+    finally:
+        ctx.close()
+    for preview in previews:
+        size = f"{preview.html_size / 1024:.1f} KB"
+        print(f"{preview.digest_key}: {preview.html} ({size}), {preview.text}")
+    return 0
+
+
+def run_send(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        for digest in chosen_digests(ctx, args):
+            report = jobs.plan_email(ctx, digest, dry_run=args.dry_run)
+            verb = "would plan" if args.dry_run else "planned"
+            print(f"{digest.key}: {verb} {report.recipients} emails ({report.new} new)")
+        if args.dry_run:
+            return 0
+        return deliver_with_progress(ctx)
+    finally:
+        ctx.close()
+
+
+def run_social(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        digest = jobs.compose_weekly(ctx, chosen_week(ctx, args))
+        if args.dry_run:
+            for channel, post in jobs.compose_posts(ctx, digest, args.platform):
+                print(f"── {channel} ({post.platform}) {post.length}/{post.limit}")
+                print(post.text)
+            return 0
+        report = jobs.plan_social(ctx, digest, platform=args.platform)
+        print(f"{digest.key}: planned {report.recipients} posts ({report.new} new)")
+        return deliver_with_progress(ctx)
+    finally:
+        ctx.close()
+
+
+def deliver_reporting(ctx: jobs.Context) -> jobs.DeliveryReport:
+    progress = Progress("delivering", jobs.pending(ctx))
+    return jobs.deliver_due(
+        ctx, lambda state: progress.advance(failed=state is DeliveryState.FAILED)
+    )
+
+
+def deliver_with_progress(ctx: jobs.Context) -> int:
+    report = deliver_reporting(ctx)
+    print(f"delivered: {report.states or 'nothing was due'}")
+    return 1 if report.failed else 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    failed = 0
+    try:
+        while not stop.is_set():
+            report = jobs.deliver_due(ctx)
+            failed += report.failed
+            if report.total:
+                log.info("worker: %s", report.states)
+            if args.once:
+                break
+            stop.wait(args.poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ctx.close()
+    return 1 if failed else 0
+
+
+def run_schedule(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        if args.once:
+            runs = scheduler.run_due(ctx, ctx.clock())
+            for run in runs:
+                outcome = "ran" if run.ran else "stale, skipped"
+                print(f"{run.name}: due {run.due_at:%Y-%m-%d %H:%M %Z}, {outcome}")
+            if not runs:
+                print("nothing was due")
+            return 0
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            scheduler.run_forever(ctx, stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        ctx.close()
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    settings_path = Path(args.settings) if args.settings != "settings.yaml" else None
+    settings = load_settings(settings_path or Path(str(DATA / "settings.yaml")), root=out)
+    # The demo always runs on its own SQLite file in --out, whatever the environment says.
+    database = f"sqlite:///{out / 'digest.db'}"
+    settings = replace(settings, database=replace(settings.database, url=Secret(database)))
+    ctx = jobs.Context.open(settings)
+    try:
+        return demo(ctx, out)
+    finally:
+        ctx.close()
+
+
+def demo(ctx: jobs.Context, out: Path) -> int:
+    ingest_into(ctx, [str(DATA / "sample.yaml")])
+    ctx.store.save_subscribers(read_subscribers(str(DATA / "sample-subscribers.csv")))
+    week = jobs.latest_week(ctx)
+    assert week is not None  # the sample has items
+    digests = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]
+    rows = []
+    for digest in digests:
+        email = jobs.plan_email(ctx, digest)
+        posts = jobs.plan_social(ctx, digest) if digest.kind.value == "weekly" else None
+        rows.append((digest, email, posts))
+    previews = jobs.write_previews(ctx, digests, out / "preview")
+    report = deliver_reporting(ctx)
+
+    print(f"\nDemo of week {week} ({week.describe()}): {len(digests)} digests\n")
+    print(f"{'digest':44} {'emails':>7} {'new':>5} {'posts':>6} {'new':>5} {'HTML KB':>8}")
+    sizes = {preview.digest_key: preview.html_size for preview in previews}
+    for digest, email, posts in rows:
+        print(
+            f"{digest.key:44} {email.recipients:>7} {email.new:>5} "
+            f"{posts.recipients if posts else '':>6} {posts.new if posts else '':>5} "
+            f"{sizes[digest.key] / 1024:>8.1f}"
+        )
+    print(f"\ndelivered this run: {report.states or 'nothing (all delivered before)'}")
+    print(f"emails:   {out / 'outbox' / 'email'}/*.eml")
+    print(f"posts:    {out / 'outbox' / 'social'}/*.jsonl")
+    print(f"previews: {out / 'preview'}/*.html")
+    print(f"store:    {out / 'digest.db'}")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Schedule: jobs that wire compose → render → outbox → delivery, and APScheduler around them."""

@@ -1,0 +1,158 @@
+"""The command line end to end: the demo, ingest's all-or-nothing, exit codes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "digest" / "data" / "sample.yaml"
+
+
+def table_dump(database: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(database) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        return {
+            t: sorted(connection.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
+            for t in tables
+        }
+
+
+def test_demo_delivers_everything_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    summary = capsys.readouterr().out
+    assert "weekly:2026-W48" in summary and "company:mistral-ai:2026-W48" in summary
+
+    emails = sorted((out / "outbox" / "email").glob("*.eml"))
+    assert len(emails) > 25
+    ids = set()
+    for path in emails:
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        ids.add(message["Message-ID"])
+        if message.is_multipart():
+            assert [p.get_content_type() for p in message.iter_parts()] == [
+                "text/plain",
+                "text/html",
+            ]
+    assert len(ids) == len(emails)
+
+    channels = sorted(p.stem for p in (out / "outbox" / "social").glob("*.jsonl"))
+    assert channels == ["bluesky", "linkedin", "mastodon", "threads", "x"]
+    for channel in channels:
+        posts = [
+            json.loads(line) for line in (out / "outbox" / "social" / f"{channel}.jsonl").open()
+        ]
+        assert len(posts) == 10  # one per top item of the weekly digest
+        assert all(post["length"] <= post["limit"] for post in posts)
+        assert all(post["url"] in post["text"] for post in posts)
+    assert (out / "preview" / "weekly-2026-W48.html").exists()
+    assert (out / "preview" / "company-mistral-ai-2026-W48.txt").exists()
+
+    before = {
+        path: path.stat().st_mtime_ns for path in (out / "outbox").rglob("*") if path.is_file()
+    }
+    assert main(["demo", "--out", str(out)]) == 0
+    assert "nothing (all delivered before)" in capsys.readouterr().out
+    after = {
+        path: path.stat().st_mtime_ns for path in (out / "outbox").rglob("*") if path.is_file()
+    }
+    assert after == before
+
+
+def settings_for(tmp_path: Path) -> Path:
+    settings = tmp_path / "settings.yaml"
+    settings.write_text((REPO / "settings.yaml").read_text())
+    return settings
+
+
+def test_bad_input_exits_2_names_each_problem_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    database = tmp_path / "digest.db"
+    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    capsys.readouterr()
+    before = table_dump(database)
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "items:\n"
+        "  - id: new-item\n"
+        "    title: A new item\n"
+        "    summary: Fine.\n"
+        "    url: https://example.com/new\n"
+        "    published_at: 2026-11-28T10:00:00\n"
+        "    companies: [mistral-ai]\n"
+        "    category: Product\n"
+        "    countries: [XX]\n"
+    )
+    assert main([*args, "ingest", str(SAMPLE), str(bad)]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert any(line.startswith(f"{bad}:items[0]: published_at:") for line in errors)
+    assert any(line.startswith(f"{bad}:items[0]: countries") for line in errors)
+    assert table_dump(database) == before
+
+
+def test_ingesting_again_updates_and_never_duplicates(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    database = tmp_path / "digest.db"
+    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    first = table_dump(database)
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    second = table_dump(database)
+    assert len(second["items"]) == len(first["items"]) >= 60
+    assert len(second["reads"]) == len(first["reads"])
+
+
+def test_broken_settings_exit_2_naming_the_key(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    settings.write_text(settings.read_text().replace("  port: 8000", "  prot: 8000"))
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "--settings", str(settings), "ingest", str(SAMPLE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{settings}: web.prot: unknown key, did you mean port?"
+
+
+def test_build_send_dry_run_and_social_dry_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+    capsys.readouterr()
+
+    assert (
+        main([*args, "build", "company", "--company", "deepseek", "--out", str(tmp_path / "b")])
+        == 0
+    )
+    assert (tmp_path / "b" / "company-deepseek-2026-W48.html").exists()
+
+    assert main([*args, "send", "weekly", "--week", "2026-W47", "--dry-run"]) == 0
+    assert "weekly:2026-W47: would plan" in capsys.readouterr().out
+    assert not (tmp_path / "outbox").exists()
+
+    assert main([*args, "social", "--platform", "bluesky", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("── bluesky (bluesky) ") == 10
+    assert "/300" in printed

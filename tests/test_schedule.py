@@ -1,0 +1,129 @@
+"""The scheduler: cron schedules from settings, persisted in the database, reconciled at start;
+a missed run within the grace period runs once, a stale one is skipped, and nothing runs twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from digest.ingest import read_sources, read_subscribers
+from digest.render.templates import template_environment
+from digest.schedule import jobs, scheduler
+from digest.settings import CronSchedule, parse_settings
+from digest.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def context(store: Store, tmp_path: Path) -> Iterator[jobs.Context]:
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    settings = parse_settings(raw, where="settings.yaml", root=tmp_path)
+    yield jobs.Context(settings=settings, store=store, env=template_environment())
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records each job run, and still runs the real job."""
+    calls: list[str] = []
+    for name, job in list(scheduler.JOBS.items()):
+
+        def recorded(ctx: jobs.Context, name: str = name, job=job) -> jobs.DeliveryReport:  # type: ignore[no-untyped-def]
+            calls.append(name)
+            return job(ctx)
+
+        monkeypatch.setitem(scheduler.JOBS, name, recorded)
+    return calls
+
+
+def next_weekly_run(ctx: jobs.Context) -> datetime:
+    """When the stored weekly job will next run (as reconciled from settings.yaml)."""
+    sched = scheduler.build_scheduler(ctx)
+    sched.start(paused=True)
+    try:
+        scheduler.reconcile(sched, ctx)
+        job = sched.get_job("weekly")
+        assert job is not None
+        return job.next_run_time
+    finally:
+        sched.shutdown(wait=False)
+
+
+def test_jobs_come_from_the_settings_cron_in_the_site_zone(context: jobs.Context) -> None:
+    due = next_weekly_run(context)
+    local = due.astimezone(PARIS)
+    assert (local.weekday(), local.hour, local.minute) == (0, 7, 0)  # "0 7 * * mon"
+
+
+def test_a_due_job_runs_once_and_is_not_due_again(context: jobs.Context, ran: list[str]) -> None:
+    due = next_weekly_run(context)
+    runs = scheduler.run_due(context, due + timedelta(minutes=1))
+    assert [(r.name, r.due_at, r.ran) for r in runs] == [("weekly", due, True)]
+    assert ran == ["weekly"]
+    assert scheduler.run_due(context, due + timedelta(minutes=2)) == []
+    assert ran == ["weekly"]
+
+
+def test_a_run_missed_during_downtime_runs_once_after_a_restart(
+    context: jobs.Context, ran: list[str]
+) -> None:
+    due = next_weekly_run(context)
+    # The process was down at `due`; it starts again 3 hours later (within 6 h of grace), with
+    # the same settings: the stored next run time is kept, not recomputed from the new start.
+    later = due + timedelta(hours=3)
+    runs = scheduler.run_due(context, later)
+    assert [(r.name, r.ran) for r in runs] == [("weekly", True), ("company", True)]
+    assert sorted(ran) == ["company", "weekly"]
+    assert scheduler.run_due(context, later + timedelta(minutes=1)) == []
+
+
+def test_a_stale_run_is_skipped_and_the_next_one_scheduled(
+    context: jobs.Context, ran: list[str]
+) -> None:
+    due = next_weekly_run(context)
+    two_days_late = due + timedelta(days=2)
+    runs = scheduler.run_due(context, two_days_late)
+    assert {(r.name, r.ran) for r in runs} == {("weekly", False), ("company", False)}
+    assert ran == []
+    assert next_weekly_run(context) == due + timedelta(days=7)
+
+
+def test_changed_and_disabled_schedules_are_reconciled(context: jobs.Context) -> None:
+    next_weekly_run(context)
+    schedules = replace(
+        context.settings.schedules,
+        weekly=CronSchedule("30 9 * * fri"),
+        company=CronSchedule("0 8 * * mon", enabled=False),
+    )
+    changed = replace(context, settings=replace(context.settings, schedules=schedules))
+    sched = scheduler.build_scheduler(changed)
+    sched.start(paused=True)
+    try:
+        scheduler.reconcile(sched, changed)
+        assert [job.id for job in sched.get_jobs()] == ["weekly"]
+        local = sched.get_job("weekly").next_run_time.astimezone(PARIS)
+        assert (local.weekday(), local.hour, local.minute) == (4, 9, 30)
+    finally:
+        sched.shutdown(wait=False)
+
+
+def test_the_weekly_job_sends_last_week_and_a_rerun_sends_nothing(context: jobs.Context) -> None:
+    sample = REPO / "digest" / "data"
+    context.store.write_batch(read_sources([str(sample / "sample.yaml")]))
+    context.store.save_subscribers(read_subscribers(sample / "sample-subscribers.csv"))
+    monday = datetime(2026, 11, 30, 7, 0, tzinfo=PARIS)
+    timed = replace(context, clock=lambda: monday)
+    first = jobs.weekly_job(timed)
+    weekly_readers = [
+        s for s in context.store.subscribers() if s.status == "active" and s.preferences.weekly
+    ]
+    assert first.states["sent"] + first.states.get("skipped", 0) == len(weekly_readers) + 50
+    assert context.store.load_digest("weekly:2026-W48") is not None
+    assert jobs.weekly_job(timed).states == {}
