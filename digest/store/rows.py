@@ -12,25 +12,12 @@ from digest.store import codec
 
 
 def company_row(company: Company) -> dict[str, Any]:
-    return {
-        "slug": company.slug,
-        "name": company.name,
-        "sector": company.sector,
-        "country": company.country,
-        "hashtag": company.hashtag,
-        "profile_url": company.profile_url,
-    }
+    # A company's row has exactly the fields of its JSON form.
+    return codec.company_to_dict(company)
 
 
 def company_from_row(row: Row[Any]) -> Company:
-    return Company(
-        slug=row.slug,
-        name=row.name,
-        sector=row.sector,
-        country=row.country,
-        hashtag=row.hashtag,
-        profile_url=row.profile_url,
-    )
+    return codec.company_from_dict(row._mapping)
 
 
 def item_row(item: NewsItem, now: datetime) -> dict[str, Any]:
