@@ -19,11 +19,13 @@ from pathlib import Path
 
 from digest import __version__
 from digest.compose import IsoWeek
+from digest.context import Context
 from digest.errors import DigestError, InputError, Problem, ProblemsError
 from digest.ingest import read_sources, read_subscribers
 from digest.models import DeliveryState, Digest
 from digest.progress import Progress
 from digest.schedule import jobs, scheduler
+from digest.schedule.deliverer import DeliveryReport, deliver_due, pending
 from digest.settings import Secret, Settings, load_settings
 
 log = logging.getLogger("digest")
@@ -134,18 +136,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def open_context(args: argparse.Namespace) -> jobs.Context:
-    return jobs.Context.open(settings_from(args))
+def open_context(args: argparse.Namespace) -> Context:
+    return Context.open(settings_from(args))
 
 
-def chosen_week(ctx: jobs.Context, args: argparse.Namespace) -> IsoWeek:
+def chosen_week(ctx: Context, args: argparse.Namespace) -> IsoWeek:
     week = args.week or jobs.latest_week(ctx)
     if week is None:
         raise InputError([Problem("", "", "", "the store has no items: run `digest ingest` first")])
     return week
 
 
-def chosen_digests(ctx: jobs.Context, args: argparse.Namespace) -> list[Digest]:
+def chosen_digests(ctx: Context, args: argparse.Namespace) -> list[Digest]:
     week = chosen_week(ctx, args)
     if args.kind == "weekly":
         return [jobs.compose_weekly(ctx, week)]
@@ -169,7 +171,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def ingest_into(ctx: jobs.Context, sources: Sequence[str]) -> object:
+def ingest_into(ctx: Context, sources: Sequence[str]) -> object:
     batch = read_sources(
         sources, known_companies=ctx.store.company_slugs(), known_items=ctx.store.item_ids()
     )
@@ -243,14 +245,12 @@ def run_social(args: argparse.Namespace) -> int:
         ctx.close()
 
 
-def deliver_reporting(ctx: jobs.Context) -> jobs.DeliveryReport:
-    progress = Progress("delivering", jobs.pending(ctx))
-    return jobs.deliver_due(
-        ctx, lambda state: progress.advance(failed=state is DeliveryState.FAILED)
-    )
+def deliver_reporting(ctx: Context) -> DeliveryReport:
+    progress = Progress("delivering", pending(ctx))
+    return deliver_due(ctx, lambda state: progress.advance(failed=state is DeliveryState.FAILED))
 
 
-def deliver_with_progress(ctx: jobs.Context) -> int:
+def deliver_with_progress(ctx: Context) -> int:
     report = deliver_reporting(ctx)
     print(f"delivered: {report.states or 'nothing was due'}")
     return 1 if report.failed else 0
@@ -263,7 +263,7 @@ def run_worker(args: argparse.Namespace) -> int:
     failed = 0
     try:
         while not stop.is_set():
-            report = jobs.deliver_due(ctx)
+            report = deliver_due(ctx)
             failed += report.failed
             if report.total:
                 log.info("worker: %s", report.states)
@@ -307,14 +307,14 @@ def run_demo(args: argparse.Namespace) -> int:
     # The demo always runs on its own SQLite file in --out, whatever the environment says.
     database = f"sqlite:///{out / 'digest.db'}"
     settings = replace(settings, database=replace(settings.database, url=Secret(database)))
-    ctx = jobs.Context.open(settings)
+    ctx = Context.open(settings)
     try:
         return demo(ctx, out)
     finally:
         ctx.close()
 
 
-def demo(ctx: jobs.Context, out: Path) -> int:
+def demo(ctx: Context, out: Path) -> int:
     ingest_into(ctx, [str(DATA / "sample.yaml")])
     ctx.store.save_subscribers(read_subscribers(str(DATA / "sample-subscribers.csv")))
     week = jobs.latest_week(ctx)

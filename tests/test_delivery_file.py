@@ -10,11 +10,11 @@ from pathlib import Path
 
 import yaml
 
-from digest.delivery.email import OutgoingEmail, email_adapter, email_adapter_types
-from digest.delivery.results import DeliveryStatus
+from digest.delivery.email import email_adapter, email_adapter_types
 from digest.delivery.social import social_adapter_types, social_adapters
+from digest.models import DeliveryStatus
 from digest.render.email import EmailParts
-from digest.render.message import build_message
+from digest.render.message import OutgoingEmail, build_message
 from digest.render.social import SocialPost
 from digest.settings import Settings, parse_settings
 

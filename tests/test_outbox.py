@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from digest import outbox
-from digest.delivery.results import DeliveryResult, DeliveryStatus
-from digest.models import DeliveryChannel, DeliveryState
+from digest.models import DeliveryChannel, DeliveryResult, DeliveryState, DeliveryStatus
 from digest.store import Store
 from digest.store.schema import deliveries
 

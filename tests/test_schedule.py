@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
 from digest.render.templates import template_environment
 from digest.schedule import jobs, scheduler
+from digest.schedule.deliverer import DeliveryReport
 from digest.settings import CronSchedule, parse_settings
 from digest.store import Store
 
@@ -23,10 +25,10 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
-def context(store: Store, tmp_path: Path) -> Iterator[jobs.Context]:
+def context(store: Store, tmp_path: Path) -> Iterator[Context]:
     raw = yaml.safe_load((REPO / "settings.yaml").read_text())
     settings = parse_settings(raw, where="settings.yaml", root=tmp_path)
-    yield jobs.Context(settings=settings, store=store, env=template_environment())
+    yield Context(settings=settings, store=store, env=template_environment())
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     for name, job in list(scheduler.JOBS.items()):
 
-        def recorded(ctx: jobs.Context, name: str = name, job=job) -> jobs.DeliveryReport:  # type: ignore[no-untyped-def]
+        def recorded(ctx: Context, name: str = name, job=job) -> DeliveryReport:  # type: ignore[no-untyped-def]
             calls.append(name)
             return job(ctx)
 
@@ -43,7 +45,7 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
-def next_weekly_run(ctx: jobs.Context) -> datetime:
+def next_weekly_run(ctx: Context) -> datetime:
     """When the stored weekly job will next run (as reconciled from settings.yaml)."""
     sched = scheduler.build_scheduler(ctx)
     sched.start(paused=True)
@@ -56,13 +58,13 @@ def next_weekly_run(ctx: jobs.Context) -> datetime:
         sched.shutdown(wait=False)
 
 
-def test_jobs_come_from_the_settings_cron_in_the_site_zone(context: jobs.Context) -> None:
+def test_jobs_come_from_the_settings_cron_in_the_site_zone(context: Context) -> None:
     due = next_weekly_run(context)
     local = due.astimezone(PARIS)
     assert (local.weekday(), local.hour, local.minute) == (0, 7, 0)  # "0 7 * * mon"
 
 
-def test_a_due_job_runs_once_and_is_not_due_again(context: jobs.Context, ran: list[str]) -> None:
+def test_a_due_job_runs_once_and_is_not_due_again(context: Context, ran: list[str]) -> None:
     due = next_weekly_run(context)
     runs = scheduler.run_due(context, due + timedelta(minutes=1))
     assert [(r.name, r.due_at, r.ran) for r in runs] == [("weekly", due, True)]
@@ -72,7 +74,7 @@ def test_a_due_job_runs_once_and_is_not_due_again(context: jobs.Context, ran: li
 
 
 def test_a_run_missed_during_downtime_runs_once_after_a_restart(
-    context: jobs.Context, ran: list[str]
+    context: Context, ran: list[str]
 ) -> None:
     due = next_weekly_run(context)
     # The process was down at `due`; it starts again 3 hours later (within 6 h of grace), with
@@ -85,7 +87,7 @@ def test_a_run_missed_during_downtime_runs_once_after_a_restart(
 
 
 def test_a_stale_run_is_skipped_and_the_next_one_scheduled(
-    context: jobs.Context, ran: list[str]
+    context: Context, ran: list[str]
 ) -> None:
     due = next_weekly_run(context)
     two_days_late = due + timedelta(days=2)
@@ -95,7 +97,7 @@ def test_a_stale_run_is_skipped_and_the_next_one_scheduled(
     assert next_weekly_run(context) == due + timedelta(days=7)
 
 
-def test_changed_and_disabled_schedules_are_reconciled(context: jobs.Context) -> None:
+def test_changed_and_disabled_schedules_are_reconciled(context: Context) -> None:
     next_weekly_run(context)
     schedules = replace(
         context.settings.schedules,
@@ -114,7 +116,7 @@ def test_changed_and_disabled_schedules_are_reconciled(context: jobs.Context) ->
         sched.shutdown(wait=False)
 
 
-def test_the_weekly_job_sends_last_week_and_a_rerun_sends_nothing(context: jobs.Context) -> None:
+def test_the_weekly_job_sends_last_week_and_a_rerun_sends_nothing(context: Context) -> None:
     sample = REPO / "digest" / "data"
     context.store.write_batch(read_sources([str(sample / "sample.yaml")]))
     context.store.save_subscribers(read_subscribers(sample / "sample-subscribers.csv"))

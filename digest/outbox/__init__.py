@@ -21,8 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.delivery.results import DeliveryResult, DeliveryStatus
-from digest.models import Delivery, DeliveryChannel, DeliveryState
+from digest.models import Delivery, DeliveryChannel, DeliveryResult, DeliveryState, DeliveryStatus
 from digest.store.schema import deliveries
 
 

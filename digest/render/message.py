@@ -9,6 +9,7 @@ removed first, so untrusted text (a subject from a title, a subscriber's name) c
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -16,6 +17,18 @@ from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 
 from digest.render.email import EmailParts
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """One message ready for an email adapter: the bytes and their envelope."""
+
+    key: str  # the outbox row's idempotency key
+    message_id: str
+    sender: str  # envelope sender, a bare address
+    recipient: str  # envelope recipient, a bare address
+    data: bytes  # the whole RFC 5322 message
+
 
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 _ANGLES = "<> \t"

@@ -19,7 +19,9 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from digest.schedule.jobs import Context, DeliveryReport, company_job, weekly_job
+from digest.context import Context
+from digest.schedule.deliverer import DeliveryReport
+from digest.schedule.jobs import company_job, weekly_job
 
 log = logging.getLogger("digest")
 

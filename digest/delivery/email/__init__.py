@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 from digest.delivery.base import adapter_classes, unknown_type
-from digest.delivery.email.base import EmailAdapter, OutgoingEmail
+from digest.delivery.email.base import EmailAdapter
 from digest.settings import Settings
 
-__all__ = ["EmailAdapter", "OutgoingEmail", "email_adapter", "email_adapter_types"]
+__all__ = ["EmailAdapter", "email_adapter", "email_adapter_types"]
 
 
 def email_adapter_types() -> dict[str, type[EmailAdapter]]:

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digest.delivery.email.base import EmailAdapter, OutgoingEmail
-from digest.delivery.results import DeliveryResult, DeliveryStatus
+from digest.delivery.email.base import EmailAdapter
+from digest.models import DeliveryResult, DeliveryStatus
+from digest.render.message import OutgoingEmail
 from digest.settings import Settings
 
 

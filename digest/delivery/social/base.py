@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from digest.delivery.base import Adapter
-from digest.delivery.results import DeliveryResult
 from digest.errors import ConfigError, Problem
+from digest.models import DeliveryResult
 from digest.render.social import PLATFORMS, SocialPost
 from digest.settings import Settings
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digest.delivery.results import DeliveryResult, DeliveryStatus
 from digest.delivery.social.base import SocialAdapter
+from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.social import SocialPost
 from digest.settings import Settings
 
