@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--poll", type=float, default=5.0, help="seconds between looks")
     worker.set_defaults(handler=run_worker)
 
+    serve = commands.add_parser("serve", help="the web app: public pages and the editor's")
+    serve.add_argument("--host", help="address to bind (default: web.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: web.port)")
+    serve.set_defaults(handler=run_serve)
+
     schedule = commands.add_parser("schedule", help="the scheduler daemon")
     schedule.add_argument("--once", action="store_true", help="run what is due now, then exit")
     schedule.set_defaults(handler=run_schedule)
@@ -297,6 +302,20 @@ def run_schedule(args: argparse.Namespace) -> int:
         return 0
     finally:
         ctx.close()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # only this command needs the server
+
+    from digest.web.app import create_app
+
+    ctx = open_context(args)
+    web = ctx.settings.web
+    try:
+        uvicorn.run(create_app(ctx), host=args.host or web.host, port=args.port or web.port)
+    finally:
+        ctx.close()
+    return 0
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -36,7 +36,15 @@ from sqlalchemy.exc import (
 )
 
 from digest.errors import InputError, Problem, ServiceError
-from digest.models import AmwRead, Company, Digest, NewsItem, Subscriber, SubscriberStatus
+from digest.models import (
+    AmwRead,
+    Company,
+    Digest,
+    DigestKind,
+    NewsItem,
+    Subscriber,
+    SubscriberStatus,
+)
 from digest.store import codec, schema
 from digest.store.engine import SQLITE_BEGIN, create_engine_for, first_line, mask, unreachable
 from digest.store.rows import (
@@ -109,6 +117,15 @@ class BatchCounts:
     @property
     def reads_updated(self) -> int:
         return self.reads.updated
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSummary:
+    key: str
+    kind: DigestKind
+    title: str
+    window_start: datetime
+    window_end: datetime
 
 
 class Store:
@@ -337,6 +354,24 @@ class Store:
     def digest_keys(self) -> list[str]:
         with self.engine.connect() as connection:
             return list(connection.scalars(select(schema.digests.c.key).order_by("key")))
+
+    def digest_summaries(self) -> list[DigestSummary]:
+        """Every stored digest without its content, newest window first (for lists of them)."""
+        columns = schema.digests.c
+        query = select(
+            columns.key, columns.kind, columns.title, columns.window_start, columns.window_end
+        ).order_by(columns.window_start.desc(), columns.kind.desc(), columns.key)
+        with self.engine.connect() as connection:
+            return [
+                DigestSummary(
+                    key=row.key,
+                    kind=DigestKind(row.kind),
+                    title=row.title,
+                    window_start=row.window_start,
+                    window_end=row.window_end,
+                )
+                for row in connection.execute(query)
+            ]
 
     # --- helpers ------------------------------------------------------------------------------
 
