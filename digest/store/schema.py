@@ -107,6 +107,18 @@ subscribers = Table(
     Column("preferences", JSONDocument, nullable=False),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    Column("confirmed_at", UTCDateTime, nullable=True),  # double opt-in completed
+    Column("unsubscribed_at", UTCDateTime, nullable=True),
+)
+
+# Addresses that must never be mailed again, kept only as the SHA-256 of the lower-cased address,
+# so a forgotten subscriber leaves nothing readable behind.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email_hash", String(64), primary_key=True),
+    Column("reason", String(16), nullable=False),  # unsubscribed | bounced | complained | forgotten
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 digests = Table(
@@ -119,8 +131,11 @@ digests = Table(
     Column("window_end", UTCDateTime, nullable=False),
     Column("generated_at", UTCDateTime, nullable=False),
     Column("content", JSONDocument, nullable=False),  # codec.digest_to_dict of the whole Digest
+    # draft | held | approved: a kind with require_approval is sent only once approved.
     Column("status", String(16), nullable=False, default="draft", server_default="draft"),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("approved_by", String, nullable=True),
+    Column("approved_at", UTCDateTime, nullable=True),
 )
 
 deliveries = Table(
