@@ -1,0 +1,69 @@
+"""For tests that drive the web app in a real browser: a live server and headless Chromium.
+
+Chromium is Debian's (`/usr/bin/chromium`, or DIGEST_TEST_CHROMIUM), driven by Playwright with
+`executable_path` (Playwright's own browser download cannot run here). Where it is missing the
+browser tests skip and say why, except under CI=true, where nothing may be skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def chromium_path() -> str:
+    """The browser to drive, or skip (fail under CI) with how to install it."""
+    path = os.environ.get("DIGEST_TEST_CHROMIUM") or shutil.which("chromium")
+    if path is None:
+        reason = "Chromium not found: `apt-get install chromium` (or set DIGEST_TEST_CHROMIUM)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def live_server(app: Starlette, port: int | None = None) -> Iterator[str]:
+    """Serve `app` with uvicorn on loopback in a thread; yields its base URL."""
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test web server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
