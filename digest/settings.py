@@ -353,8 +353,6 @@ def _convert(hint: Any, value: Any, path: str, where: str, problems: list[Proble
         if not isinstance(value, str) or not value:
             problems.append(Problem(where, "", path, "must be a non-empty text (use ${ENV_VAR})"))
         return Secret(str(value))
-    if hint is Path:
-        return value if isinstance(value, Path) else Path(str(value))
     return _convert_scalar(hint, value, path, where, problems)
 
 
