@@ -395,3 +395,16 @@ def _digest_with_no_entries() -> Digest:
 def test_empty_digest_still_renders(renderer: EmailRenderer) -> None:
     parts = renderer.compile(_digest_with_no_entries()).personalise(ANA)
     assert parts.html is not None and "The 0 most significant items" in parts.html
+
+
+def test_a_file_added_to_the_override_folder_replaces_a_cached_packaged_one(
+    tmp_path: Path,
+) -> None:
+    env = template_environment(tmp_path)
+    packaged = env.get_template("social/item.txt.j2")
+    assert packaged.filename is not None and not packaged.filename.startswith(str(tmp_path))
+    (tmp_path / "social").mkdir()
+    (tmp_path / "social" / "item.txt.j2").write_text("override {{ url }}")
+    overridden = env.get_template("social/item.txt.j2")
+    assert overridden.filename == str(tmp_path / "social" / "item.txt.j2")
+    assert overridden.render(url="https://example.com/") == "override https://example.com/"

@@ -9,7 +9,7 @@ render context: nothing here compiles a template from a string.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +33,49 @@ def packaged_templates() -> Path:
     return Path(str(importlib.resources.files("digest") / "templates"))
 
 
+class OverridableLoader(jinja2.BaseLoader):
+    """The first of `loaders` that has a template wins, as with ChoiceLoader; but a cached
+    template also goes stale when an earlier loader gains the file.
+
+    ChoiceLoader re-checks only the file it loaded from, so a file newly added to the override
+    folder would stay hidden behind the cached packaged one until a restart.
+    """
+
+    def __init__(self, loaders: list[jinja2.BaseLoader]) -> None:
+        self.loaders = loaders
+
+    def list_templates(self) -> list[str]:
+        return sorted({name for loader in self.loaders for name in loader.list_templates()})
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        for index, loader in enumerate(self.loaders):
+            try:
+                source, filename, uptodate = loader.get_source(environment, template)
+            except jinja2.TemplateNotFound:
+                continue
+
+            def fresh(
+                uptodate: Callable[[], bool] | None = uptodate,
+                earlier: list[jinja2.BaseLoader] = self.loaders[:index],
+            ) -> bool:
+                if uptodate is not None and not uptodate():
+                    return False
+                return not any(_serves(loader, environment, template) for loader in earlier)
+
+            return source, filename, fresh
+        raise jinja2.TemplateNotFound(template)
+
+
+def _serves(loader: jinja2.BaseLoader, environment: jinja2.Environment, template: str) -> bool:
+    try:
+        loader.get_source(environment, template)
+    except jinja2.TemplateNotFound:
+        return False
+    return True
+
+
 def template_environment(override_dir: Path | None = None) -> jinja2.Environment:
     """The environment: override folder first (when given), packaged templates behind it."""
     loaders: list[jinja2.BaseLoader] = []
@@ -40,7 +83,7 @@ def template_environment(override_dir: Path | None = None) -> jinja2.Environment
         loaders.append(jinja2.FileSystemLoader(override_dir))
     loaders.append(jinja2.FileSystemLoader(packaged_templates()))
     env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
+        loader=OverridableLoader(loaders),
         # By file name: MJML is HTML once compiled, so it is escaped like HTML; text is not.
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("mjml.j2", "html.j2", "html"),
