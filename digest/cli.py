@@ -18,6 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from digest import __version__
+from digest.cli_subscribers import add_subscriber_commands
 from digest.compose import IsoWeek
 from digest.context import Context
 from digest.errors import DigestError, InputError, Problem, ProblemsError
@@ -25,7 +26,7 @@ from digest.ingest import read_sources, read_subscribers
 from digest.models import DeliveryState, Digest
 from digest.progress import Progress
 from digest.schedule import jobs, scheduler
-from digest.schedule.deliverer import DeliveryReport, deliver_due, pending
+from digest.schedule.deliverer import DeliveryReport, deliver_due, pending, social_rules
 from digest.settings import Secret, Settings, load_settings
 
 log = logging.getLogger("digest")
@@ -77,13 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
     ingest.set_defaults(handler=run_ingest)
 
-    subscribers = commands.add_parser("subscribers", help="manage subscribers")
-    subscriber_commands = subscribers.add_subparsers(dest="action", required=True)
-    importing = subscriber_commands.add_parser("import", help="import CSV or YAML lists")
-    importing.add_argument("paths", nargs="+", metavar="FILE")
-    importing.set_defaults(handler=run_subscribers_import)
-    listing = subscriber_commands.add_parser("list", help="list subscribers")
-    listing.set_defaults(handler=run_subscribers_list)
+    add_subscriber_commands(commands, open_context)
 
     for name, handler, help_text in (
         ("build", run_build, "render digests to files without delivering"),
@@ -99,15 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--dry-run", action="store_true", help="plan and report only")
         command.set_defaults(handler=handler)
 
-    social = commands.add_parser("social", help="compose and post the weekly digest's posts")
+    social = commands.add_parser(
+        "social", help="compose and post a digest's posts (weekly, or --company)"
+    )
     add_week_options(social)
     social.add_argument("--platform", help="only channels of this platform")
-    social.add_argument("--dry-run", action="store_true", help="print the posts, post nothing")
+    social.add_argument(
+        "--company", metavar="SLUG", help="the per-company digests' posts ('all' for every one)"
+    )
+    social.add_argument(
+        "--dry-run", action="store_true", help="print each post with its count, post nothing"
+    )
     social.set_defaults(handler=run_social)
 
     worker = commands.add_parser("worker", help="deliver due outbox rows")
     worker.add_argument("--once", action="store_true", help="exit when nothing is due")
     worker.add_argument("--poll", type=float, default=5.0, help="seconds between looks")
+    worker.add_argument(
+        "--pause",
+        type=float,
+        default=300.0,
+        help="seconds to wait after a run paused for failures in a row (default 300)",
+    )
     worker.set_defaults(handler=run_worker)
 
     serve = commands.add_parser("serve", help="the web app: public pages and the editor's")
@@ -118,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = commands.add_parser("schedule", help="the scheduler daemon")
     schedule.add_argument("--once", action="store_true", help="run what is due now, then exit")
     schedule.set_defaults(handler=run_schedule)
+
+    editor = commands.add_parser("editor", help="the web editor's login")
+    editor_commands = editor.add_subparsers(dest="action", required=True)
+    hashing = editor_commands.add_parser(
+        "hash-password", help="print the scrypt hash of a password for web.editor.password_hash"
+    )
+    hashing.set_defaults(handler=run_editor_hash_password)
     return parser
 
 
@@ -183,31 +198,6 @@ def ingest_into(ctx: Context, sources: Sequence[str]) -> object:
     return ctx.store.write_batch(batch)
 
 
-def run_subscribers_import(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
-    try:
-        subscribers = [sub for path in args.paths for sub in read_subscribers(path)]
-        print(ctx.store.save_subscribers(subscribers))
-    finally:
-        ctx.close()
-    return 0
-
-
-def run_subscribers_list(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
-    try:
-        for subscriber in ctx.store.subscribers():
-            preferences = subscriber.preferences
-            print(
-                f"{subscriber.id}\t{subscriber.email}\t{subscriber.status.value}\t"
-                f"weekly={'on' if preferences.weekly else 'off'}\t{preferences.format}\t"
-                f"{','.join(preferences.companies) or '-'}"
-            )
-    finally:
-        ctx.close()
-    return 0
-
-
 def run_build(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
@@ -227,6 +217,8 @@ def run_send(args: argparse.Namespace) -> int:
             report = jobs.plan_email(ctx, digest, dry_run=args.dry_run)
             verb = "would plan" if args.dry_run else "planned"
             print(f"{digest.key}: {verb} {report.recipients} emails ({report.new} new)")
+            if report.waiting:
+                print(f"{digest.key}: not planned, {report.waiting} (see /editor/)")
         if args.dry_run:
             return 0
         return deliver_with_progress(ctx)
@@ -237,28 +229,49 @@ def run_send(args: argparse.Namespace) -> int:
 def run_social(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
-        digest = jobs.compose_weekly(ctx, chosen_week(ctx, args))
+        week = chosen_week(ctx, args)
+        if args.company:
+            slug = None if args.company == "all" else args.company
+            digests = jobs.compose_companies(ctx, week, slug)
+        else:
+            digests = [jobs.compose_weekly(ctx, week)]
+        rules = social_rules(ctx)  # each channel's limits as its service states them
         if args.dry_run:
-            for channel, post in jobs.compose_posts(ctx, digest, args.platform):
-                print(f"── {channel} ({post.platform}) {post.length}/{post.limit}")
-                print(post.text)
+            for digest in digests:
+                for channel, post in jobs.compose_posts(ctx, digest, args.platform, rules=rules):
+                    over = "" if post.length <= post.limit else "  OVER THE LIMIT"
+                    print(
+                        f"── {channel} ({post.platform}) {post.key}: "
+                        f"{post.length}/{post.limit}{over}"
+                    )
+                    print(post.text)
             return 0
-        report = jobs.plan_social(ctx, digest, platform=args.platform)
-        print(f"{digest.key}: planned {report.recipients} posts ({report.new} new)")
+        for digest in digests:
+            report = jobs.plan_social(ctx, digest, platform=args.platform, rules=rules)
+            print(f"{digest.key}: planned {report.recipients} posts ({report.new} new)")
         return deliver_with_progress(ctx)
     finally:
         ctx.close()
 
 
-def deliver_reporting(ctx: Context) -> DeliveryReport:
-    progress = Progress("delivering", pending(ctx))
-    return deliver_due(ctx, lambda state: progress.advance(failed=state is DeliveryState.FAILED))
+FAILED_STATES = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
+
+
+def deliver_reporting(ctx: Context, progress: Progress | None = None) -> DeliveryReport:
+    progress = progress or Progress("delivering", pending(ctx))
+    return deliver_due(ctx, lambda state: progress.advance(failed=state in FAILED_STATES))
 
 
 def deliver_with_progress(ctx: Context) -> int:
-    report = deliver_reporting(ctx)
+    """Deliver what is due with a progress bar; a summary; exit 1 if any row failed or the run
+    paused."""
+    progress = Progress("delivering", pending(ctx))
+    report = deliver_reporting(ctx, progress)
+    print(progress.summary())
     print(f"delivered: {report.states or 'nothing was due'}")
-    return 1 if report.failed else 0
+    if report.paused:
+        print(f"digest: {report.paused}", file=sys.stderr)
+    return 1 if report.failed or report.paused else 0
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -268,10 +281,17 @@ def run_worker(args: argparse.Namespace) -> int:
     failed = 0
     try:
         while not stop.is_set():
-            report = deliver_due(ctx)
+            report = deliver_due(ctx, stop=stop)
             failed += report.failed
             if report.total:
                 log.info("worker: %s", report.states)
+            if report.paused:
+                log.error("worker: %s", report.paused)
+                failed += 1
+                if not args.once:
+                    log.info("worker: trying again in %.0f s", args.pause)
+                    stop.wait(args.pause)
+                    continue
             if args.once:
                 break
             stop.wait(args.poll)
@@ -302,6 +322,29 @@ def run_schedule(args: argparse.Namespace) -> int:
         return 0
     finally:
         ctx.close()
+
+
+def run_editor_hash_password(args: argparse.Namespace) -> int:
+    """Asks twice on a terminal; reads one line from a pipe (for scripts)."""
+    import getpass
+
+    from digest.web.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Editor password: ")
+        if getpass.getpass("Again: ") != password:
+            raise InputError([Problem("", "", "password", "the two passwords differ; try again")])
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 12:
+        raise InputError([Problem("", "", "password", "too short: use at least 12 characters")])
+    print(hash_password(password))
+    print(
+        "Set it in the environment as DIGEST_EDITOR_PASSWORD_HASH (single quotes keep the $ "
+        "signs), then restart `digest serve`.",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:

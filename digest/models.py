@@ -139,6 +139,7 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
     UNKNOWN = "unknown"
     SKIPPED = "skipped"  # the recipient left or bounced before the row was delivered
+    HELD = "held"  # set aside for an editor: an unknown outcome that could not be checked
 
 
 class DeliveryChannel(StrEnum):

@@ -160,6 +160,23 @@ class EmailSettings:
     type: str = "file"  # the adapter, by its registry name
     options: Mapping[str, Any] = field(default_factory=dict)  # validated by the adapter
     rate: RateLimit = RateLimit()
+    # A run pauses, saying why, after this many failures in a row (a dead relay, a revoked key).
+    max_consecutive_failures: int = 20
+    batch: int = 200  # rows a worker claims at a time
+    # How long a claimed row stays a worker's; a worker that dies leaves its rows to others
+    # after this. Keep it well above the time one batch takes to send.
+    lease_seconds: float = 300.0
+
+    def check(self) -> None:
+        problems = []
+        if self.max_consecutive_failures < 1:
+            problems.append(("max_consecutive_failures", "must be at least 1"))
+        if not 1 <= self.batch <= 10_000:
+            problems.append(("batch", "must be from 1 to 10000"))
+        if self.lease_seconds < 1:
+            problems.append(("lease_seconds", "must be at least 1"))
+        if problems:
+            raise SectionProblems(*problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,9 +189,40 @@ class SocialChannelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EditorSettings:
+    """How editors log in to /editor/: a password hash, a token, or both; neither disables it."""
+
+    # A self-describing KDF string from `digest editor hash-password` ("$scrypt$ln=15,r=8,p=1$…").
+    password_hash: Secret | None = None
+    token: Secret | None = None  # a long random string an editor may type instead
+    session_minutes: int = 480  # a login lasts this long, then the editor logs in again
+    secure_cookie: bool = False  # true when the app is reached over HTTPS (behind a proxy)
+
+    def check(self) -> None:
+        problems = []
+        if self.password_hash is not None and not self.password_hash.reveal().startswith(
+            "$scrypt$"
+        ):
+            problems.append(
+                ("password_hash", "not a hash: make one with `digest editor hash-password`")
+            )
+        if self.token is not None and len(self.token.reveal()) < 24:
+            problems.append(("token", "too short: use at least 24 random characters"))
+        if not 5 <= self.session_minutes <= 7 * 24 * 60:
+            problems.append(("session_minutes", "must be from 5 to 10080 (a week)"))
+        if problems:
+            raise SectionProblems(*problems)
+
+    @property
+    def enabled(self) -> bool:
+        return self.password_hash is not None or self.token is not None
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # loopback unless configured: the editor must not face a network
     port: int = 8000
+    editor: EditorSettings = EditorSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +375,8 @@ def _convert(hint: Any, value: Any, path: str, where: str, problems: list[Proble
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        if value == "" and Secret in args and type(None) in args:
+            return None  # an optional secret from an unset ${VAR:-}: not configured
         (inner,) = [arg for arg in args if arg is not type(None)]
         return _convert(inner, value, path, where, problems)
     if origin is Literal:

@@ -82,9 +82,13 @@ def store(database_url: str) -> Iterator[Store]:
         opened.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium through Playwright (see tests/web_support.py for where it comes from)."""
+    """Headless Chromium through Playwright (see tests/web_support.py for where it comes from).
+
+    One per module, not per session: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is open, and the async (anyio) tests of later modules need that thread.
+    """
     from playwright.sync_api import sync_playwright
     from web_support import CHROMIUM_FLAGS, chromium_path
 

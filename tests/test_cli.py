@@ -56,9 +56,13 @@ def test_demo_delivers_everything_once(tmp_path: Path, capsys: pytest.CaptureFix
         posts = [
             json.loads(line) for line in (out / "outbox" / "social" / f"{channel}.jsonl").open()
         ]
-        assert len(posts) == 10  # one per top item of the weekly digest
+        items = [post for post in posts if post["post"].startswith("item:")]
+        assert len(items) == 10  # one per top item of the weekly digest
+        assert posts[len(items)]["post"] == "top"  # then its "top stories" post or thread
         assert all(post["length"] <= post["limit"] for post in posts)
         assert all(post["url"] in post["text"] for post in posts)
+        if channel == "bluesky":
+            assert all("facets" in post["record"] for post in posts)
     assert (out / "preview" / "weekly-2026-W48.html").exists()
     assert (out / "preview" / "company-mistral-ai-2026-W48.txt").exists()
 
@@ -154,5 +158,52 @@ def test_build_send_dry_run_and_social_dry_run(
 
     assert main([*args, "social", "--platform", "bluesky", "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("── bluesky (bluesky) ") == 10
-    assert "/300" in printed
+    assert printed.count("── bluesky (bluesky) item:") == 10
+    assert "── bluesky (bluesky) top: " in printed  # the weekly "top stories" thread
+    assert "/300" in printed and "OVER THE LIMIT" not in printed
+
+    assert main([*args, "social", "--company", "mistral-ai", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("company:mistral-ai: ") == 5  # one post per channel
+    assert "#MistralAI" in printed
+
+
+def test_send_reports_progress_and_exits_1_when_a_row_failed_and_a_worker_delivers_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+    from smtp_sink import Recorder, smtp_server
+
+    from digest import outbox
+    from digest.store import Store
+
+    recorder = Recorder(replies={"zoe.mueller@example.com": "550 5.1.1 No such user"})
+    with smtp_server(recorder=recorder) as server:
+        raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+        raw["email"] = {
+            "type": "smtp",
+            "options": {"host": server.host, "port": server.port, "security": "none"},
+        }
+        raw["social"] = []
+        settings = tmp_path / "settings.yaml"
+        settings.write_text(yaml.safe_dump(raw, allow_unicode=True))
+        database = f"sqlite:///{tmp_path / 'digest.db'}"
+        args = ["--settings", str(settings), "--database", database]
+        assert main([*args, "ingest", str(SAMPLE)]) == 0
+        assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+        capsys.readouterr()
+
+        assert main([*args, "send", "weekly", "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert "would plan" in out and recorder.received == []
+        with Store.open(database) as store:
+            assert outbox.state_counts(store.engine) == {}  # a dry run plans nothing
+
+        assert main([*args, "send", "weekly"]) == 1  # one address refused for good
+        out = capsys.readouterr().out
+        assert "delivering:" in out and "1 failed" in out
+        sent = len(recorder.received)
+        assert sent > 0
+
+        assert main([*args, "worker", "--once"]) == 0  # nothing left to do
+        assert len(recorder.received) == sent

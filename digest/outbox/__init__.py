@@ -12,13 +12,14 @@ nowhere else.
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, Update, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.models import Delivery, DeliveryChannel, DeliveryResult, DeliveryState, DeliveryStatus
@@ -47,10 +48,31 @@ class RetryPolicy:
         return max(retry_after or 0.0, random.uniform(ceiling / 2, ceiling))
 
 
+PLAN_CHUNK = 5000  # rows per INSERT: a million-row plan never sits in memory at once
+
+
 def plan(engine: Engine, rows: Iterable[PlannedDelivery], *, now: datetime) -> int:
-    """Insert the rows not planned before, in one transaction; how many were new."""
-    values = [
-        {
+    """Insert the rows not planned before, in one transaction; how many were new.
+
+    `rows` is consumed a chunk at a time, so it may be a generator over a million subscribers.
+    """
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(deliveries)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(deliveries.c.id)
+    )
+    new = 0
+    with engine.begin() as connection:
+        values = _plan_values(rows, now)
+        while chunk := list(itertools.islice(values, PLAN_CHUNK)):
+            new += len(connection.execute(statement, chunk).all())
+    return new
+
+
+def _plan_values(rows: Iterable[PlannedDelivery], now: datetime) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        yield {
             "idempotency_key": row.idempotency_key,
             "digest_key": row.digest_key,
             "channel": row.channel.value,
@@ -62,18 +84,6 @@ def plan(engine: Engine, rows: Iterable[PlannedDelivery], *, now: datetime) -> i
             "created_at": now,
             "updated_at": now,
         }
-        for row in rows
-    ]
-    if not values:
-        return 0
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(deliveries)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(deliveries.c.id)
-    )
-    with engine.begin() as connection:
-        return len(connection.execute(statement, values).all())
 
 
 def claim(
@@ -82,18 +92,7 @@ def claim(
     """Lease up to `limit` due rows to `owner`: planned ones, and claimed ones whose lease ended."""
     due = (
         select(deliveries.c.id)
-        .where(
-            or_(
-                and_(
-                    deliveries.c.state == DeliveryState.PLANNED.value,
-                    deliveries.c.available_at <= now,
-                ),
-                and_(
-                    deliveries.c.state == DeliveryState.CLAIMED.value,
-                    deliveries.c.lease_until < now,
-                ),
-            )
-        )
+        .where(_due_condition(now))
         .order_by(deliveries.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -125,60 +124,132 @@ def finish(
     policy: RetryPolicy = RetryPolicy(),
 ) -> DeliveryState:
     """Record an adapter's answer on a row this owner holds; the row's state afterwards."""
-    values: dict[str, Any] = {
-        "lease_owner": None,
-        "lease_until": None,
-        "updated_at": now,
-        "last_error": None if result.status is DeliveryStatus.SENT else result.response,
-    }
+    return finish_many(engine, [(delivery, result)], owner=owner, now=now, policy=policy)[0]
+
+
+def finish_many(
+    engine: Engine,
+    outcomes: Sequence[tuple[Delivery, DeliveryResult | str]],
+    *,
+    owner: str,
+    now: datetime,
+    policy: RetryPolicy = RetryPolicy(),
+) -> list[DeliveryState]:
+    """Record a batch of answers in one transaction (a str is a reason to skip the row).
+
+    One commit per batch instead of one per message; a worker killed before it commits leaves
+    the batch claimed, and the rows go out again, with the same Message-IDs, once the lease ends.
+    """
+    states, updates = [], []
+    for delivery, result in outcomes:
+        state, values = _closing_values(delivery, result, now, policy)
+        states.append(state)
+        updates.append((delivery, {**values, "state": state.value}))
+    with engine.begin() as connection:
+        for delivery, values in updates:
+            connection.execute(_held(delivery, owner).values(**values))
+    return states
+
+
+def _closing_values(
+    delivery: Delivery, result: DeliveryResult | str, now: datetime, policy: RetryPolicy
+) -> tuple[DeliveryState, dict[str, Any]]:
+    values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "updated_at": now}
+    if isinstance(result, str):
+        return DeliveryState.SKIPPED, {**values, "last_error": result, "finished_at": now}
+    values["last_error"] = None if result.status is DeliveryStatus.SENT else result.response
     if result.status in (DeliveryStatus.SENT, DeliveryStatus.QUEUED):
-        state = DeliveryState.SENT
         values.update(provider_id=result.provider_id, finished_at=now)
-    elif result.status is DeliveryStatus.UNKNOWN:
-        state = DeliveryState.UNKNOWN
-        values.update(finished_at=now)
-    elif (
+        return DeliveryState.SENT, values
+    if result.status is DeliveryStatus.UNKNOWN:
+        return DeliveryState.UNKNOWN, {**values, "finished_at": now}
+    if (
         result.status is DeliveryStatus.FAILED
         and result.transient
         and delivery.attempts < policy.max_attempts
     ):
-        state = DeliveryState.PLANNED
         delay = policy.delay(delivery.attempts, result.retry_after)
-        values.update(available_at=now + timedelta(seconds=delay))
-    else:
-        state = DeliveryState.FAILED
-        values.update(finished_at=now)
-    _update_held(engine, delivery, owner, {**values, "state": state.value})
-    return state
+        return DeliveryState.PLANNED, {**values, "available_at": now + timedelta(seconds=delay)}
+    return DeliveryState.FAILED, {**values, "finished_at": now}
+
+
+def release(engine: Engine, rows: Sequence[Delivery], *, owner: str, now: datetime) -> None:
+    """Give claimed rows back untried (a paused run): due at once, the attempt not counted."""
+    with engine.begin() as connection:
+        for delivery in rows:
+            connection.execute(
+                _held(delivery, owner).values(
+                    state=DeliveryState.PLANNED.value,
+                    lease_owner=None,
+                    lease_until=None,
+                    attempts=deliveries.c.attempts - 1,
+                    available_at=now,
+                    updated_at=now,
+                )
+            )
+
+
+def count_unplanned(engine: Engine, keys: Iterable[str]) -> int:
+    """How many of these idempotency keys have no row yet (what planning them would add)."""
+    unplanned = 0
+    with engine.connect() as connection:
+        stream = iter(keys)
+        while chunk := list(itertools.islice(stream, 500)):
+            query = select(func.count()).where(deliveries.c.idempotency_key.in_(chunk))
+            unplanned += len(chunk) - int(connection.scalar(query) or 0)
+    return unplanned
+
+
+def due(engine: Engine, now: datetime) -> int:
+    """How many rows a claim made now could take."""
+    query = select(func.count()).where(_due_condition(now))
+    with engine.connect() as connection:
+        return int(connection.scalar(query) or 0)
+
+
+def _due_condition(now: datetime) -> Any:
+    return or_(
+        and_(
+            deliveries.c.state == DeliveryState.PLANNED.value,
+            deliveries.c.available_at <= now,
+        ),
+        and_(
+            deliveries.c.state == DeliveryState.CLAIMED.value,
+            deliveries.c.lease_until < now,
+        ),
+    )
+
+
+def sent_since(engine: Engine, channel: DeliveryChannel, since: datetime) -> int:
+    """Rows of `channel` sent since `since` or being sent now, by every worker: what a per-hour
+    limit counts, so that several workers share one limit."""
+    query = select(func.count()).where(
+        deliveries.c.channel == channel.value,
+        or_(
+            and_(
+                deliveries.c.state == DeliveryState.SENT.value,
+                deliveries.c.finished_at >= since,
+            ),
+            deliveries.c.state == DeliveryState.CLAIMED.value,
+        ),
+    )
+    with engine.connect() as connection:
+        return int(connection.scalar(query) or 0)
 
 
 def skip(engine: Engine, delivery: Delivery, *, owner: str, reason: str, now: datetime) -> None:
     """Close a row without sending: its recipient left, or there is nothing for them."""
-    values = {
-        "state": DeliveryState.SKIPPED.value,
-        "last_error": reason,
-        "lease_owner": None,
-        "lease_until": None,
-        "updated_at": now,
-        "finished_at": now,
-    }
-    _update_held(engine, delivery, owner, values)
+    finish_many(engine, [(delivery, reason)], owner=owner, now=now)
 
 
-def _update_held(engine: Engine, delivery: Delivery, owner: str, values: dict[str, Any]) -> None:
+def _held(delivery: Delivery, owner: str) -> Update:
     # Only the lease holder may close a row: a worker whose lease ran out and was taken over
     # must not overwrite the newer attempt's result.
-    statement = (
-        update(deliveries)
-        .where(
-            deliveries.c.id == delivery.id,
-            deliveries.c.lease_owner == owner,
-            deliveries.c.state == DeliveryState.CLAIMED.value,
-        )
-        .values(**values)
+    return update(deliveries).where(
+        deliveries.c.id == delivery.id,
+        deliveries.c.lease_owner == owner,
+        deliveries.c.state == DeliveryState.CLAIMED.value,
     )
-    with engine.begin() as connection:
-        connection.execute(statement)
 
 
 def state_counts(engine: Engine, digest_keys: Collection[str] | None = None) -> dict[str, int]:
@@ -204,3 +275,62 @@ def _delivery(row: Mapping[str, Any]) -> Delivery:
         provider_id=row["provider_id"],
         is_test=row["is_test"],
     )
+
+
+# Social posts on platforms without idempotency keys ------------------------------------------
+
+
+def note_attempt(
+    engine: Engine, delivery: Delivery, *, owner: str, note: str, now: datetime
+) -> None:
+    """Write `note` as the claimed row's last error *before* calling the service: if the worker
+    dies mid-call, the row comes back saying its outcome is unknown, and is not posted blindly."""
+    with engine.begin() as connection:
+        connection.execute(_held(delivery, owner).values(last_error=note, updated_at=now))
+
+
+def hold(engine: Engine, delivery: Delivery, *, owner: str, reason: str, now: datetime) -> None:
+    """Set a claimed row aside for an editor: it is never claimed again until released."""
+    with engine.begin() as connection:
+        connection.execute(
+            _held(delivery, owner).values(
+                state=DeliveryState.HELD.value,
+                last_error=reason,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+
+
+def release_held(
+    engine: Engine, delivery_id: int, *, now: datetime, provider_id: str | None = None
+) -> DeliveryState | None:
+    """An editor's answer for a held row: it was posted after all (give the post's id: the row is
+    sent), or it was not (the row is planned again and the next attempt posts). The row's new
+    state, or None when no held row has that id."""
+    values: dict[str, Any] = {"updated_at": now}
+    if provider_id:
+        state = DeliveryState.SENT
+        values.update(provider_id=provider_id, last_error=None, finished_at=now)
+    else:
+        state = DeliveryState.PLANNED
+        values.update(last_error="released by an editor: not posted", available_at=now)
+    statement = (
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id, deliveries.c.state == DeliveryState.HELD.value)
+        .values(state=state.value, **values)
+    )
+    with engine.begin() as connection:
+        changed = connection.execute(statement).rowcount
+    return state if changed else None
+
+
+def provider_ids(engine: Engine, idempotency_keys: Collection[str]) -> dict[str, str]:
+    """The service's ids of the sent rows among these keys (a thread's earlier parts)."""
+    query = select(deliveries.c.idempotency_key, deliveries.c.provider_id).where(
+        deliveries.c.idempotency_key.in_(list(idempotency_keys)),
+        deliveries.c.state == DeliveryState.SENT.value,
+    )
+    with engine.connect() as connection:
+        return {key: provider for key, provider in connection.execute(query).all() if provider}

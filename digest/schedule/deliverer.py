@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from digest import outbox
 from digest.context import Context
-from digest.delivery.email import EmailAdapter, email_adapter
+from digest.delivery.email import EmailAdapter, email_adapter, email_adapter_types
 from digest.delivery.social import SocialAdapter, social_adapters
+from digest.delivery.social.base import UNKNOWN_OUTCOME, Attempt, Reply
 from digest.errors import DeliveryError
 from digest.models import (
     Delivery,
@@ -20,13 +23,21 @@ from digest.models import (
     DeliveryState,
     DeliveryStatus,
 )
-from digest.render.social import SocialPost
+from digest.outbox.rate import RateLimiter
+from digest.render.message import OutgoingEmail
+from digest.render.social import Platform, SocialPost
+from digest.schedule.jobs import social_key
 from digest.schedule.messages import MessageBuilder, Skip
+
+log = logging.getLogger("digest")
+
+_THREAD_WAIT = 10.0  # seconds before a thread's next part looks again for the previous one
 
 
 @dataclass
 class DeliveryReport:
     states: dict[str, int] = field(default_factory=dict)
+    paused: str | None = None  # why the run stopped before everything due was delivered
 
     def count(self, state: DeliveryState) -> None:
         self.states[state.value] = self.states.get(state.value, 0) + 1
@@ -42,35 +53,158 @@ class DeliveryReport:
         return sum(self.states.values())
 
 
+OnRow = Callable[[DeliveryState], None]
+
+
 class Deliverer:
-    def __init__(self, ctx: Context, *, owner: str | None = None, batch: int = 100) -> None:
+    """Claims due rows in batches and delivers them; one per worker process.
+
+    Email rows go through the adapter's `send_many` in slices (its pool sends a slice's messages
+    at once), each slice's results recorded in one transaction. Sends are paced by the rate
+    limits, and the run pauses, saying why, after `email.max_consecutive_failures` failures in
+    a row: the rows it had claimed but not tried go back to the outbox untouched.
+    """
+
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        owner: str | None = None,
+        batch: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.ctx = ctx
+        email = ctx.settings.email
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
-        self.batch = batch
-        self.lease = timedelta(minutes=5)
+        self.batch = batch or email.batch
+        self.lease = timedelta(seconds=email.lease_seconds)
+        self.max_failures = email.max_consecutive_failures
+        self.stop = stop or threading.Event()
         self.messages = MessageBuilder(ctx)
         self._email: EmailAdapter | None = None
+        self._limiter: RateLimiter | None = None
         self._social: dict[str, SocialAdapter] | None = None
+        self._failures_in_a_row = 0
 
-    def run(self, on_row: Callable[[DeliveryState], None] | None = None) -> DeliveryReport:
+    @property
+    def email(self) -> EmailAdapter:
+        if self._email is None:
+            self._email = email_adapter(self.ctx.settings)
+        return self._email
+
+    @property
+    def limiter(self) -> RateLimiter:
+        if self._limiter is None:
+            rate = self.ctx.settings.email.rate
+            # The class's declared limits: no need to build (and configure) the adapter itself.
+            adapter = email_adapter_types().get(self.ctx.settings.email.type, EmailAdapter)
+            self._limiter = RateLimiter.combined(
+                rate.per_second, rate.per_hour, adapter.max_per_second, adapter.max_per_hour
+            )
+        return self._limiter
+
+    def run(self, on_row: OnRow | None = None) -> DeliveryReport:
         """Deliver until no row is due; rows waiting for a retry later are left for later runs."""
         report = DeliveryReport()
+        engine = self.ctx.store.engine
         try:
-            while rows := outbox.claim(
-                self.ctx.store.engine,
-                owner=self.owner,
-                limit=self.batch,
-                lease=self.lease,
-                now=self.ctx.clock(),
-            ):
+            while not self.stop.is_set() and report.paused is None:
+                limit = self._claim_limit()
+                if limit == 0:
+                    if not outbox.due(engine, self.ctx.clock()):
+                        break
+                    log.info("the per-hour email limit is reached; waiting for the hour to pass")
+                    self.stop.wait(30)
+                    continue
+                rows = outbox.claim(
+                    engine, owner=self.owner, limit=limit, lease=self.lease, now=self.ctx.clock()
+                )
+                if not rows:
+                    break
                 for row in rows:
-                    state = self.deliver(row)
-                    report.count(state)
-                    if on_row:
-                        on_row(state)
+                    if row.channel is not DeliveryChannel.EMAIL:
+                        _counted(report, on_row, [self.deliver(row)])
+                emails = [row for row in rows if row.channel is DeliveryChannel.EMAIL]
+                if emails:
+                    self._deliver_emails(emails, report, on_row)
         finally:
             self.close()
         return report
+
+    def _claim_limit(self) -> int:
+        limit = self.batch
+        if self.limiter.per_second:
+            # A batch must be sent well within its lease, at the pace the limit allows.
+            paced = int(self.limiter.per_second * self.lease.total_seconds() / 2)
+            limit = max(1, min(limit, paced))
+        return self.limiter.hourly_allowance(
+            self.ctx.store.engine, DeliveryChannel.EMAIL, self.ctx.clock(), limit
+        )
+
+    def _deliver_emails(
+        self, rows: Sequence[Delivery], report: DeliveryReport, on_row: OnRow | None
+    ) -> None:
+        engine = self.ctx.store.engine
+        built = self.messages.build_many(rows, self.ctx.clock())
+        skipped: list[tuple[Delivery, DeliveryResult | str]] = [
+            (row, item.reason)
+            for row, item in zip(rows, built, strict=True)
+            if isinstance(item, Skip)
+        ]
+        if skipped:
+            states = outbox.finish_many(engine, skipped, owner=self.owner, now=self.ctx.clock())
+            _counted(report, on_row, states)
+        sending = [
+            (row, item)
+            for row, item in zip(rows, built, strict=True)
+            if isinstance(item, OutgoingEmail)
+        ]
+        adapter = self.email
+        # Slices small enough to record results often, big enough to keep the pool busy.
+        size = min(self.limiter.burst, max(16, adapter.concurrency * 16))
+        start = 0
+        while start < len(sending):
+            if self.stop.is_set() or report.paused is not None:
+                untried = [row for row, _ in sending[start:]]
+                outbox.release(engine, untried, owner=self.owner, now=self.ctx.clock())
+                return
+            chunk = sending[start : start + size]
+            start += len(chunk)
+            # Statuses read again right before this slice goes: whoever unsubscribed while the
+            # earlier slices were sent gets nothing more (issue 5: an unsubscribe is at once).
+            gone = self.messages.no_longer_wanted([row for row, _ in chunk])
+            if gone:
+                left: list[tuple[Delivery, DeliveryResult | str]] = [
+                    (row, gone[row.id]) for row, _ in chunk if row.id in gone
+                ]
+                now = self.ctx.clock()
+                states = outbox.finish_many(engine, left, owner=self.owner, now=now)
+                _counted(report, on_row, states)
+                chunk = [(row, message) for row, message in chunk if row.id not in gone]
+                if not chunk:
+                    continue
+            self.limiter.acquire(len(chunk))
+            results = adapter.send_many([message for _, message in chunk])
+            outcomes: list[tuple[Delivery, DeliveryResult | str]] = [
+                (row, result) for (row, _), result in zip(chunk, results, strict=True)
+            ]
+            states = outbox.finish_many(engine, outcomes, owner=self.owner, now=self.ctx.clock())
+            _counted(report, on_row, states)
+            for result in results:
+                self._note(result, report)
+
+    def _note(self, result: DeliveryResult, report: DeliveryReport) -> None:
+        """Count failures in a row; a rejected address is that address's fault, not the run's."""
+        if result.status in (DeliveryStatus.SENT, DeliveryStatus.QUEUED):
+            self._failures_in_a_row = 0
+        elif result.status in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN):
+            self._failures_in_a_row += 1
+            if self._failures_in_a_row >= self.max_failures and report.paused is None:
+                report.paused = (
+                    f"paused after {self._failures_in_a_row} email failures in a row "
+                    f"(email.max_consecutive_failures); the last: {result.response}. "
+                    "Fix the cause, then run `digest worker` to deliver the rest"
+                )
 
     def deliver(self, row: Delivery) -> DeliveryState:
         engine = self.ctx.store.engine
@@ -80,26 +214,70 @@ class Deliverer:
                 now = self.ctx.clock()
                 outbox.skip(engine, row, owner=self.owner, reason=message.reason, now=now)
                 return DeliveryState.SKIPPED
-            if self._email is None:
-                self._email = email_adapter(self.ctx.settings)
-            adapter = self._email
-            result = _guarded(lambda: adapter.send(message))
+            result = self.email.send_guarded(message)
         else:
-            result = self._post(row)
+            posted = self._post(row)
+            if isinstance(posted, DeliveryState):
+                return posted  # `_post` closed the row itself: held for an editor
+            result = posted
         return outbox.finish(engine, row, owner=self.owner, result=result, now=self.ctx.clock())
 
-    def _post(self, row: Delivery) -> DeliveryResult:
+    def _post(self, row: Delivery) -> DeliveryResult | DeliveryState:
+        """Post one (post, channel) row. On a platform without idempotency keys the attempt is
+        written on the row before the call; a row whose last attempt's outcome is unknown is
+        checked on the platform by the adapter (`finds_posts`) or held for an editor, never
+        posted blindly a second time."""
         if self._social is None:
-            self._social = social_adapters(self.ctx.settings)
+            self._social = social_adapters(self.ctx.settings, clock=self.ctx.clock)
         adapter = self._social.get(row.target)
         if adapter is None:
             return DeliveryResult(
                 DeliveryStatus.FAILED,
                 response=f"no social channel named {row.target!r} in settings.yaml any more",
             )
-        payload = dict(row.payload)
-        post = SocialPost(**{**payload, "hashtags": tuple(payload["hashtags"])})  # type: ignore[arg-type]
-        return _guarded(lambda: adapter.post(post, row.idempotency_key))
+        engine, now = self.ctx.store.engine, self.ctx.clock()
+        post = SocialPost.from_dict(row.payload)
+        reply = None
+        if post.reply_to:
+            reply = self._reply_to(row, post)
+            if reply is None:
+                return DeliveryResult(
+                    DeliveryStatus.FAILED,
+                    response="waiting for the thread's previous post to be sent",
+                    transient=True,
+                    retry_after=_THREAD_WAIT,
+                )
+        after_unknown = (row.last_error or "").startswith(UNKNOWN_OUTCOME)
+        if after_unknown and not (adapter.idempotent or adapter.finds_posts):
+            reason = (
+                f"held for an editor: {row.last_error}. Look on {row.target} for this post; "
+                "then release the row as sent (with the post's id) or as not posted"
+            )
+            outbox.hold(engine, row, owner=self.owner, reason=reason, now=now)
+            return DeliveryState.HELD
+        if not adapter.idempotent:
+            note = f"{UNKNOWN_OUTCOME}: posting to {row.target} began at {now.isoformat()}"
+            outbox.note_attempt(engine, row, owner=self.owner, note=note, now=now)
+        attempt = Attempt(number=row.attempts, after_unknown=after_unknown)
+        try:
+            return _guarded(
+                lambda: adapter.post(post, row.idempotency_key, reply=reply, attempt=attempt)
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            # An answer we could not read: the post may be up. Checked or held next time.
+            message = adapter.mask(f"unexpected answer from {row.target}: {error!r}")
+            return adapter.unknown(message)
+
+    def _reply_to(self, row: Delivery, post: SocialPost) -> Reply | None:
+        """The platform ids of the thread's first post and of the previous one, once both are
+        sent (rows go out in order, so that is normally at once)."""
+        assert post.reply_to is not None
+        root = social_key(row.digest_key, row.target, post.thread_root or post.reply_to)
+        parent = social_key(row.digest_key, row.target, post.reply_to)
+        ids = outbox.provider_ids(self.ctx.store.engine, {root, parent})
+        if root not in ids or parent not in ids:
+            return None
+        return Reply(root=ids[root], parent=ids[parent])
 
     def close(self) -> None:
         if self._email is not None:
@@ -118,10 +296,28 @@ def _guarded(call: Callable[[], DeliveryResult]) -> DeliveryResult:
         return DeliveryResult(DeliveryStatus.FAILED, response=str(error), transient=True)
 
 
+def social_rules(ctx: Context) -> dict[str, Platform]:
+    """Each social channel's rules as its service states them now (a Mastodon server's own
+    limit), for composing; read once per call, the adapters closed again."""
+    adapters = social_adapters(ctx.settings)
+    try:
+        return {name: adapter.rules() for name, adapter in adapters.items()}
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+
+
 def deliver_due(
-    ctx: Context, on_row: Callable[[DeliveryState], None] | None = None
+    ctx: Context, on_row: OnRow | None = None, *, stop: threading.Event | None = None
 ) -> DeliveryReport:
-    return Deliverer(ctx).run(on_row)
+    return Deliverer(ctx, stop=stop).run(on_row)
+
+
+def _counted(report: DeliveryReport, on_row: OnRow | None, states: Sequence[DeliveryState]) -> None:
+    for state in states:
+        report.count(state)
+        if on_row:
+            on_row(state)
 
 
 def pending(ctx: Context) -> int:

@@ -5,10 +5,13 @@ delivery. The command line and the scheduler call these; nothing below them call
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from apscheduler.triggers.cron import CronTrigger
 
 from digest import outbox
 from digest.compose import (
@@ -19,11 +22,25 @@ from digest.compose import (
     wants_weekly,
 )
 from digest.context import Context
+from digest.errors import ConfigError, Problem
 from digest.links import archive_url
 from digest.models import DeliveryChannel, Digest, DigestKind, Subscriber, SubscriberStatus
 from digest.render.email import EmailRenderer, Recipient
-from digest.render.social import PLATFORMS, SocialPost, compose_digest_posts
-from digest.schedule.deliverer import DeliveryReport, deliver_due
+from digest.render.social import (
+    PLATFORMS,
+    Platform,
+    SocialPost,
+    compose_company_post,
+    compose_digest_posts,
+    compose_weekly_posts,
+)
+from digest.settings import Settings
+from digest.store.store import ApprovalStatus
+
+if TYPE_CHECKING:
+    # Imported where it runs (send_digests): the web app composes and plans with this module,
+    # and must never import delivery/, which the deliverer does.
+    from digest.schedule.deliverer import DeliveryReport
 
 log = logging.getLogger("digest")
 
@@ -119,14 +136,21 @@ class PlanReport:
     channel: DeliveryChannel
     recipients: int  # rows this digest should have
     new: int  # rows added by this call (0 when it was planned before)
+    waiting: str | None = None  # why nothing was planned: held, or waiting for approval
 
 
 def email_audience(ctx: Context, digest: Digest) -> list[Subscriber]:
-    active = ctx.store.subscribers([SubscriberStatus.ACTIVE])
+    return list(iter_email_audience(ctx, digest))
+
+
+def iter_email_audience(ctx: Context, digest: Digest) -> Iterator[Subscriber]:
+    """The active subscribers who want this digest, read a page at a time (a million fit)."""
+    active = ctx.store.iter_subscribers([SubscriberStatus.ACTIVE])
     if digest.kind is DigestKind.WEEKLY:
-        return [subscriber for subscriber in active if wants_weekly(subscriber)]
+        return (subscriber for subscriber in active if wants_weekly(subscriber))
     assert digest.company is not None
-    return [s for s in active if wants_company_digest(s, digest.company.slug)]
+    slug = digest.company.slug
+    return (subscriber for subscriber in active if wants_company_digest(subscriber, slug))
 
 
 def email_key(digest_key: str, subscriber_id: str) -> str:
@@ -136,62 +160,185 @@ def email_key(digest_key: str, subscriber_id: str) -> str:
 def plan_email(ctx: Context, digest: Digest, *, dry_run: bool = False) -> PlanReport:
     """One row per subscriber who wants this digest; the first snapshot of a digest is the one
     that is delivered, so a re-run never sends a different version of it."""
-    audience = email_audience(ctx, digest)
-    rows = [
-        outbox.PlannedDelivery(
-            idempotency_key=email_key(digest.key, subscriber.id),
-            digest_key=digest.key,
-            channel=DeliveryChannel.EMAIL,
-            target=subscriber.id,
-            payload={},
-        )
-        for subscriber in audience
-    ]
+    counted = [0]
+
+    def rows() -> Iterator[outbox.PlannedDelivery]:
+        # A generator over the streamed audience: a million rows never sit in memory at once.
+        for subscriber in iter_email_audience(ctx, digest):
+            counted[0] += 1
+            yield outbox.PlannedDelivery(
+                idempotency_key=email_key(digest.key, subscriber.id),
+                digest_key=digest.key,
+                channel=DeliveryChannel.EMAIL,
+                target=subscriber.id,
+                payload={},
+            )
+
     if dry_run:
-        return PlanReport(digest.key, DeliveryChannel.EMAIL, len(rows), 0)
+        # Plan nothing, but say what a real run would: how many, and how many are new.
+        keys = (row.idempotency_key for row in rows())
+        new = outbox.count_unplanned(ctx.store.engine, keys)
+        waiting = not_released(ctx, digest)
+        return PlanReport(digest.key, DeliveryChannel.EMAIL, counted[0], new, waiting)
     ctx.store.save_digest(digest)
-    new = outbox.plan(ctx.store.engine, rows, now=ctx.clock())
-    return PlanReport(digest.key, DeliveryChannel.EMAIL, len(rows), new)
+    waiting = not_released(ctx, digest)
+    if waiting is not None:
+        log.info("%s: no emails planned: %s", digest.key, waiting)
+        recipients = sum(1 for _ in iter_email_audience(ctx, digest))
+        return PlanReport(digest.key, DeliveryChannel.EMAIL, recipients, 0, waiting)
+    new = outbox.plan(ctx.store.engine, rows(), now=ctx.clock())
+    return PlanReport(digest.key, DeliveryChannel.EMAIL, counted[0], new)
 
 
 def compose_posts(
-    ctx: Context, digest: Digest, platform: str | None = None
+    ctx: Context,
+    digest: Digest,
+    platform: str | None = None,
+    *,
+    rules: Mapping[str, Platform] | None = None,
 ) -> list[tuple[str, SocialPost]]:
-    """(channel name, post) for every configured channel (or one platform's) and entry."""
-    posts = []
+    """(channel name, post) for every configured channel (or one platform's): a weekly digest's
+    item posts and its "top stories" post or thread, or a company digest's post.
+
+    `rules` are the channels' rules read at run time (a Mastodon server's own limit, see
+    `deliverer.social_rules`); a channel not in it follows its platform's defaults.
+    """
+    link = archive_url(ctx.settings.site, digest.key)
+    posts: list[tuple[str, SocialPost]] = []
     for channel in ctx.settings.social:
-        adapter_platform = channel.platform or channel.type
-        if platform is not None and adapter_platform != platform:
+        channel_platform = channel.platform or channel.type
+        if platform is not None and channel_platform != platform:
             continue
-        rules = PLATFORMS[adapter_platform]
-        posts.extend((channel.name, post) for post in compose_digest_posts(digest, rules, ctx.env))
+        if channel_platform not in PLATFORMS:
+            where = f"social[{ctx.settings.social.index(channel)}].platform"
+            known = ", ".join(sorted(PLATFORMS))
+            problem = Problem(ctx.settings.source, "", where, f"choose one of {known}")
+            raise ConfigError([problem])
+        channel_rules = (rules or {}).get(channel.name) or PLATFORMS[channel_platform]
+        if digest.kind is DigestKind.WEEKLY:
+            composed = [
+                *compose_digest_posts(digest, channel_rules, ctx.env),
+                *compose_weekly_posts(digest, channel_rules, ctx.env, url=link),
+            ]
+        else:
+            composed = [compose_company_post(digest, channel_rules, ctx.env, url=link)]
+        posts.extend((channel.name, post) for post in composed)
     return posts
 
 
-def plan_social(ctx: Context, digest: Digest, *, platform: str | None = None) -> PlanReport:
+def social_key(digest_key: str, channel: str, post_key: str) -> str:
+    return f"{digest_key}/social/{channel}/{post_key}"
+
+
+def plan_social(
+    ctx: Context,
+    digest: Digest,
+    *,
+    platform: str | None = None,
+    rules: Mapping[str, Platform] | None = None,
+) -> PlanReport:
     ctx.store.save_digest(digest)
+    waiting = not_released(ctx, digest)
+    if waiting is not None:
+        log.info("%s: no posts planned: %s", digest.key, waiting)
+        return PlanReport(digest.key, DeliveryChannel.SOCIAL, 0, 0, waiting)
     rows = [
         outbox.PlannedDelivery(
-            idempotency_key=f"{digest.key}/social/{channel}/{post.key}",
+            idempotency_key=social_key(digest.key, channel, post.key),
             digest_key=digest.key,
             channel=DeliveryChannel.SOCIAL,
             target=channel,
-            payload=asdict(post),
+            payload=post.to_dict(),
         )
-        for channel, post in compose_posts(ctx, digest, platform)
+        for channel, post in compose_posts(ctx, digest, platform, rules=rules)
     ]
     new = outbox.plan(ctx.store.engine, rows, now=ctx.clock())
     return PlanReport(digest.key, DeliveryChannel.SOCIAL, len(rows), new)
+
+
+# Approval ------------------------------------------------------------------------------------
+
+
+def requires_approval(settings: Settings, kind: DigestKind) -> bool:
+    if kind is DigestKind.WEEKLY:
+        return settings.digests.weekly.require_approval
+    return settings.digests.company.require_approval
+
+
+def not_released(ctx: Context, digest: Digest) -> str | None:
+    """Why the digest may not be planned for its recipients now, or None when it may.
+
+    A hold stops any digest; a kind with `require_approval` goes only once an editor approved
+    it. The stored snapshot is what the editor saw and what is sent.
+    """
+    approval = ctx.store.digest_approval(digest.key)
+    status = approval.status if approval else ApprovalStatus.DRAFT
+    if status is ApprovalStatus.HELD:
+        return "held by an editor"
+    if status is not ApprovalStatus.APPROVED and requires_approval(ctx.settings, digest.kind):
+        return "waiting for an editor's approval"
+    return None
+
+
+def is_published(settings: Settings, kind: DigestKind, status: str, planned: bool) -> bool:
+    """Whether a stored digest may be shown publicly (the archive): once planned for its
+    recipients. A draft of a kind that needs no approval was planned when it was stored (if
+    for nobody, it has no rows); a held digest, or one waiting for approval or for its time,
+    is not published."""
+    if planned:
+        return True
+    return status == ApprovalStatus.DRAFT and not requires_approval(settings, kind)
+
+
+def scheduled_send_at(ctx: Context, digest: Digest) -> datetime | None:
+    """When the scheduler sends this digest: its kind's first run after the digest's window
+    closes (the jobs send the week that just ended); None when that schedule is disabled."""
+    schedules = ctx.settings.schedules
+    schedule = schedules.weekly if digest.kind is DigestKind.WEEKLY else schedules.company
+    if not schedule.enabled:
+        return None
+    trigger = CronTrigger.from_crontab(schedule.cron, timezone=ctx.settings.site.zone)
+    fire: datetime | None = trigger.get_next_fire_time(None, digest.window_end)
+    return fire
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    digest_key: str
+    status: ApprovalStatus
+    planned_now: int  # rows planned at once: approved after its scheduled time had passed
+
+
+def decide(ctx: Context, digest: Digest, status: ApprovalStatus, editor: str) -> Decision:
+    """An editor approves or holds a digest: its snapshot is stored (what they saw is what goes),
+    the decision recorded. An approval that comes after the digest's scheduled time plans its
+    rows at once, for `digest worker` to deliver; before that, the scheduler sends it at its time.
+    """
+    ctx.store.save_digest(digest)
+    now = ctx.clock()
+    ctx.store.set_digest_approval(digest.key, status, by=editor, at=now)
+    log.info("%s %s by %s", digest.key, status.value, editor)
+    planned = 0
+    due = scheduled_send_at(ctx, digest)
+    if status is ApprovalStatus.APPROVED and due is not None and due <= now:
+        stored = ctx.store.load_digest(digest.key) or digest
+        planned = plan_email(ctx, stored).new
+        if stored.kind is DigestKind.WEEKLY:
+            planned += plan_social(ctx, stored).new
+    return Decision(digest.key, status, planned)
 
 
 # Scheduled jobs ------------------------------------------------------------------------------
 
 
 def send_digests(ctx: Context, digests: Sequence[Digest]) -> DeliveryReport:
+    """Plan each digest that may go (see `not_released`), then deliver what is due."""
+    from digest.schedule.deliverer import deliver_due, social_rules
+
+    rules = social_rules(ctx) if digests else {}
     for digest in digests:
         plan_email(ctx, digest)
-        if digest.kind is DigestKind.WEEKLY:
-            plan_social(ctx, digest)
+        plan_social(ctx, digest, rules=rules)
     return deliver_due(ctx)
 
 

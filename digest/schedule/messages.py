@@ -1,23 +1,38 @@
 """Outbox email rows → the exact messages their recipients receive.
 
 Used by the deliverer, and by anything that must show a message exactly as it will be sent, so it
-imports nothing from delivery/. One builder per process keeps each digest's snapshot and each
-compiled variant, so a send compiles MJML once per variant, never once per subscriber.
+imports nothing from delivery/. One builder per process keeps each digest's snapshot, each
+compiled variant and its message frame, so a send compiles MJML once per variant and builds each
+subscriber's message by joining bytes; a message the frame cannot take (an unusual name or
+address, an HTML line that cannot be folded) is built the slow, general way instead.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 
 from digest.compose import weekly_variant
 from digest.context import Context
 from digest.links import archive_url, preferences_url, unsubscribe_url
-from digest.models import Delivery, Digest, DigestKind, Subscriber, SubscriberStatus
+from digest.models import Company, Delivery, Digest, DigestKind, Subscriber, SubscriberStatus
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
-from digest.render.message import OutgoingEmail, build_message
+from digest.render.message import (
+    CannotFold,
+    MessageFrame,
+    OutgoingEmail,
+    build_message,
+    personal_values,
+)
+from digest.schedule.confirmations import confirmation_message, is_confirmation, skip_reason
+from digest.store.codec import digest_from_dict
+
+log = logging.getLogger("digest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +42,14 @@ class Skip:
     reason: str
 
 
-def recipient_for(ctx: Context, subscriber: Subscriber, digest_key: str) -> Recipient:
+def recipient_for(
+    ctx: Context,
+    subscriber: Subscriber,
+    digest_key: str,
+    companies: dict[str, Company] | None = None,
+) -> Recipient:
     site = ctx.settings.site
-    companies = ctx.store.companies()
+    companies = ctx.store.companies() if companies is None else companies
     return Recipient(
         email=subscriber.email,
         name=subscriber.name,
@@ -45,27 +65,86 @@ def recipient_for(ctx: Context, subscriber: Subscriber, digest_key: str) -> Reci
 
 def message_id(ctx: Context, idempotency_key: str) -> str:
     """Stable per outbox row, so that a resend carries the same Message-ID."""
-    domain = parseaddr(ctx.settings.site.from_address)[1].rpartition("@")[2] or "localhost"
+    return _message_id(_id_domain(ctx), idempotency_key)
+
+
+def _id_domain(ctx: Context) -> str:
+    return parseaddr(ctx.settings.site.from_address)[1].rpartition("@")[2] or "localhost"
+
+
+def _message_id(domain: str, idempotency_key: str) -> str:
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@{domain}>"
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    compiled: CompiledEmail
+    frame: MessageFrame | None  # None: this variant's HTML cannot be folded, use the slow path
 
 
 class MessageBuilder:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.renderer = EmailRenderer(ctx.env, ctx.settings.site)
+        self.sender = parseaddr(ctx.settings.site.from_address)[1]
+        self.id_domain = _id_domain(ctx)  # parsed once: a million messages share it
         self._digests: dict[str, Digest] = {}
-        self._compiled: dict[tuple[str, tuple[str, ...]], CompiledEmail] = {}
+        self._variants: dict[tuple[str, tuple[str, ...]], _Variant | None] = {}
+        self._companies: dict[str, Company] | None = None
 
     def build(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
         """The message for a digest row, or why it must not go (checked now, at delivery)."""
-        subscriber = self.ctx.store.subscriber(row.target)
-        if subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
-            return Skip(f"subscriber {subscriber.status.value if subscriber else 'forgotten'}")
-        compiled = self.compiled_for(row.digest_key, subscriber)
-        if compiled is None:
-            return Skip("nothing in their topics this week")
-        return self.personal_message(row.idempotency_key, subscriber, compiled, now)
+        return self.build_many([row], now)[0]
+
+    def build_many(self, rows: Sequence[Delivery], now: datetime) -> list[OutgoingEmail | Skip]:
+        """Each row's message or Skip, in order; the subscribers are read in one query, now, so
+        an address that left, bounced or complained since planning is never sent to."""
+        if any(is_confirmation(row) for row in rows):  # sign-ups' confirmations: one by one
+            others = iter(self.build_many([row for row in rows if not is_confirmation(row)], now))
+            return [
+                self.build_confirmation(row, now) if is_confirmation(row) else next(others)
+                for row in rows
+            ]
+        if any(is_test_send(row) for row in rows):  # an editor's test-sends: rare, one by one
+            return [
+                self.build_test(row, now) if is_test_send(row) else self.build_many([row], now)[0]
+                for row in rows
+            ]
+        subscribers = self.ctx.store.subscribers_by_id([row.target for row in rows])
+        built: list[OutgoingEmail | Skip] = []
+        for row in rows:
+            subscriber = subscribers.get(row.target)
+            if subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
+                built.append(Skip(f"subscriber {subscriber.status if subscriber else 'forgotten'}"))
+                continue
+            variant = self.variant_for(row.digest_key, subscriber)
+            if variant is None:
+                built.append(Skip("nothing in their topics this week"))
+                continue
+            built.append(self.personal_message(row.idempotency_key, subscriber, variant, now))
+        return built
+
+    def no_longer_wanted(self, rows: Sequence[Delivery]) -> dict[int, str]:
+        """The rows (by id) whose recipient must not get their built message any more, and why.
+
+        Read again just before each slice of a batch is sent: an unsubscribe whose POST returned
+        while earlier slices went out stops the rest of the batch for that address.
+        """
+        checked = [row for row in rows if not is_test_send(row)]
+        subscribers = self.ctx.store.subscribers_by_id([row.target for row in checked])
+        gone: dict[int, str] = {}
+        for row in checked:
+            subscriber = subscribers.get(row.target)
+            if is_confirmation(row):
+                reason = skip_reason(subscriber)
+            elif subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
+                reason = f"subscriber {subscriber.status.value if subscriber else 'forgotten'}"
+            else:
+                reason = None
+            if reason is not None:
+                gone[row.id] = reason
+        return gone
 
     def digest(self, key: str) -> Digest:
         if key not in self._digests:
@@ -77,38 +156,145 @@ class MessageBuilder:
 
     def compiled_for(self, digest_key: str, subscriber: Subscriber) -> CompiledEmail | None:
         """This subscriber's variant, compiled once per variant, never once per person."""
+        variant = self.variant_for(digest_key, subscriber)
+        return variant.compiled if variant else None
+
+    def variant_for(self, digest_key: str, subscriber: Subscriber) -> _Variant | None:
         digest = self.digest(digest_key)
         topics = subscriber.preferences.topics if digest.kind is DigestKind.WEEKLY else ()
-        variant_key = (digest_key, tuple(sorted(topics)))
-        if variant_key not in self._compiled:
-            variant = weekly_variant(digest, topics)
-            if not variant.entries:
-                return None
-            self._compiled[variant_key] = self.renderer.compile(variant)
-        return self._compiled[variant_key]
+        key = (digest_key, tuple(sorted(topics)))
+        if key not in self._variants:
+            self._variants[key] = self._compile(weekly_variant(digest, topics))
+        return self._variants[key]
+
+    def _compile(self, variant: Digest) -> _Variant | None:
+        if not variant.entries:
+            return None
+        compiled = self.renderer.compile(variant)
+        for warning in compiled.warnings:
+            log.warning("%s: %s", variant.key, warning)
+        try:
+            frame: MessageFrame | None = MessageFrame.for_compiled(compiled, self.ctx.settings.site)
+        except CannotFold as error:
+            log.warning("%s: %s; its messages are built the slow way", variant.key, error)
+            frame = None
+        return _Variant(compiled, frame)
+
+    @property
+    def companies(self) -> dict[str, Company]:
+        if self._companies is None:
+            self._companies = self.ctx.store.companies()
+        return self._companies
 
     def personal_message(
-        self, key: str, subscriber: Subscriber, compiled: CompiledEmail, now: datetime
+        self, key: str, subscriber: Subscriber, variant: _Variant, now: datetime
     ) -> OutgoingEmail:
         site = self.ctx.settings.site
-        recipient = recipient_for(self.ctx, subscriber, compiled.digest_key)
+        recipient = recipient_for(self.ctx, subscriber, variant.compiled.digest_key, self.companies)
+        identifier = _message_id(self.id_domain, key)
+        data = None
+        if variant.frame is not None:
+            personal = personal_values(recipient, site_name=site.name, message_id=identifier)
+            data = variant.frame.render(personal, now)
+        if data is None:
+            data = build_message(
+                variant.compiled.personalise(recipient),
+                from_address=site.from_address,
+                to_name=subscriber.name,
+                to_address=subscriber.email,
+                message_id=identifier,
+                date=now,
+                list_id=site.list_id,
+                list_name=site.name,
+                unsubscribe_url=recipient.unsubscribe_url,
+                unsubscribe_mailto=site.unsubscribe_mailto,
+            )
+        return OutgoingEmail(
+            key=key,
+            message_id=identifier,
+            sender=self.sender,
+            recipient=subscriber.email,
+            data=data,
+        )
+
+    def build_confirmation(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
+        """A sign-up's double opt-in message, if they are still waiting to confirm."""
+        subscriber = self.ctx.store.subscriber(row.target)
+        reason = skip_reason(subscriber)
+        if reason is not None or subscriber is None:
+            return Skip(reason or "subscriber forgotten")
+        identifier = message_id(self.ctx, row.idempotency_key)
+        return confirmation_message(self.ctx, row, subscriber, identifier, now)
+
+    # Editors' test-sends and previews ---------------------------------------------------------
+
+    def use_digest(self, digest: Digest) -> None:
+        """Build from this digest, not the stored snapshot: the editor's view of a digest that is
+        composed on the fly and not stored yet."""
+        self._digests[digest.key] = digest
+        self._variants = {key: v for key, v in self._variants.items() if key[0] != digest.key}
+
+    def build_test(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
+        """A test-send row (payload `{"kind": "test", "address": …}`, and the digest itself
+        when it was not stored): the whole digest, as `test_message` builds it."""
+        address = str(row.payload.get("address") or "")
+        if not is_plain_address(address):
+            return Skip(f"test-send to an unusable address {address!r}")
+        content = row.payload.get("digest")
+        digest = (
+            digest_from_dict(content) if isinstance(content, dict) else self.digest(row.digest_key)
+        )
+        return self.test_message(digest, address, key=row.idempotency_key, now=now)
+
+    def test_message(
+        self,
+        digest: Digest,
+        address: str,
+        *,
+        key: str,
+        now: datetime,
+        subject_prefix: str = "[Test] ",
+    ) -> OutgoingEmail:
+        """The digest with every topic, to `address`, its personal links all to the archive (a
+        test reader has no subscription), through the same message builder as a real send."""
+        site = self.ctx.settings.site
+        link = archive_url(site, digest.key)
+        reader = Recipient(
+            email=address,
+            name="",
+            format="html",
+            followed=(),
+            preferences_url=link,
+            unsubscribe_url=link,
+            archive_url=link,
+        )
+        parts = self.renderer.compile(digest).personalise(reader)
         identifier = message_id(self.ctx, key)
         data = build_message(
-            compiled.personalise(recipient),
+            replace(parts, subject=f"{subject_prefix}{parts.subject}"),
             from_address=site.from_address,
-            to_name=subscriber.name,
-            to_address=subscriber.email,
+            to_name="",
+            to_address=address,
             message_id=identifier,
             date=now,
             list_id=site.list_id,
             list_name=site.name,
-            unsubscribe_url=recipient.unsubscribe_url,
+            unsubscribe_url=link,
             unsubscribe_mailto=site.unsubscribe_mailto,
         )
         return OutgoingEmail(
-            key=key,
-            message_id=identifier,
-            sender=parseaddr(site.from_address)[1],
-            recipient=subscriber.email,
-            data=data,
+            key=key, message_id=identifier, sender=self.sender, recipient=address, data=data
         )
+
+
+TEST_SEND = "test"
+_PLAIN_ADDRESS = re.compile(r"[^@\s<>,;\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def is_test_send(row: Delivery) -> bool:
+    return row.is_test and row.payload.get("kind") == TEST_SEND
+
+
+def is_plain_address(address: str) -> bool:
+    """A bare address with nothing a header could be bent with (no CR, LF, brackets, commas)."""
+    return len(address) <= 254 and _PLAIN_ADDRESS.fullmatch(address) is not None

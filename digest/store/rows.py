@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,11 @@ def read_from_row(row: Row[Any]) -> AmwRead:
 
 def email_key(email: str) -> str:
     return email.lower()
+
+
+def email_hash(email: str) -> str:
+    """How the suppression list keeps an address: the SHA-256 of its lower-cased form."""
+    return hashlib.sha256(email_key(email).encode()).hexdigest()
 
 
 def subscriber_row(subscriber: Subscriber, now: datetime) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, 
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -21,9 +22,11 @@ from sqlalchemy import (
     Engine,
     Table,
     delete,
+    false,
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -42,10 +45,11 @@ from digest.models import (
     Digest,
     DigestKind,
     NewsItem,
+    Preferences,
     Subscriber,
     SubscriberStatus,
 )
-from digest.store import codec, schema
+from digest.store import codec, schema, subscriptions
 from digest.store.engine import SQLITE_BEGIN, create_engine_for, first_line, mask, unreachable
 from digest.store.rows import (
     company_from_row,
@@ -126,6 +130,24 @@ class DigestSummary:
     title: str
     window_start: datetime
     window_end: datetime
+    status: str = "draft"  # an ApprovalStatus value
+
+
+class ApprovalStatus(StrEnum):
+    """Where a stored digest stands with the editors."""
+
+    DRAFT = "draft"  # no decision yet: sent at its time unless its kind requires approval
+    HELD = "held"  # an editor stopped it: never sent while held
+    APPROVED = "approved"  # an editor let it go: sent at its time
+
+
+@dataclass(frozen=True, slots=True)
+class DigestApproval:
+    key: str
+    status: ApprovalStatus
+    approved_by: str | None
+    approved_at: datetime | None
+    planned: int  # outbox rows for real recipients (test-sends not counted)
 
 
 class Store:
@@ -291,7 +313,8 @@ class Store:
         """Upsert by id in one transaction.
 
         An address already used by another subscriber, in any spelling of upper and lower case,
-        raises InputError and nothing is written.
+        raises InputError and nothing is written; so does an address the suppression list keeps
+        from coming back (see `subscriptions.check_not_suppressed`).
         """
         unique = _last_by(subscribers, lambda subscriber: subscriber.id)
         _check_unique_emails(unique)
@@ -300,6 +323,7 @@ class Store:
         try:
             with self.write() as connection:
                 _check_emails_free(connection, unique)
+                subscriptions.check_not_suppressed(connection, unique)
                 counts, _ = self._upsert(connection, schema.subscribers, rows, keep=("created_at",))
                 return counts
         except StatementError as exc:
@@ -319,6 +343,83 @@ class Store:
         with self.engine.connect() as connection:
             row = connection.execute(query).one_or_none()
         return subscriber_from_row(row) if row is not None else None
+
+    # A subscriber's life (sign up, confirm, preferences, leave, be forgotten): each one
+    # transaction, in subscriptions.py.
+
+    def subscriber_by_email(self, email: str) -> Subscriber | None:
+        return subscriptions.subscriber_by_email(self, email)
+
+    def request_subscription(
+        self, *, email: str, name: str, new_id: str, timezone: str
+    ) -> tuple[Subscriber, bool]:
+        return subscriptions.request_subscription(
+            self, email=email, name=name, new_id=new_id, timezone=timezone
+        )
+
+    def confirm_subscriber(self, subscriber_id: str, now: datetime) -> Subscriber | None:
+        return subscriptions.confirm(self, subscriber_id, now)
+
+    def unsubscribe(self, subscriber_id: str, now: datetime) -> Subscriber | None:
+        return subscriptions.unsubscribe(self, subscriber_id, now)
+
+    def update_preferences(
+        self, subscriber_id: str, preferences: Preferences, timezone: str
+    ) -> Subscriber | None:
+        return subscriptions.update_preferences(self, subscriber_id, preferences, timezone)
+
+    def subscriber_data(self, subscriber_id: str) -> dict[str, Any] | None:
+        return subscriptions.subscriber_data(self, subscriber_id)
+
+    def forget_subscriber(
+        self, now: datetime, *, subscriber_id: str | None = None, email: str | None = None
+    ) -> int:
+        return subscriptions.forget(self, now, subscriber_id=subscriber_id, email=email)
+
+    def suppression_reasons(self, emails: Sequence[str]) -> dict[str, str]:
+        with self.engine.connect() as connection:
+            return subscriptions.suppression_reasons(connection, emails)
+
+    def topics(self) -> list[str]:
+        """Every topic of a stored item, sorted: what a subscriber may choose from."""
+        found: set[str] = set()
+        with self.engine.connect() as connection:
+            for topics in connection.scalars(select(schema.items.c.topics)):
+                found.update(topics)
+        return sorted(found)
+
+    def subscribers_by_id(self, subscriber_ids: Collection[str]) -> dict[str, Subscriber]:
+        """Those of the ids that exist, in one query per chunk (the deliverer asks per batch)."""
+        found: dict[str, Subscriber] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(subscriber_ids))):
+                query = select(schema.subscribers).where(schema.subscribers.c.id.in_(chunk))
+                for row in connection.execute(query):
+                    found[row.id] = subscriber_from_row(row)
+        return found
+
+    def iter_subscribers(
+        self, statuses: Collection[SubscriberStatus] | None = None, *, page: int = 5000
+    ) -> Iterator[Subscriber]:
+        """Subscribers ordered by id, read a page at a time so a million never sit in memory.
+
+        Keyset pages, each its own short read: no cursor stays open while the caller writes.
+        """
+        after: str | None = None
+        while True:
+            query = select(schema.subscribers).order_by(schema.subscribers.c.id).limit(page)
+            if statuses is not None:
+                wanted = sorted(SubscriberStatus(status).value for status in statuses)
+                query = query.where(schema.subscribers.c.status.in_(wanted))
+            if after is not None:
+                query = query.where(schema.subscribers.c.id > after)
+            with self.engine.connect() as connection:
+                rows = connection.execute(query).all()
+            for row in rows:
+                yield subscriber_from_row(row)
+            if len(rows) < page:
+                return
+            after = rows[-1].id
 
     # --- digests ------------------------------------------------------------------------------
 
@@ -359,7 +460,12 @@ class Store:
         """Every stored digest without its content, newest window first (for lists of them)."""
         columns = schema.digests.c
         query = select(
-            columns.key, columns.kind, columns.title, columns.window_start, columns.window_end
+            columns.key,
+            columns.kind,
+            columns.title,
+            columns.window_start,
+            columns.window_end,
+            columns.status,
         ).order_by(columns.window_start.desc(), columns.kind.desc(), columns.key)
         with self.engine.connect() as connection:
             return [
@@ -369,9 +475,67 @@ class Store:
                     title=row.title,
                     window_start=row.window_start,
                     window_end=row.window_end,
+                    status=row.status,
                 )
                 for row in connection.execute(query)
             ]
+
+    def digest_approval(self, key: str) -> DigestApproval | None:
+        """The editors' decision on a stored digest and how many real rows it has; None if not
+        stored."""
+        columns = schema.digests.c
+        planned = (
+            select(func.count())
+            .select_from(schema.deliveries)
+            .where(
+                schema.deliveries.c.digest_key == key,
+                schema.deliveries.c.is_test == false(),
+            )
+            .scalar_subquery()
+        )
+        query = select(
+            columns.status, columns.approved_by, columns.approved_at, planned.label("planned")
+        ).where(columns.key == key)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            return None
+        return DigestApproval(
+            key=key,
+            status=ApprovalStatus(row.status),
+            approved_by=row.approved_by,
+            approved_at=row.approved_at,
+            planned=row.planned,
+        )
+
+    def planned_digest_keys(self) -> set[str]:
+        """Digests planned for real recipients (test-sends aside): the ones that went public."""
+        deliveries = schema.deliveries.c
+        query = select(deliveries.digest_key).where(deliveries.is_test == false()).distinct()
+        with self.engine.connect() as connection:
+            return set(connection.scalars(query))
+
+    def set_digest_approval(
+        self, key: str, status: ApprovalStatus, *, by: str | None, at: datetime | None
+    ) -> bool:
+        """Record an editor's decision (approved: who and when; otherwise both cleared).
+
+        False when no digest has that key. A hold clears the approval, so a digest approved
+        and then held needs a new approval to go.
+        """
+        approved = status is ApprovalStatus.APPROVED
+        statement = (
+            update(schema.digests)
+            .where(schema.digests.c.key == key)
+            .values(
+                status=status.value,
+                approved_by=by if approved else None,
+                approved_at=at if approved else None,
+            )
+            .returning(schema.digests.c.key)
+        )
+        with self.write() as connection:
+            return connection.execute(statement).first() is not None
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -1,0 +1,64 @@
+"""A store holding the bundled sample's weekly digest and generated subscribers, with email
+settings of the test's choosing: the common ground of the outbox, crash and scale-out tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from digest.context import Context
+from digest.ingest import read_sources
+from digest.models import Digest, Subscriber, SubscriberStatus
+from digest.render.templates import template_environment
+from digest.schedule import jobs
+from digest.settings import Settings, parse_settings
+from digest.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "digest" / "data" / "sample.yaml"
+
+
+def settings_with_email(root: Path, email: dict[str, Any], database_url: str) -> Settings:
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    raw["email"] = email
+    raw["database"] = {"url": database_url}
+    raw["social"] = []
+    return parse_settings(raw, where="settings.yaml", root=root)
+
+
+def readers(count: int) -> list[Subscriber]:
+    return [
+        Subscriber(id=f"r{n:05d}", email=f"reader{n}@example.com", name=f"Reader {n}")
+        for n in range(count)
+    ]
+
+
+def fill(store: Store, subscribers: list[Subscriber]) -> None:
+    store.write_batch(read_sources([str(SAMPLE)], known_companies=set(), known_items=set()))
+    store.save_subscribers(subscribers)
+
+
+def context(settings: Settings, store: Store) -> Context:
+    return Context(settings=settings, store=store, env=template_environment())
+
+
+def plan_weekly(ctx: Context) -> Digest:
+    week = jobs.latest_week(ctx)
+    assert week is not None
+    digest = jobs.compose_weekly(ctx, week)
+    jobs.plan_email(ctx, digest)
+    return digest
+
+
+def smtp_email(port: int, **options: Any) -> dict[str, Any]:
+    return {
+        "type": "smtp",
+        "options": {"host": "127.0.0.1", "port": port, "security": "none", **options},
+    }
+
+
+def unsubscribe(store: Store, subscriber: Subscriber) -> None:
+    store.save_subscribers([replace(subscriber, status=SubscriberStatus.UNSUBSCRIBED)])

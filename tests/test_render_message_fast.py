@@ -1,0 +1,163 @@
+"""The fast message path: what arrives is what the general (email package) path would send."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import datetime
+from email.message import EmailMessage
+
+import pytest
+from digests_for_tests import GENERATED_AT, PARIS, SITE, weekly_digest
+
+from digest.render.email import CompiledEmail, EmailRenderer, Recipient
+from digest.render.message import (
+    MessageFrame,
+    build_message,
+    personal_values,
+    seven_bit,
+)
+from digest.render.templates import template_environment
+
+MESSAGE_ID = "<3f2a@news.example.org>"
+
+
+@pytest.fixture(scope="module")
+def compiled() -> CompiledEmail:
+    return EmailRenderer(template_environment(None), SITE).compile(weekly_digest())
+
+
+def recipient(**overrides: object) -> Recipient:
+    values: dict[str, object] = {
+        "email": "zoe@example.com",
+        "name": "Zoë Łukasiewicz",
+        "format": "html",
+        "followed": ("Mistral AI", "DeepSeek"),
+        "preferences_url": "https://news.example.org/preferences/tok",
+        "unsubscribe_url": "https://news.example.org/unsubscribe/tok",
+        "archive_url": "https://news.example.org/archive/weekly-2026-W48",
+    }
+    values.update(overrides)
+    return Recipient(**values)  # type: ignore[arg-type]
+
+
+def fast(compiled: CompiledEmail, who: Recipient, date: datetime = GENERATED_AT) -> bytes:
+    frame = MessageFrame.for_compiled(compiled, SITE)
+    personal = personal_values(who, site_name=SITE.name, message_id=MESSAGE_ID)
+    data = frame.render(personal, date)
+    assert data is not None
+    return data
+
+
+def slow(compiled: CompiledEmail, who: Recipient, date: datetime = GENERATED_AT) -> bytes:
+    return build_message(
+        compiled.personalise(who),
+        from_address=SITE.from_address,
+        to_name=who.name,
+        to_address=who.email,
+        message_id=MESSAGE_ID,
+        date=date,
+        list_id=SITE.list_id,
+        list_name=SITE.name,
+        unsubscribe_url=who.unsubscribe_url,
+        unsubscribe_mailto=SITE.unsubscribe_mailto,
+    )
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def bodies(message: EmailMessage) -> list[tuple[str, str]]:
+    parts = list(message.iter_parts()) if message.is_multipart() else [message]
+    return [(part.get_content_type(), part.get_content().replace("\r\n", "\n")) for part in parts]
+
+
+def same_html(left: str, right: str) -> bool:
+    # Folding turns a space between a tag's attributes into a line break: the same HTML.
+    return re.sub(r"\s+", " ", left).strip() == re.sub(r"\s+", " ", right).strip()
+
+
+HEADERS = (
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "MIME-Version",
+)
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        recipient(),
+        recipient(name="Ada Lovelace", followed=()),
+        recipient(name="", format="text"),
+        recipient(name='O"Brien, Jr. (CTO)'),
+    ],
+    ids=["non-ascii", "ascii", "text-only", "specials"],
+)
+def test_fast_and_general_paths_deliver_the_same_message(
+    compiled: CompiledEmail, who: Recipient
+) -> None:
+    quick, general = parse(fast(compiled, who)), parse(slow(compiled, who))
+    for name in HEADERS:
+        assert str(quick[name]) == str(general[name]), name
+    assert quick.get_content_type() == general.get_content_type()
+    quick_parts, general_parts = bodies(quick), bodies(general)
+    assert [kind for kind, _ in quick_parts] == [kind for kind, _ in general_parts]
+    assert quick_parts[0] == general_parts[0]  # the text part, exactly
+    if len(quick_parts) == 2:
+        assert same_html(quick_parts[1][1], general_parts[1][1])
+
+
+def test_fast_message_lines_are_crlf_and_under_the_smtp_limit(compiled: CompiledEmail) -> None:
+    raw = fast(compiled, recipient())
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    assert raw.startswith(b"From: ")
+
+
+def test_fast_path_headers_cannot_be_injected(compiled: CompiledEmail) -> None:
+    hostile = recipient(
+        name="Eve\r\nBcc: victim@example.com",
+        unsubscribe_url="https://news.example.org/u\r\nBcc: victim@example.com",
+    )
+    raw = fast(compiled, hostile)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert not any(line.startswith(b"Bcc") for line in head.split(b"\r\n"))
+    assert "Bcc" not in parse(raw)
+
+
+def test_an_over_long_value_falls_back_to_the_general_path(compiled: CompiledEmail) -> None:
+    frame = MessageFrame.for_compiled(compiled, SITE)
+    personal = personal_values(
+        recipient(unsubscribe_url="https://news.example.org/" + "x" * 400),
+        site_name=SITE.name,
+        message_id=MESSAGE_ID,
+    )
+    assert frame.render(personal, GENERATED_AT) is None
+
+
+def test_naive_dates_are_refused(compiled: CompiledEmail) -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        fast(compiled, recipient(), datetime(2026, 11, 30, 7))
+    assert b"Date: Mon, 30 Nov 2026 07:00:00 +0100\r\n" in fast(
+        compiled, recipient(), datetime(2026, 11, 30, 7, tzinfo=PARIS)
+    )
+
+
+def test_seven_bit_re_encoding_keeps_the_content(compiled: CompiledEmail) -> None:
+    raw = fast(compiled, recipient())
+    converted = seven_bit(raw)
+    assert converted.isascii()
+    assert max(len(line) for line in converted.split(b"\r\n")) <= 998
+    assert bodies(parse(converted)) == bodies(parse(raw))
+    assert parse(converted)["To"] == parse(raw)["To"]
