@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
 
 from digest.delivery.base import adapter_classes, unknown_type
 from digest.delivery.social.base import SocialAdapter
@@ -15,8 +19,14 @@ def social_adapter_types() -> dict[str, type[SocialAdapter]]:
     return adapter_classes(sys.modules[__name__], SocialAdapter)
 
 
-def social_adapters(settings: Settings) -> dict[str, SocialAdapter]:
-    """One adapter per channel in `social`, by channel name, options validated."""
+def social_adapters(
+    settings: Settings,
+    *,
+    client: httpx.Client | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> dict[str, SocialAdapter]:
+    """One adapter per channel in `social`, by channel name, options validated. Each makes its
+    own HTTP client unless one is given (tests give one on an `httpx.MockTransport`)."""
     types = social_adapter_types()
     adapters: dict[str, SocialAdapter] = {}
     for index, channel in enumerate(settings.social):
@@ -25,5 +35,7 @@ def social_adapters(settings: Settings) -> dict[str, SocialAdapter]:
         if cls is None:
             raise unknown_type(f"{path}.type", channel.type, types, settings)
         options = cls.parse_options(channel.options, f"{path}.options", settings)
-        adapters[channel.name] = cls(options, settings, channel=channel.name, path=path)
+        adapters[channel.name] = cls(
+            options, settings, channel=channel.name, path=path, client=client, clock=clock
+        )
     return adapters

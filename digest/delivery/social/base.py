@@ -1,24 +1,81 @@
-"""What every social adapter receives and declares."""
+"""What every social adapter receives and declares, and the HTTP plumbing the real ones share.
+
+Capabilities are class attributes the deliverer reads:
+
+- `idempotent`: the service itself drops a repeated post (Mastodon's `Idempotency-Key`, the file
+  adapter's keys), so a row whose last attempt had no answer may simply be sent again;
+- `finds_posts`: the adapter can look on the platform for a post an unanswered attempt may have
+  made (`Attempt.after_unknown`), so it never posts blindly twice.
+
+A row on a platform with neither is held for an editor instead (see `Deliverer._post`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+import httpx
 
 from digest.delivery.base import Adapter
 from digest.errors import ConfigError, Problem
-from digest.models import DeliveryResult
-from digest.render.social import PLATFORMS, SocialPost
-from digest.settings import Settings
+from digest.models import DeliveryResult, DeliveryStatus
+from digest.render.social import PLATFORMS, Platform, SocialPost
+from digest.settings import Secret, Settings
+
+log = logging.getLogger("digest.social")
+# httpx logs every request's full URL at INFO, and a webhook's URL is its credential: keep
+# httpx to warnings, and log our own (masked) lines instead.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+# The start of a row's last error when the outcome of its last attempt is not known: recorded
+# before a call to a platform without idempotency keys, and by an adapter that got no answer.
+UNKNOWN_OUTCOME = "outcome unknown"
+MASK = "********"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    number: int = 1  # 1 for the first
+    after_unknown: bool = False  # an earlier attempt may have posted: look before posting
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The provider ids of a thread's first post and of the post this one answers."""
+
+    root: str
+    parent: str
+
+
+FIRST = Attempt()
 
 
 class SocialAdapter(Adapter[Any]):
     # The platform whose rules posts follow; None when the channel's `platform:` says it.
     platform: ClassVar[str | None] = None
+    idempotent: ClassVar[bool] = False
+    finds_posts: ClassVar[bool] = False
 
-    def __init__(self, options: Any, settings: Settings, *, channel: str, path: str) -> None:
+    def __init__(
+        self,
+        options: Any,
+        settings: Settings,
+        *,
+        channel: str,
+        path: str,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         super().__init__(options, settings)
         self.channel = channel
-        configured = next(c.platform for c in settings.social if c.name == channel)
+        configured = next((c.platform for c in settings.social if c.name == channel), None)
         platform = self.platform or configured
         if platform not in PLATFORMS:
             known = ", ".join(sorted(PLATFORMS))
@@ -26,6 +83,139 @@ class SocialAdapter(Adapter[Any]):
                 [Problem(settings.source, "", f"{path}.platform", f"choose one of {known}")]
             )
         self.platform_name: str = platform
+        self._client = client
+        self._owns_client = client is None
+        self.clock = clock or (lambda: datetime.now(UTC))
 
-    def post(self, post: SocialPost, key: str) -> DeliveryResult:
+    def rules(self) -> Platform:
+        """The rules posts for this channel are composed to (a server may announce its own)."""
+        return PLATFORMS[self.platform_name]
+
+    def post(
+        self, post: SocialPost, key: str, *, reply: Reply | None = None, attempt: Attempt = FIRST
+    ) -> DeliveryResult:
         raise NotImplementedError
+
+    # HTTP --------------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(15.0, connect=5.0), headers={"User-Agent": "digest/0.1"}
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None and self._owns_client:
+            self._client.close()
+            self._client = None
+
+    def secrets(self) -> Iterable[str]:
+        """Every credential of the channel, revealed, so that none is ever shown. A secret URL
+        (a webhook's) also yields its longer path segments: a service may quote the token alone."""
+        for field in dataclasses.fields(self.options):
+            value = getattr(self.options, field.name)
+            if isinstance(value, Secret):
+                revealed = value.reveal()
+                yield revealed
+                if "://" in revealed:
+                    parts = httpx.URL(revealed)
+                    yield from (part for part in parts.path.split("/") if len(part) >= 16)
+                    if parts.query:
+                        yield parts.query.decode()
+
+    def mask(self, text: str) -> str:
+        for secret in sorted(set(self.secrets()) | self._extra_secrets(), key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, MASK)
+        return text
+
+    def _extra_secrets(self) -> set[str]:
+        """Credentials obtained at run time (session tokens); none by default."""
+        return set()
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response | DeliveryResult:
+        """The service's response, or the result of a call that got none (secrets masked)."""
+        try:
+            return self.client.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            # Never connected: nothing can have been posted.
+            message = self.mask(f"{self.channel}: could not connect: {error}")
+            log.warning("%s", message)
+            return DeliveryResult(DeliveryStatus.FAILED, response=message, transient=True)
+        except httpx.HTTPError as error:
+            message = self.mask(f"{self.channel}: no answer: {type(error).__name__}: {error}")
+            log.warning("%s", message)
+            return self.unknown(message)
+
+    def unknown(self, message: str) -> DeliveryResult:
+        """A call that may have posted. Idempotent services take a retry; the others are
+        marked so the next attempt looks first (or is held)."""
+        if not self.idempotent:
+            message = f"{UNKNOWN_OUTCOME}: {message}"
+        return DeliveryResult(DeliveryStatus.FAILED, response=message, transient=True)
+
+    def error_result(self, response: httpx.Response) -> DeliveryResult:
+        """A non-2xx answer in the shared vocabulary: 401/403 need new credentials, 400/422 are
+        refusals of this post, 429 and 5xx are worth a later try."""
+        code = response.status_code
+        body = self.mask(response.text[:500])
+        message = f"{self.channel}: HTTP {code}: {body}"
+        log.warning("%s", message)
+        if code in (401, 403):
+            return DeliveryResult(
+                DeliveryStatus.FAILED,
+                response=f"{message} (check the channel's credentials in settings.yaml)",
+            )
+        if code == 429:
+            return DeliveryResult(
+                DeliveryStatus.FAILED,
+                response=message,
+                transient=True,
+                retry_after=self.retry_after(response),
+            )
+        if code >= 500:
+            result = self.unknown(message)
+            wait = self.retry_after(response)
+            return DeliveryResult(
+                result.status, response=result.response, transient=True, retry_after=wait
+            )
+        return DeliveryResult(DeliveryStatus.REJECTED, response=message)
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds to wait, from Retry-After (seconds or a date) or a rate-limit reset header
+        (epoch seconds on X and Bluesky, an ISO timestamp on Mastodon)."""
+        now = self.clock()
+        retry = response.headers.get("retry-after")
+        if retry:
+            try:
+                return max(0.0, float(retry))
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(retry)
+                if parsed is not None:
+                    return max(0.0, (parsed - now).total_seconds())
+        for name in ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset"):
+            reset = response.headers.get(name)
+            if not reset:
+                continue
+            try:
+                return max(0.0, float(reset) - now.timestamp())
+            except ValueError:
+                pass
+            try:
+                moment = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return max(0.0, (moment - now).total_seconds())
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if isinstance(body, dict) and isinstance(body.get("retry_after"), int | float):
+            return float(body["retry_after"])  # Discord's body
+        return None
+
+    def sent(self, provider_id: str) -> DeliveryResult:
+        log.info("%s: posted %s", self.channel, provider_id)
+        return DeliveryResult(DeliveryStatus.SENT, provider_id=provider_id)

@@ -1,4 +1,9 @@
-"""`file`: JSON Lines, one object per post, one file per channel: posts ready to publish."""
+"""`file`: JSON Lines, one object per post, one file per channel: posts ready to publish.
+
+Each line carries what a marketing person needs to post by hand or check a post: the channel,
+platform, digest, text, url, hashtags, its length and the limit by that platform's counting,
+and for Bluesky the exact record (facets and link card) an adapter would send.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digest.delivery.social.base import SocialAdapter
+from digest.delivery.social.base import FIRST, Attempt, Reply, SocialAdapter
 from digest.models import DeliveryResult, DeliveryStatus
-from digest.render.social import SocialPost
+from digest.render.social import SocialPost, post_record
 from digest.settings import Settings
 
 
@@ -21,9 +26,10 @@ class FileSocialOptions:
 class FileSocialAdapter(SocialAdapter):
     type_name = "file"
     Options = FileSocialOptions
+    idempotent = True  # a line is written once per key, whatever happens
 
-    def __init__(self, options: Any, settings: Settings, *, channel: str, path: str) -> None:
-        super().__init__(options, settings, channel=channel, path=path)
+    def __init__(self, options: Any, settings: Settings, *, channel: str, path: str, **kw: Any):
+        super().__init__(options, settings, channel=channel, path=path, **kw)
         self.path = settings.resolve(options.directory) / f"{channel}.jsonl"
         self._written: set[str] | None = None
 
@@ -37,23 +43,39 @@ class FileSocialAdapter(SocialAdapter):
                         self._written.add(json.loads(line)["key"])
         return self._written
 
-    def post(self, post: SocialPost, key: str) -> DeliveryResult:
+    def record(self, post: SocialPost, key: str) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "key": key,
+            "channel": self.channel,
+            "platform": post.platform,
+            "digest": post.digest_key,
+            "post": post.key,
+            "text": post.text,
+            "url": post.url,
+            "hashtags": list(post.hashtags),
+            "length": post.length,
+            "limit": post.limit,
+        }
+        if post.reply_to:
+            record["reply_to"] = post.reply_to
+        if post.platform == "bluesky":
+            record["record"] = post_record(
+                text=post.text,
+                hashtags=post.hashtags,
+                created_at=self.clock().isoformat().replace("+00:00", "Z"),
+                url=post.url,
+                title=post.title,
+                description=post.description,
+            )
+        return record
+
+    def post(
+        self, post: SocialPost, key: str, *, reply: Reply | None = None, attempt: Attempt = FIRST
+    ) -> DeliveryResult:
         written = self._keys_written()
         if key not in written:
-            record = {
-                "key": key,
-                "channel": self.channel,
-                "platform": post.platform,
-                "digest": post.digest_key,
-                "post": post.key,
-                "text": post.text,
-                "url": post.url,
-                "hashtags": list(post.hashtags),
-                "length": post.length,
-                "limit": post.limit,
-            }
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as file:
-                file.write(json.dumps(record, ensure_ascii=False) + "\n")
+                file.write(json.dumps(self.record(post, key), ensure_ascii=False) + "\n")
             written.add(key)
         return DeliveryResult(DeliveryStatus.SENT, provider_id=f"{Path(self.path).name}#{key}")

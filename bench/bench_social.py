@@ -1,0 +1,136 @@
+"""Composing the social posts of every platform for 1,000 items (target: at most one second).
+
+    .venv/bin/python bench/bench_social.py [--items 1000] [--naive 100]
+
+Items are the bundled sample's, repeated with varied titles (some with CJK and emoji) until there
+are --items of them; every item gets one post per platform (X, Mastodon, Bluesky, LinkedIn,
+Threads, Slack, Discord), each fitted to its platform's limit by that platform's counting.
+
+The fast way is the composer: a few renders per post, the first cut where an estimate puts it,
+exact counts from there, each word's count remembered. The naive way renders and counts the
+whole text afresh after each dropped hashtag and each dropped word; it is timed on the first
+--naive items (it is slow) and compared per post.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from importlib.resources import files
+
+from digest.ingest import read_sources
+from digest.models import Digest, DigestKind, Entry, Section
+from digest.render.marks import item_flags
+from digest.render.social import PLATFORMS, Platform, SocialPost, compose_digest_posts
+from digest.render.social.compose import ELLIPSIS, _platform_tags, entry_hashtags
+from digest.render.templates import template_environment
+
+EXTRA_TITLES = (
+    "",
+    " — 日本語の要約付き",
+    " 🚀🇪🇺",
+    " with a much longer headline about sovereign compute",
+)
+
+
+def entries(count: int) -> list[Entry]:
+    batch = read_sources([str(files("digest") / "data" / "sample.yaml")])
+    companies = {company.slug: company for company in batch.companies}
+    made = []
+    for n in range(count):
+        item = batch.items[n % len(batch.items)]
+        item = replace(item, id=f"{item.id}-{n}", title=item.title + EXTRA_TITLES[n % 4])
+        made.append(Entry(item, None, tuple(companies[slug] for slug in item.companies)))
+    return made
+
+
+def digest_of(made: list[Entry]) -> Digest:
+    start = datetime(2026, 11, 23, tzinfo=UTC)
+    return Digest(
+        DigestKind.WEEKLY,
+        "weekly:bench",
+        "Bench",
+        start,
+        start,
+        (Section("All", tuple(made)),),
+        start,
+    )
+
+
+def naive_fits(platform: Platform, text: str) -> bool:
+    """The whole text counted afresh every time (no memo of words already counted)."""
+    fits = platform.measure(text) <= platform.max_length
+    return fits and (platform.name != "bluesky" or len(text.encode("utf-8")) <= 3000)
+
+
+def naive_post(entry: Entry, platform: Platform, template) -> str:  # type: ignore[no-untyped-def]
+    """Render and count the whole text after each hashtag dropped, then each word dropped."""
+    item = entry.item
+    tags = _platform_tags(platform, entry_hashtags(entry))
+    words = item.summary.split()
+
+    def render(tags: list[str], count: int) -> str:
+        summary = " ".join(words[:count]) + (ELLIPSIS if count < len(words) else "")
+        return template.render(
+            title=item.title, summary=summary, url=item.url, flags=item_flags(item), hashtags=tags
+        ).strip()
+
+    count = len(words)
+    text = render(tags, count)
+    while not naive_fits(platform, text) and tags:
+        tags = tags[:-1]
+        text = render(tags, count)
+    while not naive_fits(platform, text) and count:
+        count -= 1
+        text = render(tags, count)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--naive", type=int, default=100, help="items the naive way is timed on")
+    args = parser.parse_args()
+    env = template_environment()
+    made = entries(args.items)
+    digest = digest_of(made)
+    platforms = list(PLATFORMS.values())
+    for platform in platforms:  # warm up: templates compiled, regexes built
+        list(compose_digest_posts(digest_of(made[:5]), platform, env))
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    posts: list[SocialPost] = []
+    for platform in platforms:
+        posts.extend(compose_digest_posts(digest, platform, env))
+    fast = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started  # what other processes on a busy machine don't add
+    over = sum(1 for post in posts if post.length > post.limit)
+
+    template = env.get_template("social/item.txt.j2")
+    sample = made[: args.naive]
+    started = time.perf_counter()
+    for platform in platforms:
+        for entry in sample:
+            naive_post(entry, platform, template)
+    naive = (time.perf_counter() - started) / (len(sample) * len(platforms))
+
+    per_post = fast / len(posts)
+    print(
+        f"items: {len(made):,}; platforms: {len(platforms)}; posts: {len(posts):,}; "
+        f"over the limit: {over}"
+    )
+    print(f"fast:  {fast:.3f} s for all ({per_post * 1e6:,.0f} µs a post; {cpu:.3f} s of CPU)")
+    print(
+        f"naive: {naive * 1e6:,.0f} µs a post (render and count afresh per dropped tag and word), "
+        f"{naive * len(posts):.2f} s for all, estimated"
+    )
+    print(
+        f"ratio: {naive / per_post:.1f}x; target 1 s for {args.items:,} items: "
+        f"{'met' if fast <= 1.0 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,448 @@
+"""Composing posts: render a template, then fit the text to the platform by its own counting.
+
+When a post is too long, the least specific hashtags go first, then the summary is shortened at
+a word boundary with an ellipsis, and only then (for a title longer than a whole post) the title.
+Whole words, tags and URLs are the units that go, so nothing is ever cut inside a grapheme, a
+URL, a hashtag or a flag, and the link stays.
+
+Speed: a template is rendered a handful of times per post, not once per candidate. The first
+candidate is where an estimate says the cut falls; exact counts then walk from there (the
+estimate is only a starting point, every text returned was counted exactly).
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import jinja2
+import regex
+
+from digest.models import Digest, Entry
+from digest.render.marks import camel_hashtag, country_flag, item_flags, unique_hashtags
+from digest.render.social.bluesky import MAX_TAG_GRAPHEMES
+from digest.render.social.counting import Platform, grapheme_count, graphemes
+from digest.render.social.post import SocialPost
+
+ELLIPSIS = "…"
+_TAG = regex.compile(r"\p{L}[\p{L}\p{M}\p{Nd}]*")
+# A word after which a glued ellipsis would change what it is: a URL, a domain, a tag, a mention.
+_NO_GLUE = regex.compile(r"://|^[#@]|\.\p{L}")
+_TRAILING = ".,;:!?-–—"
+_DOMAIN_LIKE = regex.compile(r"\.[A-Za-z]|:/")
+
+
+@functools.lru_cache(maxsize=4096)  # asked once per platform for the same entry
+def entry_hashtags(entry: Entry) -> tuple[str, ...]:
+    """Most specific first: the companies', the item's own, then its topics'. Letters and digits
+    only, never starting with a digit, so the same tag works on every platform."""
+    tags = unique_hashtags(
+        [
+            *(company.hashtag for company in entry.companies),
+            *entry.item.hashtags,
+            *(tag for tag in map(camel_hashtag, entry.item.topics) if tag),
+        ]
+    )
+    normalised = (unicodedata.normalize("NFC", tag) for tag in tags)
+    return tuple(tag for tag in normalised if _TAG.fullmatch(tag))
+
+
+def _platform_tags(platform: Platform, tags: Sequence[str]) -> list[str]:
+    chosen = [tag for tag in tags if platform.name != "bluesky" or len(tag) <= MAX_TAG_GRAPHEMES]
+    if platform.max_hashtags is not None:
+        chosen = chosen[: platform.max_hashtags]
+    return chosen
+
+
+def _cut(words: Sequence[str], count: int) -> str:
+    """The first `count` words, with an ellipsis when some were left out."""
+    if count >= len(words):
+        return " ".join(words)
+    if count == 0:
+        return ""
+    kept = " ".join(words[:count])
+    if _NO_GLUE.search(words[count - 1]):
+        return f"{kept} {ELLIPSIS}"
+    # "France.…" reads badly: a cut sentence loses its own closing punctuation.
+    return (kept.rstrip(_TRAILING) or kept) + ELLIPSIS
+
+
+def _estimate_weight(platform: Platform, unit: str) -> int:
+    return len(unit) if unit.isascii() else platform.length(unit)
+
+
+def _estimate_is_exact(platform: Platform, units: Sequence[str]) -> bool:
+    """Whether `_estimate_weight` is the platform's own count for every unit: ASCII with nothing
+    like a domain in it (no URL) on a platform that sends text as written."""
+    return platform.counts_ascii_as_written and all(
+        unit.isascii() and not _DOMAIN_LIKE.search(unit) for unit in units
+    )
+
+
+def longest_fitting(
+    platform: Platform,
+    units: Sequence[str],
+    make: Callable[[int], str],
+    *,
+    budget: int | None = None,
+    separator: int = 1,
+) -> tuple[int, str] | None:
+    """The most leading `units` whose text `make(count)` fits, with that text; None if not even
+    `make(0)` fits. `budget` (what the units may take, estimated) picks the first count tried;
+    exact checks then gallop from it (upwards only when the estimate may have been cautious)."""
+    made: dict[int, str] = {}
+
+    def text_of(count: int) -> str:
+        if count not in made:
+            made[count] = make(count)
+        return made[count]
+
+    count = len(units)
+    exact = False
+    if budget is not None:
+        used, count = -separator, 0  # the first unit has no separator before it
+        for unit in units:
+            used += _estimate_weight(platform, unit) + separator
+            if used > budget:
+                break
+            count += 1
+        exact = _estimate_is_exact(platform, units)
+    text = text_of(count)
+    if platform.fits(text):
+        # Grow while the next one still fits (the estimate may have been cautious).
+        step = 1
+        while count < len(units) and not exact:
+            candidate = min(len(units), count + step)
+            longer = text_of(candidate)
+            if not platform.fits(longer):
+                if step == 1:
+                    break
+                step = 1
+                continue
+            count, text, step = candidate, longer, step * 2
+        return count, text
+    # Shrink: gallop down to a count that fits, then search the gap exactly.
+    high, step = count, 1  # `high` does not fit
+    low = None
+    while low is None:
+        if high == 0:
+            return None
+        candidate = max(0, high - step)
+        if platform.fits(text_of(candidate)):
+            low = candidate
+        else:
+            high, step = candidate, step * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if platform.fits(text_of(middle)):
+            low = middle
+        else:
+            high = middle
+    return low, text_of(low)
+
+
+def fit_parts(
+    platform: Platform,
+    render: Callable[[Sequence[str], str, str], str],
+    *,
+    tags: Sequence[str],
+    summary: str,
+    title: str,
+) -> tuple[str, tuple[str, ...]]:
+    """Fit a post made of a title, a summary and hashtags: `render(tags, summary, title)`."""
+    rendered: dict[tuple[tuple[str, ...], str, str], str] = {}
+
+    def cached(chosen: Sequence[str], text: str, heading: str) -> str:
+        key = (tuple(chosen), text, heading)
+        if key not in rendered:
+            rendered[key] = render(chosen, text, heading)
+        return rendered[key]
+
+    tags = list(tags)
+    text = cached(tags, summary, title)
+    if platform.fits(text):
+        return text, tuple(tags)
+    if tags:
+        # Least specific first: the tags go from the end, as many as the excess needs.
+        over = platform.length(text) - platform.max_length
+        costs = [_estimate_weight(platform, f"#{tag}") + 1 for tag in tags]
+        kept = len(tags)
+        while kept > 0 and over > 0:
+            kept -= 1
+            over -= costs[kept]
+        fitted = longest_fitting(
+            platform,
+            [f"#{tag}" for tag in tags],
+            lambda n: cached(tags[:n], summary, title),
+            budget=sum(costs[:kept]) - 1,
+        )
+        if fitted is not None:
+            return fitted[1], tuple(tags[: fitted[0]])
+    words = summary.split()
+    if words:
+        # What the summary may take: the post without it, then the ellipsis, are what is left.
+        without_tags = cached((), summary, title)
+        others = platform.length(without_tags) - platform.length(" ".join(words))
+        budget = platform.max_length - others - platform.length(ELLIPSIS)
+        fitted = longest_fitting(
+            platform, words, lambda n: cached((), _cut(words, n), title), budget=budget
+        )
+        if fitted is not None:
+            return fitted[1], ()
+    # A title longer than a whole post: by words, then (one giant word) by graphemes.
+    title_words = title.split()
+    fitted = longest_fitting(platform, title_words, lambda n: cached((), "", _cut(title_words, n)))
+    if fitted is not None and fitted[0] > 0:
+        return fitted[1], ()
+    clusters = graphemes(title)
+    fitted = longest_fitting(
+        platform,
+        clusters,
+        lambda n: cached((), "", "".join(clusters[:n]) + (ELLIPSIS if n < len(clusters) else "")),
+        budget=platform.max_length - grapheme_count(cached((), "", "")),
+        separator=0,
+    )
+    if fitted is not None:
+        return fitted[1], ()
+    return cached((), "", ""), ()
+
+
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    return env.get_template(f"social/{name}.txt.j2")
+
+
+def compose_item_post(
+    digest: Digest, entry: Entry, platform: Platform, env: jinja2.Environment
+) -> SocialPost:
+    template = _template(env, "item")
+    item = entry.item
+    flags = item_flags(item)
+
+    def render(tags: Sequence[str], summary: str, title: str) -> str:
+        return template.render(
+            title=title, summary=summary, url=item.url, flags=flags, hashtags=tags
+        ).strip()
+
+    text, tags = fit_parts(
+        platform,
+        render,
+        tags=_platform_tags(platform, entry_hashtags(entry)),
+        summary=item.summary,
+        title=item.title,
+    )
+    return SocialPost(
+        digest_key=digest.key,
+        key=f"item:{item.id}",
+        platform=platform.name,
+        text=text,
+        url=item.url,
+        hashtags=tags,
+        length=platform.length(text),
+        limit=platform.max_length,
+        title=item.title,
+        description=item.summary,
+    )
+
+
+def compose_digest_posts(
+    digest: Digest, platform: Platform, env: jinja2.Environment
+) -> Iterator[SocialPost]:
+    """One post per entry of the digest, in rank order."""
+    for entry in digest.entries:
+        yield compose_item_post(digest, entry, platform, env)
+
+
+# Digest posts: a list of stories -------------------------------------------------------------
+
+
+def _stories(digest: Digest) -> list[dict[str, str]]:
+    return [
+        {"flags": item_flags(entry.item), "title": entry.item.title, "url": entry.item.url}
+        for entry in digest.entries
+    ]
+
+
+DIGEST_HASHTAGS = 5  # a digest post carries the tags its stories share most, not all of them
+
+
+def _digest_tags(digest: Digest) -> list[str]:
+    """The company's tag (a company digest), then the tags most of the stories carry."""
+    counts: dict[str, int] = {}
+    spelled: dict[str, str] = {}
+    for entry in digest.entries:
+        for tag in entry_hashtags(entry):
+            counts[tag.casefold()] = counts.get(tag.casefold(), 0) + 1
+            spelled.setdefault(tag.casefold(), tag)
+    ranked = sorted(counts, key=lambda folded: -counts[folded])  # stable: first seen wins ties
+    leading = [digest.company.hashtag] if digest.company is not None else []
+    return list(unique_hashtags([*leading, *(spelled[f] for f in ranked)]))[:DIGEST_HASHTAGS]
+
+
+def _fit_story(
+    platform: Platform, story: dict[str, str], render: Callable[[list[dict[str, str]]], str]
+) -> dict[str, str]:
+    """A story whose title is too long for a post of its own, its title shortened."""
+    words = story["title"].split()
+    fitted = longest_fitting(
+        platform, words, lambda n: render([{**story, "title": _cut(words, n)}])
+    )
+    return {**story, "title": _cut(words, fitted[0] if fitted else 0)}
+
+
+def compose_list_posts(
+    digest: Digest,
+    platform: Platform,
+    env: jinja2.Environment,
+    *,
+    template_name: str,
+    key: str,
+    url: str,
+    heading: str,
+    thread: bool,
+) -> list[SocialPost]:
+    """One post listing the digest's stories or, where the platform threads and one post cannot
+    hold them, a thread of numbered posts. The digest's link is in the first post."""
+    template = _template(env, template_name)
+    stories = _stories(digest)
+    context: dict[str, Any] = {"digest": digest, "heading": heading, "company": digest.company}
+
+    def render(
+        tags: Sequence[str], chosen: Sequence[dict[str, str]], *, first: bool, part: int, parts: int
+    ) -> str:
+        return template.render(
+            **context,
+            url=url if first else None,
+            hashtags=tags,
+            stories=chosen,
+            first=first,
+            part=part,
+            parts=parts,
+        ).strip()
+
+    def post(
+        text: str,
+        tags: Sequence[str],
+        part_key: str,
+        lead: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> SocialPost:
+        """A post; `lead` is the first story of a thread's later part, whose link it carries."""
+        return SocialPost(
+            digest_key=digest.key,
+            key=part_key,
+            platform=platform.name,
+            text=text,
+            url=lead["url"] if lead else url,
+            hashtags=tuple(tags),
+            length=platform.length(text),
+            limit=platform.max_length,
+            title=lead["title"] if lead else heading,
+            description="" if lead else ", ".join(story["title"] for story in stories[:3]),
+            **extra,
+        )
+
+    tags = _platform_tags(platform, _digest_tags(digest))
+    whole = render(tags, stories, first=True, part=1, parts=1)
+    if platform.fits(whole):
+        return [post(whole, tags, key)]
+    if not (thread and platform.threads and len(stories) > 1):
+        # One post: tags go first, then stories from the end; the digest's link stays.
+        fitted = longest_fitting(
+            platform, tags, lambda n: render(tags[:n], stories, first=True, part=1, parts=1)
+        )
+        if fitted is not None:
+            return [post(fitted[1], tags[: fitted[0]], key)]
+        listed = longest_fitting(
+            platform, stories, lambda n: render((), stories[:n], first=True, part=1, parts=1)
+        )
+        text = listed[1] if listed else render((), [], first=True, part=1, parts=1)
+        return [post(text, (), key)]
+    return _thread(platform, stories, tags, render, post, key)
+
+
+def _thread(
+    platform: Platform,
+    stories: list[dict[str, str]],
+    tags: list[str],
+    render: Callable[..., str],
+    post: Callable[..., SocialPost],
+    key: str,
+) -> list[SocialPost]:
+    wide = len(stories) + 1  # numbering at its widest while the count of parts is not known
+    # The first post carries the link, then as many tags as leave room for the first story.
+    fitted = longest_fitting(
+        platform, tags, lambda n: render(tags[:n], stories[:1], first=True, part=1, parts=wide)
+    ) or longest_fitting(
+        platform, tags, lambda n: render(tags[:n], [], first=True, part=1, parts=wide)
+    )
+    head_tags = tags[: fitted[0]] if fitted else []
+    groups: list[list[dict[str, str]]] = [[]]
+    for story in stories:
+        first = len(groups) == 1
+        candidate = [*groups[-1], story]
+        tags_here = head_tags if first else []
+        if platform.fits(render(tags_here, candidate, first=first, part=len(groups), parts=wide)):
+            groups[-1] = candidate
+            continue
+        alone = lambda chosen: render([], chosen, first=False, part=len(groups) + 1, parts=wide)  # noqa: E731
+        groups.append(
+            [story if platform.fits(alone([story])) else _fit_story(platform, story, alone)]
+        )
+    posts = []
+    for index, group in enumerate(groups, start=1):
+        first = index == 1
+        text = render(head_tags if first else [], group, first=first, part=index, parts=len(groups))
+        part_key = key if first else f"{key}:{index}"
+        previous = None if first else (key if index == 2 else f"{key}:{index - 1}")
+        posts.append(
+            post(
+                text,
+                head_tags if first else [],
+                part_key,
+                None if first or not group else group[0],
+                reply_to=previous,
+                thread_root=None if first else key,
+            )
+        )
+    return posts
+
+
+def compose_weekly_posts(
+    digest: Digest, platform: Platform, env: jinja2.Environment, *, url: str
+) -> list[SocialPost]:
+    """The weekly "top stories": one post, or a numbered thread where the platform has them."""
+    heading = f"🗞️ {digest.title}: top stories"
+    return compose_list_posts(
+        digest,
+        platform,
+        env,
+        template_name="weekly",
+        key="top",
+        url=url,
+        heading=heading,
+        thread=True,
+    )
+
+
+def compose_company_post(
+    digest: Digest, platform: Platform, env: jinja2.Environment, *, url: str
+) -> SocialPost:
+    """A per-company digest's one post: the company, its stories of the week, the digest's link."""
+    company = digest.company
+    name = company.name if company else digest.title
+    flag = country_flag(company.country) if company else None
+    heading = f"{flag} {name}: {digest.title}" if flag else f"{name}: {digest.title}"
+    key = f"company:{company.slug}" if company else "company"
+    (post,) = compose_list_posts(
+        digest,
+        platform,
+        env,
+        template_name="company",
+        key=key,
+        url=url,
+        heading=heading,
+        thread=False,
+    )
+    return post

@@ -1,0 +1,555 @@
+"""The social adapters, through one table of cases on `httpx.MockTransport`.
+
+Each adapter declares the exact requests its platform documents for one post and the answer that
+accepts it; every adapter then goes through the same scenarios (accepted, 401, 422, 429 with its
+reset header, 5xx, no answer), run by one runner. No credential may appear in a result or a log
+line, even when the service echoes it back in an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from digest.delivery.social import social_adapter_types
+from digest.delivery.social.base import UNKNOWN_OUTCOME, Attempt, SocialAdapter
+from digest.models import DeliveryResult, DeliveryStatus
+from digest.render.social import SocialPost
+from digest.settings import Settings, parse_settings
+
+NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+KEY = "weekly:2026-W48/social/main/item:a"
+URL = "https://example.com/news/mistral-sweden"
+TEXT = f"🌍🇸🇪 Mistral goes north\n\nMistral invests in Sweden.\n\n{URL}\n\n#MistralAI #AI"
+TOKEN = "tok-SECRET-3f9a"
+PASSWORD = "app-pass-SECRET-77"
+ACCESS_JWT = "jwt-access-SECRET"
+REFRESH_JWT = "jwt-refresh-SECRET"
+HOOK_SECRET = "hook-SECRET-1c2d"
+SECRETS = (TOKEN, PASSWORD, ACCESS_JWT, REFRESH_JWT, HOOK_SECRET)
+
+
+def a_post(platform: str, text: str = TEXT) -> SocialPost:
+    return SocialPost(
+        digest_key="weekly:2026-W48",
+        key="item:a",
+        platform=platform,
+        text=text,
+        url=URL,
+        hashtags=("MistralAI", "AI"),
+        length=80,
+        limit=300,
+        title="Mistral goes north",
+        description="Mistral invests in Sweden.",
+    )
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One request as the platform documents it: method, URL, headers that must be there, and
+    a check of the body."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Callable[[httpx.Request], None] = lambda request: None
+
+
+def json_body(expected: dict[str, Any]) -> Callable[[httpx.Request], None]:
+    def check(request: httpx.Request) -> None:
+        assert json.loads(request.content) == expected
+
+    return check
+
+
+@dataclass(frozen=True)
+class Case:
+    type: str
+    options: dict[str, Any]
+    setup: list[tuple[Expected, httpx.Response]]  # requests before the post's own (a session)
+    requests: list[Expected]  # the post's own calls
+    answers: list[httpx.Response]  # what accepts them
+    provider_id: str
+    reset_header: dict[str, str]  # the platform's own way of saying when to come back
+
+
+def bluesky_record_check(request: httpx.Request) -> None:
+    body = json.loads(request.content)
+    assert body["repo"] == "did:plc:abc"
+    assert body["collection"] == "app.bsky.feed.post"
+    record = body["record"]
+    assert record["$type"] == "app.bsky.feed.post"
+    assert record["text"] == TEXT
+    assert record["createdAt"] == "2026-11-30T07:00:00Z"
+    assert record["langs"] == ["en"]
+    raw = TEXT.encode("utf-8")
+    link, tag, _ = record["facets"]
+    start, end = link["index"]["byteStart"], link["index"]["byteEnd"]
+    assert raw[start:end].decode() == URL  # UTF-8 byte offsets, past 8-byte flags
+    assert link["features"] == [{"$type": "app.bsky.richtext.facet#link", "uri": URL}]
+    assert raw[tag["index"]["byteStart"] : tag["index"]["byteEnd"]] == b"#MistralAI"
+    assert tag["features"] == [{"$type": "app.bsky.richtext.facet#tag", "tag": "MistralAI"}]
+    assert record["embed"] == {
+        "$type": "app.bsky.embed.external",
+        "external": {
+            "uri": URL,
+            "title": "Mistral goes north",
+            "description": "Mistral invests in Sweden.",
+        },
+    }
+
+
+def linkedin_check(request: httpx.Request) -> None:
+    body = json.loads(request.content)
+    assert body["author"] == "urn:li:organization:42"
+    assert body["commentary"] == TEXT  # nothing here needs escaping: tags and URL stay as is
+    assert body["visibility"] == "PUBLIC"
+    assert body["lifecycleState"] == "PUBLISHED"
+    assert body["distribution"]["feedDistribution"] == "MAIN_FEED"
+    assert body["content"]["article"]["source"] == URL
+
+
+def threads_create_check(request: httpx.Request) -> None:
+    assert parse_qs(request.content.decode()) == {"media_type": ["TEXT"], "text": [TEXT]}
+
+
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+HOOK = f"https://hooks.example.com/services/T0/B0/{HOOK_SECRET}"
+DISCORD = f"https://discord.example.com/api/webhooks/1/{HOOK_SECRET}"
+
+CASES = [
+    Case(
+        "mastodon",
+        {"base_url": "https://mastodon.example", "access_token": TOKEN},
+        [],
+        [
+            Expected(
+                "POST",
+                "https://mastodon.example/api/v1/statuses",
+                {**BEARER, "Idempotency-Key": hashlib.sha256(KEY.encode()).hexdigest()},
+                json_body({"status": TEXT, "visibility": "public", "language": "en"}),
+            )
+        ],
+        [httpx.Response(200, json={"id": "1095"})],
+        "1095",
+        {"X-RateLimit-Reset": "2026-11-30T07:05:00.000Z"},
+    ),
+    Case(
+        "bluesky",
+        {
+            "identifier": "news.example.org",
+            "app_password": PASSWORD,
+            "service": "https://pds.example",
+        },
+        [
+            (
+                Expected(
+                    "POST",
+                    "https://pds.example/xrpc/com.atproto.server.createSession",
+                    {},
+                    json_body({"identifier": "news.example.org", "password": PASSWORD}),
+                ),
+                httpx.Response(
+                    200,
+                    json={"did": "did:plc:abc", "accessJwt": ACCESS_JWT, "refreshJwt": REFRESH_JWT},
+                ),
+            )
+        ],
+        [
+            Expected(
+                "POST",
+                "https://pds.example/xrpc/com.atproto.repo.createRecord",
+                {"Authorization": f"Bearer {ACCESS_JWT}"},
+                bluesky_record_check,
+            )
+        ],
+        [
+            httpx.Response(
+                200, json={"uri": "at://did:plc:abc/app.bsky.feed.post/3k", "cid": "bafy"}
+            )
+        ],
+        "at://did:plc:abc/app.bsky.feed.post/3k bafy",
+        {"RateLimit-Reset": str(int(NOW.timestamp()) + 300)},
+    ),
+    Case(
+        "x",
+        {"access_token": TOKEN},
+        [],
+        [Expected("POST", "https://api.x.com/2/tweets", BEARER, json_body({"text": TEXT}))],
+        [httpx.Response(201, json={"data": {"id": "1861", "text": TEXT}})],
+        "1861",
+        {"x-rate-limit-reset": str(int(NOW.timestamp()) + 300)},
+    ),
+    Case(
+        "linkedin",
+        {"access_token": TOKEN, "author": "urn:li:organization:42", "version": "202511"},
+        [],
+        [
+            Expected(
+                "POST",
+                "https://api.linkedin.com/rest/posts",
+                {**BEARER, "LinkedIn-Version": "202511", "X-Restli-Protocol-Version": "2.0.0"},
+                linkedin_check,
+            )
+        ],
+        [httpx.Response(201, headers={"x-restli-id": "urn:li:share:7001"})],
+        "urn:li:share:7001",
+        {"Retry-After": "300"},
+    ),
+    Case(
+        "threads",
+        {"user_id": "1789", "access_token": TOKEN},
+        [],
+        [
+            Expected(
+                "POST", "https://graph.threads.net/v1.0/1789/threads", BEARER, threads_create_check
+            ),
+            Expected(
+                "POST",
+                "https://graph.threads.net/v1.0/1789/threads_publish?creation_id=c-55",
+                BEARER,
+            ),
+        ],
+        [httpx.Response(200, json={"id": "c-55"}), httpx.Response(200, json={"id": "t-66"})],
+        "t-66",
+        {"Retry-After": "300"},
+    ),
+    Case(
+        "slack",
+        {"webhook_url": HOOK},
+        [],
+        [Expected("POST", HOOK, {}, json_body({"text": TEXT, "unfurl_links": True}))],
+        [httpx.Response(200, text="ok")],
+        f"slack:{KEY}",
+        {"Retry-After": "300"},
+    ),
+    Case(
+        "discord",
+        {"webhook_url": DISCORD},
+        [],
+        [
+            Expected(
+                "POST",
+                f"{DISCORD}?wait=true",
+                {},
+                json_body({"content": TEXT, "allowed_mentions": {"parse": []}}),
+            )
+        ],
+        [httpx.Response(200, json={"id": "9001"})],
+        "9001",
+        {},  # Discord says it in the body: {"retry_after": 300.0, "global": false}
+    ),
+]
+
+
+def settings_with(
+    case_type: str, options: dict[str, Any], root: Path, platform: str | None = None
+) -> Settings:
+    raw = {
+        "version": 1,
+        "site": {
+            "name": "AMW",
+            "base_url": "https://news.example.org",
+            "from_address": "AMW <digest@news.example.org>",
+            "list_id": "weekly.news.example.org",
+            "secret_key": "a-long-enough-secret-key",
+        },
+        "social": [{"name": "main", "type": case_type, "platform": platform, "options": options}],
+    }
+    return parse_settings(raw, where="settings.yaml", root=root)
+
+
+class Recorder:
+    """A MockTransport handler: answers in order, records every request."""
+
+    def __init__(self, answers: list[httpx.Response | Exception]) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def make_adapter(case: Case, answers: list[Any], root: Path) -> tuple[SocialAdapter, Recorder]:
+    recorder = Recorder([answer for _, answer in case.setup] + answers)
+    settings = settings_with(case.type, case.options, root)
+    cls = social_adapter_types()[case.type]
+    options = cls.parse_options(case.options, "social[0].options", settings)
+    client = httpx.Client(transport=httpx.MockTransport(recorder))
+    adapter = cls(
+        options, settings, channel="main", path="social[0]", client=client, clock=lambda: NOW
+    )
+    return adapter, recorder
+
+
+def own_secrets(case: Case) -> list[str]:
+    own = [secret for secret in SECRETS if secret in json.dumps(case.options)]
+    return own + ([ACCESS_JWT, REFRESH_JWT] if case.type == "bluesky" else [])
+
+
+def echo_secrets(
+    case: Case, status: int, headers: dict[str, str] | None = None, **extra: Any
+) -> httpx.Response:
+    """An error answer that quotes the channel's credentials back, as careless services do."""
+    body = {"error": "no", "echo": own_secrets(case), **extra}
+    return httpx.Response(status, headers=headers, json=body)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    answer: Callable[[Case], httpx.Response | Exception]
+    status: DeliveryStatus
+    transient: bool
+    retry_after: float | None = None
+    unknown_outcome: bool = False  # the answer leaves it open whether the post went up
+
+
+SCENARIOS = [
+    Scenario("401", lambda case: echo_secrets(case, 401), DeliveryStatus.FAILED, transient=False),
+    Scenario("422", lambda case: echo_secrets(case, 422), DeliveryStatus.REJECTED, transient=False),
+    Scenario(
+        "429",
+        lambda case: echo_secrets(
+            case, 429, case.reset_header, retry_after=300.0, **{"global": False}
+        ),
+        DeliveryStatus.FAILED,
+        transient=True,
+        retry_after=300.0,
+    ),
+    Scenario(
+        "503",
+        lambda case: echo_secrets(case, 503),
+        DeliveryStatus.FAILED,
+        True,
+        unknown_outcome=True,
+    ),
+    Scenario(
+        "no answer",
+        lambda case: httpx.ReadTimeout(f"timed out {own_secrets(case)} {case.options}"),
+        DeliveryStatus.FAILED,
+        transient=True,
+        unknown_outcome=True,
+    ),
+    Scenario(
+        "never connected",
+        lambda case: httpx.ConnectError(f"refused {case.options}"),
+        DeliveryStatus.FAILED,
+        transient=True,
+    ),
+]
+
+
+def assert_no_secret(result: DeliveryResult, caplog: pytest.LogCaptureFixture) -> None:
+    shown = f"{result.response} {result.provider_id} {caplog.text}"
+    for secret in SECRETS:
+        assert secret not in shown
+
+
+def check_request(request: httpx.Request, expected: Expected) -> None:
+    assert request.method == expected.method
+    assert str(request.url) == expected.url
+    for name, value in expected.headers.items():
+        assert request.headers.get(name) == value, name
+    expected.body(request)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.type)
+def test_a_post_makes_the_documented_requests(
+    case: Case, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    adapter, recorder = make_adapter(case, list(case.answers), tmp_path)
+    result = adapter.post(a_post(case.type), KEY)
+    assert result.status is DeliveryStatus.SENT, result.response
+    assert result.provider_id == case.provider_id
+    expected = [request for request, _ in case.setup] + case.requests
+    assert len(recorder.requests) == len(expected)
+    for request, wanted in zip(recorder.requests, expected, strict=True):
+        check_request(request, wanted)
+    assert_no_secret(result, caplog)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.name)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.type)
+def test_failures_in_one_vocabulary_without_credentials(
+    case: Case, scenario: Scenario, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    adapter, recorder = make_adapter(case, [scenario.answer(case)], tmp_path)
+    result = adapter.post(a_post(case.type), KEY)
+    assert (result.status, result.transient) == (scenario.status, scenario.transient)
+    assert result.retry_after == scenario.retry_after
+    # Only where a repeated call could post twice is the unknown outcome marked for the next try.
+    marked = (result.response or "").startswith(UNKNOWN_OUTCOME)
+    assert marked == (scenario.unknown_outcome and not adapter.idempotent)
+    assert len(recorder.requests) == len(case.setup) + 1  # never retried inside the adapter
+    assert_no_secret(result, caplog)
+
+
+def test_the_file_adapter_is_in_the_table_of_adapters(tmp_path: Path) -> None:
+    # Not an HTTP service: its case is that it writes the line and answers sent, idempotently.
+    settings = settings_with("file", {"directory": "out"}, tmp_path, "x")
+    cls = social_adapter_types()["file"]
+    adapter = cls(
+        cls.parse_options({"directory": "out"}, "o", settings), settings, channel="main", path="p"
+    )
+    assert adapter.idempotent
+    assert adapter.post(a_post("x"), KEY).status is DeliveryStatus.SENT
+    assert {*social_adapter_types()} == {case.type for case in CASES} | {"file"}
+
+
+# Platform specifics ------------------------------------------------------------------------------
+
+BLUESKY = next(case for case in CASES if case.type == "bluesky")
+CREATED = httpx.Response(200, json={"uri": "at://did:plc:abc/app.bsky.feed.post/3k", "cid": "bafy"})
+
+
+def test_bluesky_creates_one_session_and_reuses_it(tmp_path: Path) -> None:
+    adapter, recorder = make_adapter(BLUESKY, [CREATED, CREATED, CREATED], tmp_path)
+    for _ in range(3):
+        assert adapter.post(a_post("bluesky"), KEY).status is DeliveryStatus.SENT
+    paths = [request.url.path for request in recorder.requests]
+    assert paths.count("/xrpc/com.atproto.server.createSession") == 1
+    assert paths.count("/xrpc/com.atproto.repo.createRecord") == 3
+
+
+def test_bluesky_refreshes_an_expired_session_instead_of_creating_one(tmp_path: Path) -> None:
+    expired = httpx.Response(400, json={"error": "ExpiredToken", "message": "Token has expired"})
+    refreshed = httpx.Response(
+        200, json={"did": "did:plc:abc", "accessJwt": "jwt-new", "refreshJwt": "jwt-new-refresh"}
+    )
+    adapter, recorder = make_adapter(BLUESKY, [CREATED, expired, refreshed, CREATED], tmp_path)
+    assert adapter.post(a_post("bluesky"), KEY).status is DeliveryStatus.SENT
+    assert adapter.post(a_post("bluesky"), KEY).status is DeliveryStatus.SENT
+    paths = [request.url.path.rsplit("/", 1)[1] for request in recorder.requests]
+    assert paths == [
+        "com.atproto.server.createSession",
+        "com.atproto.repo.createRecord",
+        "com.atproto.repo.createRecord",
+        "com.atproto.server.refreshSession",
+        "com.atproto.repo.createRecord",
+    ]
+    assert recorder.requests[3].headers["Authorization"] == f"Bearer {REFRESH_JWT}"
+    assert recorder.requests[4].headers["Authorization"] == "Bearer jwt-new"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.type in ("bluesky", "threads")], ids=str)
+def test_after_an_unknown_outcome_a_platform_that_can_is_searched_first(
+    case: Case, tmp_path: Path
+) -> None:
+    if case.type == "bluesky":
+        listing = {"records": [{"uri": "at://p/1", "cid": "c1", "value": {"text": TEXT}}]}
+        found_id = "at://p/1 c1"
+    else:
+        listing = {"data": [{"id": "t-1", "text": "another post"}, {"id": "t-2", "text": TEXT}]}
+        found_id = "t-2"
+    adapter, recorder = make_adapter(case, [httpx.Response(200, json=listing)], tmp_path)
+    result = adapter.post(a_post(case.type), KEY, attempt=Attempt(2, after_unknown=True))
+    assert (result.status, result.provider_id) == (DeliveryStatus.SENT, found_id)
+    assert [request.method for request in recorder.requests[len(case.setup) :]] == ["GET"]
+
+
+def test_after_an_unknown_outcome_a_post_not_found_is_posted(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.type == "threads")
+    empty = httpx.Response(200, json={"data": [{"id": "t-1", "text": "another post"}]})
+    adapter, recorder = make_adapter(case, [empty, *case.answers], tmp_path)
+    result = adapter.post(a_post("threads"), KEY, attempt=Attempt(2, after_unknown=True))
+    assert (result.status, result.provider_id) == (DeliveryStatus.SENT, "t-66")
+    assert [request.method for request in recorder.requests] == ["GET", "POST", "POST"]
+
+
+def test_mastodon_reads_the_servers_limits_once(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.type == "mastodon")
+    instance = httpx.Response(
+        200,
+        json={
+            "domain": "mastodon.example",
+            "configuration": {
+                "statuses": {"max_characters": 1000, "characters_reserved_per_url": 30}
+            },
+        },
+    )
+    adapter, recorder = make_adapter(case, [instance], tmp_path)
+    rules = adapter.rules()
+    assert adapter.rules() is rules
+    assert (rules.max_length, rules.url_length) == (1000, 30)
+    assert rules.length(URL) == 30
+    assert [str(request.url) for request in recorder.requests] == [
+        "https://mastodon.example/api/v2/instance"
+    ]
+
+
+def test_mastodon_keeps_its_defaults_when_the_server_will_not_say(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.type == "mastodon")
+    adapter, _ = make_adapter(case, [httpx.Response(503)], tmp_path)
+    assert (adapter.rules().max_length, adapter.rules().url_length) == (500, 23)
+
+
+def test_linkedin_escapes_little_text_outside_tags_and_urls(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.type == "linkedin")
+    adapter, recorder = make_adapter(case, list(case.answers), tmp_path)
+    text = f"OpenAI (with *Nebius*) [lease] @ #1 <big> ~ {URL}?a_b=(1)\n\n#MistralAI"
+    adapter.post(a_post("linkedin", text), KEY)
+    commentary = json.loads(recorder.requests[0].content)["commentary"]
+    assert commentary == (
+        r"OpenAI \(with \*Nebius\*\) \[lease\] \@ \#1 \<big\> \~ "
+        f"{URL}?a_b=(1)\n\n#MistralAI"
+    )
+
+
+def test_discord_and_slack_bodies_defuse_mentions_and_markup(tmp_path: Path) -> None:
+    slack = next(c for c in CASES if c.type == "slack")
+    adapter, recorder = make_adapter(slack, list(slack.answers), tmp_path)
+    adapter.post(a_post("slack", "R&D <b> @everyone"), KEY)
+    assert json.loads(recorder.requests[0].content)["text"] == "R&amp;D &lt;b&gt; @everyone"
+    discord = next(c for c in CASES if c.type == "discord")
+    adapter, recorder = make_adapter(discord, list(discord.answers), tmp_path)
+    adapter.post(a_post("discord", "@everyone look"), KEY)
+    assert json.loads(recorder.requests[0].content)["allowed_mentions"] == {"parse": []}
+
+
+def test_replies_name_the_post_they_answer(tmp_path: Path) -> None:
+    from digest.delivery.social.base import Reply
+
+    sent: dict[str, str] = {}
+    for case in CASES:
+        adapter, recorder = make_adapter(case, list(case.answers), tmp_path)
+        if case.type == "bluesky":
+            reply = Reply(root="at://r/1 cid-r", parent="at://p/2 cid-p")
+        else:
+            reply = Reply(root="root-1", parent="parent-2")
+        adapter.post(a_post(case.type), KEY, reply=reply)
+        request = recorder.requests[len(case.setup)]
+        sent[case.type] = request.content.decode()
+    assert json.loads(sent["x"])["reply"] == {"in_reply_to_tweet_id": "parent-2"}
+    assert json.loads(sent["mastodon"])["in_reply_to_id"] == "parent-2"
+    assert json.loads(sent["bluesky"])["record"]["reply"] == {
+        "root": {"uri": "at://r/1", "cid": "cid-r"},
+        "parent": {"uri": "at://p/2", "cid": "cid-p"},
+    }
+    assert parse_qs(sent["threads"])["reply_to_id"] == ["parent-2"]
+
+
+def test_x_says_a_duplicate_is_a_refusal_of_the_post_not_of_the_token(tmp_path: Path) -> None:
+    case = next(c for c in CASES if c.type == "x")
+    duplicate = httpx.Response(
+        403, json={"detail": "You are not allowed to create a Tweet with duplicate content."}
+    )
+    adapter, _ = make_adapter(case, [duplicate], tmp_path)
+    result = adapter.post(a_post("x"), KEY)
+    assert result.status is DeliveryStatus.REJECTED and "duplicate" in (result.response or "")

@@ -1,0 +1,132 @@
+"""Property tests: whatever the titles, summaries, emoji, flags, CJK, URLs and hashtags, a post
+never exceeds its platform's limit by that platform's counting, never splits a grapheme, and
+keeps its link. X is checked against twitter-text itself (the Python port of the reference)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from twitter_text import parse_tweet
+
+from digest.models import AmwRead, Company, Digest, DigestKind, Entry, NewsItem, Section
+from digest.render.marks import item_flags
+from digest.render.social import (
+    ELLIPSIS,
+    PLATFORMS,
+    BlueskyPlatform,
+    compose_item_post,
+    compose_weekly_posts,
+    graphemes,
+)
+from digest.render.templates import template_environment
+
+ENV = template_environment()
+EMOJI = ["🇸🇪", "🇫🇷", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "👩‍👩‍👧", "👍🏽", "❤️", "©", "1️⃣", "🌍", "🇪🇺"]
+CJK = ["日本", "中国語", "한국어", "テスト"]
+URLS = ["https://example.com/a", "http://news.example.org/x?y=1", "x.ai", "mistral.ai/news"]
+word = st.one_of(
+    st.text(
+        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from(EMOJI + CJK + URLS + ["#AI", "@someone", "e\u0301", "a\u200db"]),
+)
+words = st.lists(word, max_size=120).map(" ".join)
+tag = st.from_regex(r"[A-Z][A-Za-z0-9]{0,30}", fullmatch=True)
+link = st.from_regex(r"https://[a-z]{1,20}\.(com|org|io|ai|eu)/[a-z0-9/-]{0,60}", fullmatch=True)
+
+
+def an_entry(title: str, summary: str, url: str, tags: list[str], countries: list[str]) -> Entry:
+    item = NewsItem(
+        id="i1",
+        title=title,
+        summary=summary,
+        url=url,
+        published_at=datetime(2026, 11, 26, tzinfo=UTC),
+        companies=("acme",),
+        category="Product",
+        topics=("Compute Economics",),
+        countries=tuple(countries),
+        region="EU",
+        hashtags=tuple(tags),
+    )
+    company = Company("acme", "Acme", "Chips", "SE", "AcmeAI")
+    return Entry(item=item, read=AmwRead("i1", "r", 3, 3), companies=(company,))
+
+
+def a_digest(*entries: Entry) -> Digest:
+    return Digest(
+        kind=DigestKind.WEEKLY,
+        key="weekly:2026-W48",
+        title="The week in AI",
+        window_start=datetime(2026, 11, 23, tzinfo=UTC),
+        window_end=datetime(2026, 11, 30, tzinfo=UTC),
+        sections=(Section("S", tuple(entries)),),
+        generated_at=datetime(2026, 11, 30, tzinfo=UTC),
+    )
+
+
+def kept_in_order(part: str, source: str) -> bool:
+    """Every grapheme of `part` (less the ellipsis) is the next one of `source`'s words."""
+    source_clusters = graphemes(" ".join(source.split()))
+    clusters = [c for c in graphemes(part.replace(ELLIPSIS, "")) if c.strip()]
+    position = 0
+    for cluster in clusters:
+        while position < len(source_clusters) and source_clusters[position] != cluster:
+            position += 1
+        if position == len(source_clusters):
+            return False
+        position += 1
+    return True
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    title=words.filter(str.strip),
+    summary=words,
+    url=link,
+    tags=st.lists(tag, max_size=8),
+    countries=st.lists(st.sampled_from(["SE", "FR", "JP", "ZZ", "US"]), max_size=3),
+)
+def test_no_post_exceeds_its_limit_splits_a_grapheme_or_loses_its_link(
+    title: str, summary: str, url: str, tags: list[str], countries: list[str]
+) -> None:
+    entry = an_entry(title, summary, url, tags, countries)
+    digest = a_digest(entry)
+    for name, platform in PLATFORMS.items():
+        post = compose_item_post(digest, entry, platform, ENV)
+        assert platform.fits(post.text), name
+        assert post.length <= post.limit, name
+        if isinstance(platform, BlueskyPlatform):
+            assert len(post.text.encode("utf-8")) <= platform.max_bytes
+        if name == "x":
+            assert parse_tweet(post.text).weightedLength <= 280, post.text
+        assert url in post.text.split(), name
+        before_link = post.text.split(url)[0]
+        assert kept_in_order(before_link, f"{item_flags(entry.item)} {title} {summary}"), name
+        for hashtag in post.hashtags:
+            assert f"#{hashtag}" in post.text
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=words)
+def test_x_counts_as_twitter_text_does(text: str) -> None:
+    assert PLATFORMS["x"].length(text) >= parse_tweet(text).weightedLength
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(titles=st.lists(words.filter(str.strip), min_size=1, max_size=12), url=link)
+def test_weekly_threads_fit_every_part(titles: list[str], url: str) -> None:
+    entries = [
+        an_entry(title, "", f"{url}/{index}", [], ["SE"]) for index, title in enumerate(titles)
+    ]
+    digest = a_digest(*entries)
+    for name, platform in PLATFORMS.items():
+        posts = compose_weekly_posts(digest, platform, ENV, url="https://news.example.org/w48")
+        assert all(platform.fits(post.text) for post in posts), name
+        assert "https://news.example.org/w48" in posts[0].text
+        if name == "x":
+            assert all(parse_tweet(post.text).weightedLength <= 280 for post in posts)
