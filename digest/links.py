@@ -1,7 +1,8 @@
-"""Signed links in emails: preferences, one-click unsubscribe, and the archive.
+"""Signed links in emails: confirmation, preferences, one-click unsubscribe, and the archive.
 
 A token is bound to one subscriber and one purpose with an HMAC of the site's secret; checking it
-compares in constant time, so a token made for one purpose never opens another.
+compares in constant time, so a token made for one purpose never opens another. Subscribers who
+sign up on the web get random ids, so the links of a forgotten subscriber never open anyone else.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import quote
 
 from digest.settings import SiteSettings
 
-Purpose = Literal["preferences", "unsubscribe"]
+Purpose = Literal["confirm", "preferences", "unsubscribe"]
 
 
 def _signature(secret: str, subscriber_id: str, purpose: Purpose) -> str:
@@ -35,7 +36,9 @@ def read_token(secret: str, token: str, purpose: Purpose) -> str | None:
     except (ValueError, UnicodeDecodeError):
         return None
     expected = _signature(secret, subscriber_id, purpose)
-    return subscriber_id if hmac.compare_digest(expected, signature) else None
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a URL can carry.
+    genuine = hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+    return subscriber_id if genuine else None
 
 
 def _base(site: SiteSettings) -> str:
@@ -45,6 +48,11 @@ def _base(site: SiteSettings) -> str:
 def preferences_url(site: SiteSettings, subscriber_id: str) -> str:
     token = make_token(site.secret_key.reveal(), subscriber_id, "preferences")
     return f"{_base(site)}/preferences/{token}"
+
+
+def confirm_url(site: SiteSettings, subscriber_id: str) -> str:
+    token = make_token(site.secret_key.reveal(), subscriber_id, "confirm")
+    return f"{_base(site)}/confirm/{token}"
 
 
 def unsubscribe_url(site: SiteSettings, subscriber_id: str) -> str:

@@ -6,7 +6,7 @@ Both readers raise `InputError` listing every problem found; `read_sources` rais
 """
 
 from digest.ingest.readers import read_sources
-from digest.ingest.subscribers import read_subscribers
+from digest.ingest.subscribers import read_subscriber_files, read_subscribers
 from digest.ingest.validate import Batch
 
-__all__ = ["Batch", "read_sources", "read_subscribers"]
+__all__ = ["Batch", "read_sources", "read_subscriber_files", "read_subscribers"]

@@ -3,15 +3,22 @@
 CSV: a header `id,email,name,status,timezone,weekly,companies,topics,send_hour,format` (only id
 and email are required; companies and topics are `;`-separated); records are `row N` with the
 header as row 1. YAML: `subscribers:` a list of the same fields, records `subscribers[N]`.
+
+`write_subscribers` writes the same formats (`digest subscribers export`), so an export reads back
+as the subscribers it came from. A CSV cell that a spreadsheet would run as a formula (starting
+with = + - or @) is written with a leading apostrophe, which the reader takes off again.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+import yaml
 
 from digest.errors import InputError, Problem
 from digest.ingest.checks import (
@@ -45,34 +52,44 @@ LIST_COLUMNS = ("companies", "topics")
 STATUSES = tuple(status.value for status in SubscriberStatus)
 FORMATS = ("html", "text")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# What makes a spreadsheet read a cell as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def read_subscribers(path: str | Path) -> tuple[Subscriber, ...]:
     """Read a subscriber list; raise InputError listing every problem in it."""
-    where = str(path)
-    suffix = Path(where).suffix.lower()
-    if suffix not in (".csv", ".yaml", ".yml"):
-        problem = Problem(where, "", "", "unknown file type; use a .csv, .yaml or .yml file")
-        raise InputError([problem])
-    try:
-        body = Path(where).read_bytes()
-    except OSError as error:
-        raise InputError(
-            [Problem(where, "", "", f"cannot read: {error.strerror or error}")]
-        ) from None
-    text = decode(body, where)
-    if isinstance(text, Problem):
-        raise InputError([text])
+    return read_subscriber_files([path])
+
+
+def read_subscriber_files(paths: Iterable[str | Path]) -> tuple[Subscriber, ...]:
+    """Read lists as one: every problem of every file, and an id or address given twice even
+    in two files; raise InputError listing them all."""
     problems: list[Problem] = []
-    rows = (
-        csv_records(text, where, problems)
-        if suffix == ".csv"
-        else yaml_records(text, where, problems)
-    )
+    rows = [row for path in paths for row in _records_of(path, problems)]
     subscribers = subscribers_from(rows, problems)
     if problems:
         raise InputError(problems)
     return subscribers
+
+
+def _records_of(path: str | Path, problems: list[Problem]) -> list[tuple[Loc, Record]]:
+    where = str(path)
+    suffix = Path(where).suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
+        problems.append(Problem(where, "", "", "unknown file type; use a .csv, .yaml or .yml file"))
+        return []
+    try:
+        body = Path(where).read_bytes()
+    except OSError as error:
+        problems.append(Problem(where, "", "", f"cannot read: {error.strerror or error}"))
+        return []
+    text = decode(body, where)
+    if isinstance(text, Problem):
+        problems.append(text)
+        return []
+    if suffix == ".csv":
+        return csv_records(text, where, problems)
+    return yaml_records(text, where, problems)
 
 
 def subscribers_from(
@@ -88,17 +105,22 @@ def subscribers_from(
             continue
         earlier = first_id.setdefault(subscriber.id, loc)
         if earlier is not loc:
-            message = f"duplicate id {quoted(subscriber.id)}; the first is at {earlier.record}"
+            message = f"duplicate id {quoted(subscriber.id)}; the first is at {_at(earlier, loc)}"
             problems.append(Problem(loc.where, loc.record, "id", message))
         earlier = first_email.setdefault(subscriber.email.casefold(), loc)
         if earlier is not loc:
             message = (
-                f"{quoted(subscriber.email)} is already at {earlier.record}; "
+                f"{quoted(subscriber.email)} is already at {_at(earlier, loc)}; "
                 "keep one row per address"
             )
             problems.append(Problem(loc.where, loc.record, "email", message))
         subscribers.append(subscriber)
     return tuple(subscribers)
+
+
+def _at(earlier: Loc, loc: Loc) -> str:
+    """Where the first of two records is: its record, and its file when that is another one."""
+    return earlier.record if earlier.where == loc.where else str(earlier)
 
 
 def subscriber_from(data: Record, loc: Loc, problems: list[Problem]) -> Subscriber | None:
@@ -207,6 +229,8 @@ def _typed(column: str, cell: str) -> object:
     cell = cell.strip()
     if not cell:
         return None
+    if cell[0] == "'" and cell[1:2] in _FORMULA_STARTS:
+        cell = cell[1:]  # written by write_subscribers to keep spreadsheets from running it
     if column in LIST_COLUMNS:
         return [part for part in (p.strip() for p in cell.split(";")) if part]
     if column == "send_hour" and _INTEGER.fullmatch(cell):
@@ -245,3 +269,66 @@ def yaml_records(text: str, where: str, problems: list[Problem]) -> list[tuple[L
             message = f"must be a mapping of fields, got {type_name(element)}"
             problems.append(Problem(where, loc.record, "", message))
     return records
+
+
+# Writing -------------------------------------------------------------------------------------
+
+
+def subscriber_record(subscriber: Subscriber) -> dict[str, object]:
+    """A subscriber as a record of the list format, every column present."""
+    preferences = subscriber.preferences
+    return {
+        "id": subscriber.id,
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "status": subscriber.status.value,
+        "timezone": subscriber.timezone,
+        "weekly": preferences.weekly,
+        "companies": list(preferences.companies),
+        "topics": list(preferences.topics),
+        "send_hour": preferences.send_hour,
+        "format": preferences.format,
+    }
+
+
+def subscribers_csv(subscribers: Iterable[Subscriber]) -> str:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for subscriber in subscribers:
+        record = subscriber_record(subscriber)
+        writer.writerow([_cell(record[column]) for column in COLUMNS])
+    return out.getvalue()
+
+
+def subscribers_yaml(subscribers: Iterable[Subscriber]) -> str:
+    records = [subscriber_record(subscriber) for subscriber in subscribers]
+    return yaml.safe_dump(
+        {"subscribers": records}, allow_unicode=True, sort_keys=False, default_flow_style=None
+    )
+
+
+def write_subscribers(path: str | Path, subscribers: Iterable[Subscriber]) -> int:
+    """Write a .csv, .yaml or .yml list (replacing the file whole); how many were written."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
+        problem = Problem(str(path), "", "", "unknown file type; use a .csv, .yaml or .yml file")
+        raise InputError([problem])
+    chosen = list(subscribers)
+    body = subscribers_csv(chosen) if suffix == ".csv" else subscribers_yaml(chosen)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.write_text(body, encoding="utf-8", newline="")
+        os.replace(partial, target)
+    except OSError as error:
+        message = f"cannot write: {error.strerror or error}"
+        raise InputError([Problem(str(path), "", "", message)]) from None
+    return len(chosen)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = ";".join(str(part) for part in value) if isinstance(value, list) else str(value)
+    return f"'{text}" if text[:1] in _FORMULA_STARTS else text

@@ -1,0 +1,193 @@
+"""`digest subscribers import|export|list|add|remove|forget`: thin calls into ingest and store.
+
+- import: CSV and YAML lists, all validated first (every bad row named), then written in one
+  transaction, or nothing is; an address on the suppression list is refused (see
+  `digest.store.subscriptions`).
+- export: the same formats, so an export imports back as it was.
+- add: one subscriber from the command line, validated like a row of a list; `--confirm` makes
+  them pending and plans the double opt-in message for `digest worker` to deliver.
+- remove: unsubscribes (the record stays, the address is suppressed), as their own one-click
+  unsubscribe would.
+- forget: deletes the subscriber and every record of messages to them; only the hash of the
+  address stays, on the suppression list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+
+from digest.context import Context
+from digest.errors import InputError, Problem
+from digest.ingest import read_subscriber_files
+from digest.ingest.fields import Loc
+from digest.ingest.subscribers import (
+    FORMATS,
+    STATUSES,
+    subscriber_from,
+    subscribers_csv,
+    write_subscribers,
+)
+from digest.models import Subscriber, SubscriberStatus
+from digest.schedule.confirmations import plan_confirmation
+
+OpenContext = Callable[[argparse.Namespace], Context]
+
+
+def add_subscriber_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], open_context: OpenContext
+) -> None:
+    subscribers = commands.add_parser("subscribers", help="manage subscribers")
+    actions = subscribers.add_subparsers(dest="action", required=True)
+
+    def handler(run: Callable[[Context, argparse.Namespace], int]) -> Callable[..., int]:
+        def call(args: argparse.Namespace) -> int:
+            ctx = open_context(args)
+            try:
+                return run(ctx, args)
+            finally:
+                ctx.close()
+
+        return call
+
+    importing = actions.add_parser("import", help="import CSV or YAML lists (all or nothing)")
+    importing.add_argument("paths", nargs="+", metavar="FILE")
+    importing.set_defaults(handler=handler(run_import))
+
+    export = actions.add_parser("export", help="write subscribers to a CSV or YAML file")
+    export.add_argument(
+        "path", metavar="FILE", help="a .csv, .yaml or .yml file; - for CSV on stdout"
+    )
+    export.add_argument("--status", choices=STATUSES, action="append", help="only these (repeat)")
+    export.set_defaults(handler=handler(run_export))
+
+    listing = actions.add_parser("list", help="list subscribers")
+    listing.add_argument("--status", choices=STATUSES, action="append", help="only these (repeat)")
+    listing.set_defaults(handler=handler(run_list))
+
+    add = actions.add_parser("add", help="add one subscriber")
+    add.add_argument("email")
+    add.add_argument("--name", default="")
+    add.add_argument("--id", help="their id (default: a new random one)")
+    add.add_argument("--timezone", help="IANA time zone (default: the site's)")
+    add.add_argument("--companies", default="", help="company slugs to follow, ;-separated")
+    add.add_argument("--topics", default="", help="weekly topics, ;-separated (default: all)")
+    add.add_argument("--no-weekly", action="store_true", help="no weekly digest")
+    add.add_argument("--send-hour", type=int, default=8, help="local hour, 0-23 (default 8)")
+    add.add_argument("--format", choices=FORMATS, default="html")
+    add.add_argument(
+        "--confirm",
+        action="store_true",
+        help="add as pending and plan the confirmation email (double opt-in)",
+    )
+    add.set_defaults(handler=handler(run_add))
+
+    remove = actions.add_parser("remove", help="unsubscribe subscribers (by address or id)")
+    remove.add_argument("who", nargs="+", metavar="EMAIL_OR_ID")
+    remove.set_defaults(handler=handler(run_remove))
+
+    forget = actions.add_parser(
+        "forget", help="delete everything about an address; keep only its hash, suppressed"
+    )
+    forget.add_argument("emails", nargs="+", metavar="EMAIL")
+    forget.set_defaults(handler=handler(run_forget))
+
+
+def run_import(ctx: Context, args: argparse.Namespace) -> int:
+    counts = ctx.store.save_subscribers(read_subscriber_files(args.paths))
+    print(f"subscribers: {counts.inserted} new, {counts.updated} updated")
+    return 0
+
+
+def _chosen(ctx: Context, args: argparse.Namespace) -> list[Subscriber]:
+    statuses = [SubscriberStatus(status) for status in args.status] if args.status else None
+    return ctx.store.subscribers(statuses)
+
+
+def run_export(ctx: Context, args: argparse.Namespace) -> int:
+    chosen = _chosen(ctx, args)
+    if args.path == "-":
+        sys.stdout.write(subscribers_csv(chosen))
+        return 0
+    count = write_subscribers(args.path, chosen)
+    print(f"{count} subscribers written to {args.path}", file=sys.stderr)
+    return 0
+
+
+def run_list(ctx: Context, args: argparse.Namespace) -> int:
+    for subscriber in _chosen(ctx, args):
+        preferences = subscriber.preferences
+        print(
+            f"{subscriber.id}\t{subscriber.email}\t{subscriber.status.value}\t"
+            f"weekly={'on' if preferences.weekly else 'off'}\t{preferences.format}\t"
+            f"{','.join(preferences.companies) or '-'}"
+        )
+    return 0
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(";") if part.strip()]
+
+
+def run_add(ctx: Context, args: argparse.Namespace) -> int:
+    record = {
+        "id": args.id or f"sub-{secrets.token_hex(6)}",
+        "email": args.email,
+        "name": args.name,
+        "status": "pending" if args.confirm else "active",
+        "timezone": args.timezone or ctx.settings.site.timezone,
+        "weekly": not args.no_weekly,
+        "companies": _split(args.companies),
+        "topics": _split(args.topics),
+        "send_hour": args.send_hour,
+        "format": args.format,
+    }
+    problems: list[Problem] = []
+    subscriber = subscriber_from(record, Loc("command line", args.email), problems)
+    if subscriber is None or problems:
+        raise InputError(problems)
+    if ctx.store.subscriber(subscriber.id) is not None:
+        message = f"{subscriber.id} is taken; choose another --id (or leave it out)"
+        raise InputError([Problem("command line", args.email, "id", message)])
+    ctx.store.save_subscribers([subscriber])
+    print(f"added {subscriber.id} <{subscriber.email}> ({subscriber.status.value})")
+    if args.confirm:
+        plan_confirmation(ctx, subscriber)
+        print("confirmation email planned: `digest worker` delivers it")
+    return 0
+
+
+def _find(ctx: Context, who: Sequence[str]) -> list[Subscriber]:
+    found, problems = [], []
+    for key in who:
+        subscriber = ctx.store.subscriber_by_email(key) if "@" in key else ctx.store.subscriber(key)
+        if subscriber is None:
+            problems.append(
+                Problem("command line", key, "", "no subscriber has this address or id")
+            )
+        else:
+            found.append(subscriber)
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def run_remove(ctx: Context, args: argparse.Namespace) -> int:
+    for subscriber in _find(ctx, args.who):
+        ctx.store.unsubscribe(subscriber.id, ctx.clock())
+        print(f"unsubscribed {subscriber.id} <{subscriber.email}>")
+    return 0
+
+
+def run_forget(ctx: Context, args: argparse.Namespace) -> int:
+    for email in args.emails:
+        if "@" not in email:
+            problem = Problem("command line", email, "", "give the address to forget")
+            raise InputError([problem])
+    for email in args.emails:
+        deleted = ctx.store.forget_subscriber(ctx.clock(), email=email)
+        what = "deleted its subscriber and their messages" if deleted else "no subscriber had it"
+        print(f"forgot {email}: {what}; only its hash stays, on the suppression list")
+    return 0

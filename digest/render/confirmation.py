@@ -1,0 +1,46 @@
+"""The double opt-in message: a subject, a text part and (unless they chose text) an HTML part.
+
+Pure: templates in, parts out. Rendered once per sign-up, so the MJML is compiled per message;
+a bulk digest's compile-once-per-variant machinery would buy nothing here.
+"""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+import jinja2
+import mjml
+
+from digest.models import EmailFormat
+from digest.render.email import EmailParts
+from digest.settings import SiteSettings
+
+_NO_WEB_FONTS: dict[str, str] = {}
+
+
+def confirmation_parts(
+    env: jinja2.Environment,
+    site: SiteSettings,
+    *,
+    name: str,
+    email: str,
+    confirm_url: str,
+    unsubscribe_url: str,
+    email_format: EmailFormat,
+) -> EmailParts:
+    context = {
+        "site": site,
+        "subject": f"Confirm your subscription to {site.name}",
+        # A name ends up in text and HTML; whitespace (line breaks too) collapsed, never markup.
+        "name": " ".join(name.split()),
+        "email": email,
+        "confirm_url": confirm_url,
+        "unsubscribe_url": unsubscribe_url,
+        "sender_address": parseaddr(site.from_address)[1],
+    }
+    text = env.get_template("text/confirm.txt.j2").render(context)
+    html = None
+    if email_format == "html":
+        source = env.get_template("email/confirm.mjml.j2").render(context)
+        html = mjml.mjml2html(source, disable_comments=True, fonts=_NO_WEB_FONTS)
+    return EmailParts(subject=context["subject"], text=text, html=html)

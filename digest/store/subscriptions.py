@@ -1,0 +1,289 @@
+"""A subscriber's life in the store: sign up, confirm, change preferences, leave, be forgotten.
+
+Each function is one transaction. The suppression list holds addresses that must not be mailed
+again, only as the SHA-256 of the lower-cased address (`rows.email_hash`):
+
+- unsubscribing adds the address (reason "unsubscribed"); forgetting deletes the subscriber and
+  everything stored about them, and leaves only the hash (reason "forgotten");
+- an import never makes a suppressed address active or pending again, and never stores a
+  forgotten address again (`check_not_suppressed`);
+- only the person can come back: the web form makes them pending, and confirming from the
+  message sent to that address (double opt-in) takes the address off the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from digest.errors import InputError, Problem
+from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
+from digest.store import codec, schema
+from digest.store.rows import email_hash, email_key, subscriber_from_row, subscriber_row
+
+if TYPE_CHECKING:
+    from digest.store.store import Store
+
+FORGOTTEN = "forgotten"
+UNSUBSCRIBED = "unsubscribed"
+_COMING_BACK = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+
+
+def _locked_row(connection: Connection, subscriber_id: str) -> Any:
+    # FOR UPDATE on PostgreSQL (SQLite's write transaction already holds the database's lock).
+    query = (
+        select(schema.subscribers).where(schema.subscribers.c.id == subscriber_id).with_for_update()
+    )
+    return connection.execute(query).one_or_none()
+
+
+def subscriber_by_email(store: Store, email: str) -> Subscriber | None:
+    query = select(schema.subscribers).where(schema.subscribers.c.email_key == email_key(email))
+    with store.engine.connect() as connection:
+        row = connection.execute(query).one_or_none()
+    return subscriber_from_row(row) if row is not None else None
+
+
+def request_subscription(
+    store: Store, *, email: str, name: str, new_id: str, timezone: str
+) -> tuple[Subscriber, bool]:
+    """A sign-up from the web form: (the subscriber, whether a confirmation should be sent).
+
+    A new address becomes a pending subscriber with id `new_id`; a known one that is not active
+    (unsubscribed, bounced, never confirmed) becomes pending again. An active subscriber stays as
+    they are and gets no message; the form answers the same either way, so it tells nobody who is
+    subscribed. An existing subscriber's name is left alone: whoever typed the address has not
+    proved it is theirs yet.
+    """
+    table = schema.subscribers
+    with store.write() as connection:
+        query = select(table).where(table.c.email_key == email_key(email)).with_for_update()
+        row = connection.execute(query).one_or_none()
+        if row is None:
+            subscriber = Subscriber(
+                id=new_id,
+                email=email,
+                name=name,
+                status=SubscriberStatus.PENDING,
+                timezone=timezone,
+            )
+            connection.execute(table.insert().values(subscriber_row(subscriber, schema.utcnow())))
+            return subscriber, True
+        subscriber = subscriber_from_row(row)
+        if subscriber.status is SubscriberStatus.ACTIVE:
+            return subscriber, False
+        connection.execute(
+            update(table)
+            .where(table.c.id == subscriber.id)
+            .values(status=SubscriberStatus.PENDING.value, updated_at=schema.utcnow())
+        )
+        return subscriber_from_row(_locked_row(connection, subscriber.id)), True
+
+
+def confirm(store: Store, subscriber_id: str, now: datetime) -> Subscriber | None:
+    """A pending subscriber becomes active and their address leaves the suppression list.
+
+    Anyone else is returned as they are: an old confirmation link never brings back someone who
+    unsubscribed since.
+    """
+    with store.write() as connection:
+        row = _locked_row(connection, subscriber_id)
+        if row is None or row.status != SubscriberStatus.PENDING.value:
+            return subscriber_from_row(row) if row is not None else None
+        connection.execute(
+            update(schema.subscribers)
+            .where(schema.subscribers.c.id == subscriber_id)
+            .values(
+                status=SubscriberStatus.ACTIVE.value,
+                confirmed_at=now,
+                unsubscribed_at=None,
+                updated_at=now,
+            )
+        )
+        connection.execute(
+            delete(schema.suppressions).where(
+                schema.suppressions.c.email_hash == email_hash(row.email)
+            )
+        )
+        return subscriber_from_row(_locked_row(connection, subscriber_id))
+
+
+def unsubscribe(store: Store, subscriber_id: str, now: datetime) -> Subscriber | None:
+    """Unsubscribed at once, and the address suppressed; a second call changes nothing."""
+    with store.write() as connection:
+        row = _locked_row(connection, subscriber_id)
+        if row is None:
+            return None
+        if row.status != SubscriberStatus.UNSUBSCRIBED.value:
+            connection.execute(
+                update(schema.subscribers)
+                .where(schema.subscribers.c.id == subscriber_id)
+                .values(
+                    status=SubscriberStatus.UNSUBSCRIBED.value, unsubscribed_at=now, updated_at=now
+                )
+            )
+        _suppress(store, connection, row.email, UNSUBSCRIBED, now, replace=False)
+        return subscriber_from_row(_locked_row(connection, subscriber_id))
+
+
+def update_preferences(
+    store: Store, subscriber_id: str, preferences: Preferences, timezone: str
+) -> Subscriber | None:
+    with store.write() as connection:
+        if _locked_row(connection, subscriber_id) is None:
+            return None
+        connection.execute(
+            update(schema.subscribers)
+            .where(schema.subscribers.c.id == subscriber_id)
+            .values(
+                preferences=codec.preferences_to_dict(preferences),
+                timezone=timezone,
+                updated_at=schema.utcnow(),
+            )
+        )
+        return subscriber_from_row(_locked_row(connection, subscriber_id))
+
+
+def subscriber_data(store: Store, subscriber_id: str) -> dict[str, Any] | None:
+    """Everything stored about one subscriber, JSON-safe: their record and their messages."""
+    subscribers, deliveries = schema.subscribers, schema.deliveries
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            select(subscribers).where(subscribers.c.id == subscriber_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        messages = connection.execute(
+            select(deliveries)
+            .where(
+                deliveries.c.channel == DeliveryChannel.EMAIL.value,
+                deliveries.c.target == subscriber_id,
+            )
+            .order_by(deliveries.c.id)
+        ).all()
+    record = {
+        "id": row.id,
+        "email": row.email,
+        "name": row.name,
+        "status": row.status,
+        "timezone": row.timezone,
+        "preferences": dict(row.preferences),
+        "created_at": _when(row.created_at),
+        "updated_at": _when(row.updated_at),
+        "confirmed_at": _when(row.confirmed_at),
+        "unsubscribed_at": _when(row.unsubscribed_at),
+    }
+    return {
+        "subscriber": record,
+        "messages": [
+            {
+                "digest": message.digest_key,
+                "kind": (message.payload or {}).get("kind", "digest"),
+                "state": message.state,
+                "attempts": message.attempts,
+                "planned_at": _when(message.created_at),
+                "finished_at": _when(message.finished_at),
+                "last_error": message.last_error,
+                "provider_id": message.provider_id,
+            }
+            for message in messages
+        ],
+    }
+
+
+def forget(
+    store: Store, now: datetime, *, subscriber_id: str | None = None, email: str | None = None
+) -> int:
+    """Delete a subscriber (by id or address) and their outbox rows; keep the address's hash.
+
+    Returns how many subscribers were deleted (0 or 1). With an address, its hash is suppressed
+    even when nobody has it, so the operator's request holds for future imports too.
+    """
+    table = schema.subscribers
+    with store.write() as connection:
+        if subscriber_id is not None:
+            row = _locked_row(connection, subscriber_id)
+        else:
+            assert email is not None
+            query = select(table).where(table.c.email_key == email_key(email)).with_for_update()
+            row = connection.execute(query).one_or_none()
+        address = row.email if row is not None else email
+        if row is not None:
+            connection.execute(
+                delete(schema.deliveries).where(
+                    schema.deliveries.c.channel == DeliveryChannel.EMAIL.value,
+                    schema.deliveries.c.target == row.id,
+                )
+            )
+            connection.execute(delete(table).where(table.c.id == row.id))
+        if address is not None:
+            _suppress(store, connection, address, FORGOTTEN, now, replace=True)
+        return 1 if row is not None else 0
+
+
+def suppression_reasons(connection: Connection, emails: Sequence[str]) -> dict[str, str]:
+    """{lower-cased address: reason} for those of `emails` on the suppression list."""
+    by_hash = {email_hash(email): email_key(email) for email in emails}
+    found: dict[str, str] = {}
+    hashes = sorted(by_hash)
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start : start + 500]
+        query = select(schema.suppressions.c.email_hash, schema.suppressions.c.reason).where(
+            schema.suppressions.c.email_hash.in_(chunk)
+        )
+        for hashed, reason in connection.execute(query):
+            found[by_hash[hashed]] = reason
+    return found
+
+
+def check_not_suppressed(connection: Connection, subscribers: Sequence[Subscriber]) -> None:
+    """InputError for each subscriber an import may not write (see the module's docstring)."""
+    reasons = suppression_reasons(connection, [subscriber.email for subscriber in subscribers])
+    problems = []
+    for subscriber in subscribers:
+        reason = reasons.get(email_key(subscriber.email))
+        if reason is None:
+            continue
+        if reason == FORGOTTEN:
+            message = (
+                f"{subscriber.email} was forgotten at its owner's request; remove the row "
+                "(only they can subscribe again, through the subscribe form)"
+            )
+        elif subscriber.status in _COMING_BACK:
+            message = (
+                f"{subscriber.email} is on the suppression list ({reason}); an import cannot "
+                f"make it {subscriber.status.value}: remove the row or set its status to "
+                f"{reason} (only its owner can subscribe again, through the subscribe form)"
+            )
+        else:
+            continue
+        problems.append(Problem("subscribers", subscriber.id, "email", message))
+    if problems:
+        raise InputError(problems)
+
+
+def suppressed_count(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(schema.suppressions)) or 0)
+
+
+def _suppress(
+    store: Store, connection: Connection, email: str, reason: str, now: datetime, *, replace: bool
+) -> None:
+    statement = store._insert(schema.suppressions).values(
+        email_hash=email_hash(email), reason=reason, created_at=now
+    )
+    if replace:
+        statement = statement.on_conflict_do_update(
+            index_elements=["email_hash"], set_={"reason": reason, "created_at": now}
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=["email_hash"])
+    connection.execute(statement)
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,147 @@
+"""The preference centre, reached from every email by its signed link: what they receive, in
+which format and when; everything stored about them as JSON; and deleting themselves entirely."""
+
+from __future__ import annotations
+
+import json
+from zoneinfo import available_timezones
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from digest.models import Subscriber
+from digest.web.forms import (
+    FORGOTTEN,
+    endpoint,
+    methods,
+    private,
+    signed_url,
+    token_subscriber,
+    token_subscriber_id,
+)
+from digest.web.pages import context_of, page
+from digest.web.preference_form import read_preferences
+
+_ZONES = sorted(available_timezones() - {"localtime"})
+
+
+def _choices(request: Request, subscriber: Subscriber) -> tuple[dict[str, str], list[str]]:
+    """Companies (slug: name) and topics on offer; what they chose before stays on offer."""
+    store = context_of(request).store
+    companies = {slug: company.name for slug, company in store.companies().items()}
+    for slug in subscriber.preferences.companies:
+        companies.setdefault(slug, slug)
+    topics = sorted({*store.topics(), *subscriber.preferences.topics})
+    return companies, topics
+
+
+def _form(
+    request: Request,
+    subscriber: Subscriber,
+    *,
+    status_code: int = 200,
+    problems: dict[str, str] | None = None,
+    chosen: FormData | None = None,
+) -> Response:
+    companies, topics = _choices(request, subscriber)
+    preferences = subscriber.preferences
+    values = {
+        "weekly": preferences.weekly,
+        "companies": set(preferences.companies),
+        "topics": set(preferences.topics),
+        "format": preferences.format,
+        "timezone": subscriber.timezone,
+        "send_hour": str(preferences.send_hour),
+    }
+    if chosen is not None:  # a refused form shows what they sent, to correct it
+        values = {
+            "weekly": chosen.get("weekly") == "on",
+            "companies": set(chosen.getlist("companies")),
+            "topics": set(chosen.getlist("topics")),
+            "format": chosen.get("format"),
+            "timezone": chosen.get("timezone"),
+            "send_hour": chosen.get("send_hour"),
+        }
+    token = request.path_params["token"]
+    return private(
+        page(
+            request,
+            "public/preferences.html.j2",
+            status_code=status_code,
+            subscriber=subscriber,
+            values=values,
+            problems=problems or {},
+            companies=companies,
+            topics=topics,
+            zones=_ZONES,
+            saved=request.query_params.get("saved") == "1",
+            data_link=request.url_for("my_data", token=token),
+            delete_link=request.url_for("delete_me", token=token),
+            unsubscribe_link=signed_url(request, "unsubscribe", subscriber.id, "unsubscribe"),
+        )
+    )
+
+
+def preferences_page(request: Request) -> Response:
+    return _form(request, token_subscriber(request, "preferences"))
+
+
+def save_preferences(request: Request, form: FormData) -> Response:
+    subscriber = token_subscriber(request, "preferences")
+    companies, topics = _choices(request, subscriber)
+    choice = read_preferences(form, companies=companies, topics=topics)
+    if isinstance(choice, dict):
+        return _form(request, subscriber, status_code=400, problems=choice, chosen=form)
+    store = context_of(request).store
+    store.update_preferences(subscriber.id, choice.preferences, choice.timezone)
+    # Post/redirect/get: reloading the page does not send the form again.
+    target = request.url_for("preferences", token=request.path_params["token"])
+    return private(RedirectResponse(f"{target}?saved=1", status_code=303))
+
+
+def my_data(request: Request) -> Response:
+    subscriber_id = token_subscriber_id(request, "preferences")
+    data = context_of(request).store.subscriber_data(subscriber_id)
+    if data is None:
+        raise HTTPException(404, FORGOTTEN)
+    body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
+    response = Response(body + "\n", media_type="application/json; charset=utf-8")
+    response.headers["Content-Disposition"] = 'attachment; filename="my-subscription-data.json"'
+    return private(response)
+
+
+def delete_page(request: Request) -> Response:
+    subscriber = token_subscriber(request, "preferences")
+    return private(page(request, "public/delete.html.j2", subscriber=subscriber, done=False))
+
+
+def delete_me(request: Request, form: FormData) -> Response:
+    subscriber = token_subscriber(request, "preferences")
+    ctx = context_of(request)
+    ctx.store.forget_subscriber(ctx.clock(), subscriber_id=subscriber.id)
+    return private(page(request, "public/delete.html.j2", subscriber=None, done=True))
+
+
+routes = [
+    Route(
+        "/preferences/{token}",
+        endpoint(preferences_page, save_preferences),
+        methods=methods(preferences_page, save_preferences),
+        name="preferences",
+    ),
+    Route(
+        "/preferences/{token}/data",
+        endpoint(my_data),
+        methods=methods(my_data, None),
+        name="my_data",
+    ),
+    Route(
+        "/preferences/{token}/delete",
+        endpoint(delete_page, delete_me),
+        methods=methods(delete_page, delete_me),
+        name="delete_me",
+    ),
+]

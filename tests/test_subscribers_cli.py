@@ -1,0 +1,117 @@
+"""`digest subscribers import|export|list|add|remove|forget` on a real SQLite store."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from digest.cli import main
+from digest.models import SubscriberStatus
+from digest.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "subscribers" / "sample.csv"
+
+
+class Cli:
+    """`digest` on a settings file and SQLite store of its own; each call's (code, out, err)."""
+
+    def __init__(self, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        shutil.copy(REPO / "settings.yaml", folder / "settings.yaml")
+        self.settings = str(folder / "settings.yaml")
+        self.database = f"sqlite:///{folder / 'digest.db'}"
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = main(["--settings", self.settings, "--database", self.database, *args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def store(self) -> Store:
+        return Store.open(self.database)
+
+
+@pytest.fixture
+def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(tmp_path, capsys)
+
+
+def test_import_list_and_export(run: Cli, tmp_path: Path) -> None:
+    code, out, _ = run("subscribers", "import", str(SAMPLE))
+    assert code == 0 and out == "subscribers: 30 new, 0 updated\n"
+    code, out, _ = run("subscribers", "list", "--status", "unsubscribed", "--status", "bounced")
+    assert code == 0
+    assert sorted(line.split("\t")[2] for line in out.splitlines()) == [
+        "bounced",
+        "unsubscribed",
+        "unsubscribed",
+    ]
+    code, out, _ = run("subscribers", "export", str(tmp_path / "all.yaml"))
+    assert code == 0
+    code, out, _ = run("subscribers", "export", "-")
+    assert out.splitlines()[0] == SAMPLE.read_text().splitlines()[0]
+    # Importing the export again changes nobody.
+    code, out, _ = run("subscribers", "import", str(tmp_path / "all.yaml"))
+    assert code == 0 and out == "subscribers: 0 new, 30 updated\n"
+
+
+def test_a_bad_list_names_each_bad_row_and_imports_nothing(run: Cli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "id,email,send_hour,format\n"
+        "a1,good@example.com,8,html\n"
+        "a2,bad@@example.com,8,html\n"
+        "a3,GOOD@example.com,25,pdf\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("subscribers", "import", str(bad))
+    assert code == 2
+    lines = err.splitlines()
+    assert f'{bad}:row 3: email: "bad@@example.com" must have exactly one "@"' in lines[0]
+    assert any(line.startswith(f"{bad}:row 4: send_hour:") for line in lines)
+    assert any(line.startswith(f"{bad}:row 4: format:") for line in lines)
+    with run.store() as store:
+        assert store.subscribers() == []
+
+
+def test_add_remove_and_forget(run: Cli) -> None:
+    code, out, _ = run(
+        "subscribers", "add", "Kim@Example.COM", "--name", "Kim", "--id", "k1",
+        "--companies", "openai;mistral-ai", "--format", "text", "--timezone", "Asia/Seoul",
+    )  # fmt: skip
+    assert code == 0 and out == "added k1 <Kim@example.com> (active)\n"
+    code, _, err = run("subscribers", "add", "kim@example.com")
+    assert code == 2 and "already the address of subscriber k1" in err
+    code, _, err = run("subscribers", "add", "x@example.com", "--timezone", "Mars/Base")
+    assert code == 2 and '"Mars/Base" is not an IANA time zone' in err
+
+    code, out, _ = run("subscribers", "remove", "KIM@example.com")
+    assert code == 0 and out == "unsubscribed k1 <Kim@example.com>\n"
+    with run.store() as store:
+        kim = store.subscriber("k1")
+        assert kim is not None and kim.status is SubscriberStatus.UNSUBSCRIBED
+        assert kim.preferences.companies == ("openai", "mistral-ai")
+    code, _, err = run("subscribers", "remove", "nobody@example.com")
+    assert code == 2 and "no subscriber has this address or id" in err
+
+    code, out, _ = run("subscribers", "forget", "kim@example.com")
+    assert code == 0 and "deleted its subscriber" in out
+    with run.store() as store:
+        assert store.subscribers() == []
+        assert store.suppression_reasons(["kim@example.com"]) == {"kim@example.com": "forgotten"}
+    # The operator's own lists cannot bring the address back.
+    code, _, err = run("subscribers", "add", "kim@example.com")
+    assert code == 2 and "was forgotten at its owner's request" in err
+
+
+def test_add_with_confirm_plans_the_confirmation(run: Cli) -> None:
+    code, out, _ = run("subscribers", "add", "new@example.com", "--id", "n1", "--confirm")
+    assert code == 0
+    assert out == (
+        "added n1 <new@example.com> (pending)\n"
+        "confirmation email planned: `digest worker` delivers it\n"
+    )
+    with run.store() as store:
+        assert store.subscriber_data("n1")["messages"][0]["kind"] == "confirmation"  # type: ignore[index]

@@ -1,0 +1,154 @@
+"""A subscriber's life in the store, on SQLite and PostgreSQL: sign up, confirm, leave, be
+forgotten; and the suppression list that keeps imports from bringing anyone back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from digest import outbox
+from digest.errors import InputError
+from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
+from digest.store import Store, schema
+from digest.store.rows import email_hash
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+ADA = Subscriber(id="s1", email="Ada@example.com", name="Ada")
+BOB = Subscriber(id="s2", email="bob@example.com", name="Bob")
+
+
+def test_a_new_address_signs_up_pending(store: Store) -> None:
+    subscriber, confirm = store.request_subscription(
+        email="New@example.com", name="New", new_id="web-1", timezone="Europe/Paris"
+    )
+    assert confirm
+    assert subscriber == Subscriber(
+        id="web-1",
+        email="New@example.com",
+        name="New",
+        status=SubscriberStatus.PENDING,
+        timezone="Europe/Paris",
+    )
+    assert store.subscriber("web-1") == subscriber
+    assert store.subscriber_by_email("NEW@EXAMPLE.COM") == subscriber
+
+
+def test_an_active_subscriber_signing_up_again_is_left_alone(store: Store) -> None:
+    store.save_subscribers([ADA])
+    subscriber, confirm = store.request_subscription(
+        email="ada@EXAMPLE.com", name="Someone Else", new_id="web-2", timezone="UTC"
+    )
+    assert not confirm and subscriber == ADA
+    assert store.subscribers() == [ADA]
+
+
+def test_confirming_activates_only_the_pending(store: Store) -> None:
+    store.save_subscribers([ADA])
+    store.request_subscription(email="p@example.com", name="", new_id="web-3", timezone="UTC")
+    confirmed = store.confirm_subscriber("web-3", NOW)
+    assert confirmed is not None and confirmed.status is SubscriberStatus.ACTIVE
+    store.unsubscribe("s1", NOW)
+    assert store.confirm_subscriber("s1", NOW).status is SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+    assert store.confirm_subscriber("nobody", NOW) is None
+
+
+def test_unsubscribing_suppresses_the_address_by_its_hash_only(store: Store) -> None:
+    store.save_subscribers([ADA, BOB])
+    left = store.unsubscribe("s1", NOW)
+    assert left is not None and left.status is SubscriberStatus.UNSUBSCRIBED
+    assert store.unsubscribe("s1", NOW) == left  # twice is once
+    assert store.suppression_reasons(["ADA@example.com", "bob@example.com"]) == {
+        "ada@example.com": "unsubscribed"
+    }
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(schema.suppressions)).all()
+    assert [row.email_hash for row in rows] == [email_hash("ada@example.com")]
+    assert len(rows[0].email_hash) == 64
+    assert store.subscriber("s2").status is SubscriberStatus.ACTIVE  # type: ignore[union-attr]
+
+
+def test_an_import_cannot_bring_back_a_suppressed_address(store: Store) -> None:
+    store.save_subscribers([ADA, BOB])
+    store.unsubscribe("s1", NOW)
+    store.forget_subscriber(NOW, email="bob@example.com")
+    before = store.subscribers()
+    gone = SubscriberStatus.UNSUBSCRIBED
+    attempts = [
+        Subscriber(id="s1", email="ada@example.com", name="Ada"),  # active again: refused
+        Subscriber(id="s9", email="BOB@example.com", name="Bob", status=gone),  # forgotten
+        Subscriber(id="s3", email="cy@example.com", name="Cy"),  # fine, but all or nothing
+    ]
+    with pytest.raises(InputError) as caught:
+        store.save_subscribers(attempts)
+    problems = {problem.record: problem.message for problem in caught.value.problems}
+    assert set(problems) == {"s1", "s9"}
+    assert "suppression list (unsubscribed)" in problems["s1"]
+    assert "was forgotten at its owner's request" in problems["s9"]
+    assert store.subscribers() == before
+    # The unsubscribed one may be written as unsubscribed (an export imported back).
+    unchanged = Subscriber(id="s1", email="ada@example.com", name="Ada L.",
+                           status=SubscriberStatus.UNSUBSCRIBED)  # fmt: skip
+    store.save_subscribers([unchanged])
+    assert store.subscriber("s1") == unchanged
+
+
+def test_a_forgotten_subscriber_leaves_only_the_hash(store: Store) -> None:
+    store.save_subscribers([ADA, BOB])
+    rows = [
+        outbox.PlannedDelivery(
+            idempotency_key=f"weekly:2026-W48/email/{subscriber.id}",
+            digest_key="weekly:2026-W48",
+            channel=DeliveryChannel.EMAIL,
+            target=subscriber.id,
+            payload={},
+        )
+        for subscriber in (ADA, BOB)
+    ]
+    outbox.plan(store.engine, rows, now=NOW)
+    assert store.forget_subscriber(NOW, subscriber_id="s1") == 1
+    assert store.subscriber("s1") is None
+    with store.engine.connect() as connection:
+        targets = list(connection.scalars(select(schema.deliveries.c.target)))
+        suppressed = connection.execute(select(schema.suppressions)).all()
+    assert targets == ["s2"]
+    assert [(row.email_hash, row.reason) for row in suppressed] == [
+        (email_hash("ada@example.com"), "forgotten")
+    ]
+    # An address nobody has is suppressed all the same, for the lists of the future.
+    assert store.forget_subscriber(NOW, email="never@example.com") == 0
+    assert store.suppression_reasons(["never@example.com"]) == {"never@example.com": "forgotten"}
+
+
+def test_subscriber_data_holds_their_record_and_messages(store: Store) -> None:
+    store.save_subscribers([ADA])
+    store.update_preferences(
+        "s1", Preferences(weekly=False, companies=("openai",), send_hour=6), "Asia/Tokyo"
+    )
+    outbox.plan(
+        store.engine,
+        [
+            outbox.PlannedDelivery(
+                idempotency_key="confirmation/s1/x",
+                digest_key="confirmation",
+                channel=DeliveryChannel.EMAIL,
+                target="s1",
+                payload={"kind": "confirmation"},
+            )
+        ],
+        now=NOW,
+    )
+    data = store.subscriber_data("s1")
+    assert data is not None
+    assert data["subscriber"]["email"] == "Ada@example.com"
+    assert data["subscriber"]["timezone"] == "Asia/Tokyo"
+    assert data["subscriber"]["preferences"] == {
+        "weekly": False,
+        "companies": ["openai"],
+        "topics": [],
+        "send_hour": 6,
+        "format": "html",
+    }
+    assert [(m["kind"], m["state"]) for m in data["messages"]] == [("confirmation", "planned")]
+    assert store.subscriber_data("nobody") is None
