@@ -9,7 +9,7 @@ import yaml
 from web_support import ARTIFACTS, live_server
 
 from digest.context import Context
-from digest.ingest import read_sources
+from digest.ingest import read_sources, read_subscribers
 from digest.render.templates import template_environment
 from digest.schedule import jobs
 from digest.settings import parse_settings
@@ -24,6 +24,9 @@ def test_the_archive_opens_a_digest_in_chromium(browser: Any, tmp_path: Path) ->
     settings = parse_settings(raw, where="settings.yaml", root=tmp_path)
     with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as store:
         store.write_batch(read_sources([str(REPO / "digest" / "data" / "sample.yaml")]))
+        store.save_subscribers(
+            read_subscribers(REPO / "digest" / "data" / "sample-subscribers.csv")
+        )
         ctx = Context(settings=settings, store=store, env=template_environment())
         week = jobs.latest_week(ctx)
         assert week is not None

@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.context import Context
-from digest.web import archive
+from digest.web import archive, editor, preferences, subscribe, unsubscribe
 from digest.web.pages import page
 
 
@@ -24,7 +24,14 @@ def http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(ctx: Context) -> Starlette:
     app = Starlette(
-        routes=[Route("/", home), *archive.routes],
+        routes=[
+            Route("/", home),
+            *archive.routes,
+            *subscribe.routes,
+            *preferences.routes,
+            *unsubscribe.routes,
+            editor.mount(ctx),  # /editor: its own session cookie, behind a login
+        ],
         exception_handlers={HTTPException: http_error},
     )
     app.state.ctx = ctx

@@ -1,0 +1,298 @@
+"""What the editor's pages show about a digest, built with the same code as a real send.
+
+Every message shown here comes from `MessageBuilder` (the deliverer's own builder) as RFC 5322
+bytes and is parsed back, so the headers, the text part and the HTML part on the page are the
+bytes a subscriber would get (only the Date differs: it is the time of the send).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from digest.compose import IsoWeek
+from digest.context import Context
+from digest.models import Delivery, DeliveryChannel, DeliveryState, Digest, DigestKind
+from digest.render.email import GMAIL_CLIP_BYTES, WARN_HTML_BYTES
+from digest.render.social import SocialPost
+from digest.schedule import jobs
+from digest.schedule.messages import MessageBuilder, Skip
+from digest.store.store import ApprovalStatus, DigestApproval
+
+PREVIEW_ADDRESS = "reader@example.com"
+THREADS_MAX_LINKS = 5
+BLUESKY_MAX_BYTES = 3000
+_LINK = re.compile(r"https?://\S+")
+_KEY = re.compile(r"^(?:weekly|company:[a-z0-9][a-z0-9-]*):(\d{4}-W\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    digest: Digest
+    stored: bool  # False: composed now, on the fly, from what the store holds
+
+
+def find_digest(ctx: Context, key: str) -> Found | None:
+    """The stored snapshot of `key`, or else the digest composed now from the store."""
+    stored = ctx.store.load_digest(key)
+    if stored is not None:
+        return Found(stored, True)
+    match = _KEY.match(key)
+    if match is None:
+        return None
+    try:
+        week = IsoWeek.parse(match.group(1))
+    except ValueError:
+        return None
+    if key.startswith("weekly:"):
+        digest = jobs.compose_weekly(ctx, week)
+        return Found(digest, False) if digest.entries else None
+    slug = key.split(":")[1]
+    digests = jobs.compose_companies(ctx, week, slug)
+    return Found(digests[0], False) if digests else None
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    key: str
+    title: str
+    kind: DigestKind
+    week: str
+    stored: bool
+    status: ApprovalStatus
+    planned: int
+
+
+def upcoming_weeks(ctx: Context) -> list[IsoWeek]:
+    """The week of the newest item and the week the next Monday run sends, newest first."""
+    weeks = {jobs.last_complete_week(ctx)}
+    latest = jobs.latest_week(ctx)
+    if latest is not None:
+        weeks.add(latest)
+    return sorted(weeks, reverse=True)
+
+
+def digest_lists(ctx: Context) -> tuple[list[Listed], list[Listed]]:
+    """(upcoming, past): upcoming are those not planned for their recipients yet, composed on the
+    fly or stored and waiting (approved, held, or waiting for approval); past are the planned."""
+    upcoming: dict[str, Listed] = {}
+    past: list[Listed] = []
+    for summary in ctx.store.digest_summaries():
+        approval = ctx.store.digest_approval(summary.key)
+        planned = approval.planned if approval else 0
+        listed = Listed(
+            key=summary.key,
+            title=summary.title,
+            kind=summary.kind,
+            week=week_of(summary.key),
+            stored=True,
+            status=ApprovalStatus(summary.status),
+            planned=planned,
+        )
+        if planned:
+            past.append(listed)
+        else:
+            upcoming[summary.key] = listed
+    for week in upcoming_weeks(ctx):
+        composed = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]
+        for digest in composed:
+            if digest.key in upcoming or any(p.key == digest.key for p in past):
+                continue
+            if not digest.entries:
+                continue
+            upcoming[digest.key] = Listed(
+                key=digest.key,
+                title=digest.title,
+                kind=digest.kind,
+                week=str(week),
+                stored=False,
+                status=ApprovalStatus.DRAFT,
+                planned=0,
+            )
+    ordered = sorted(upcoming.values(), key=lambda d: (d.week, d.kind is DigestKind.WEEKLY, d.key))
+    return list(reversed(ordered)), past
+
+
+def week_of(key: str) -> str:
+    return key.rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    headers: tuple[tuple[str, str], ...]
+    text: str
+    html: str | None  # None: a text-only message
+    size: int  # bytes of the whole message
+
+
+@dataclass(frozen=True, slots=True)
+class NotSent:
+    reason: str
+
+
+def parse_message(data: bytes) -> MessageView:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    text_part = message.get_body(("plain",))
+    html_part = message.get_body(("html",))
+    return MessageView(
+        headers=tuple((name, str(value)) for name, value in message.items()),
+        text=text_part.get_content() if text_part is not None else "",
+        html=html_part.get_content() if html_part is not None else None,
+        size=len(data),
+    )
+
+
+def message_view(ctx: Context, digest: Digest, subscriber_id: str | None) -> MessageView | NotSent:
+    """The digest as this subscriber would receive it (or why they would not), or, without a
+    subscriber, as a reader who takes every topic."""
+    builder = MessageBuilder(ctx)
+    builder.use_digest(digest)
+    now = ctx.clock()
+    if subscriber_id is None:
+        built = builder.test_message(
+            digest, PREVIEW_ADDRESS, key=f"{digest.key}/preview", now=now, subject_prefix=""
+        )
+        return parse_message(built.data)
+    subscriber = ctx.store.subscriber(subscriber_id)
+    if subscriber is None:
+        return NotSent("no subscriber has that id")
+    if subscriber.id not in {s.id for s in jobs.email_audience(ctx, digest)}:
+        return NotSent(not_in_audience(digest, subscriber.status.value))
+    row = Delivery(
+        id=0,
+        idempotency_key=jobs.email_key(digest.key, subscriber.id),
+        digest_key=digest.key,
+        channel=DeliveryChannel.EMAIL,
+        target=subscriber.id,
+        state=DeliveryState.PLANNED,
+    )
+    result = builder.build(row, now)
+    if isinstance(result, Skip):
+        return NotSent(f"they would be skipped: {result.reason}")
+    return parse_message(result.data)
+
+
+def not_in_audience(digest: Digest, status: str) -> str:
+    if status != "active":
+        return f"they are {status}: only active subscribers receive digests"
+    if digest.kind is DigestKind.WEEKLY:
+        return "they have turned the weekly digest off"
+    company = digest.company.name if digest.company else "this company"
+    return f"they do not follow {company}"
+
+
+@dataclass(frozen=True, slots=True)
+class SizeView:
+    html_bytes: int
+    warnings: tuple[str, ...]
+    near_clip: bool
+
+    @property
+    def kilobytes(self) -> str:
+        return f"{self.html_bytes / 1000:.1f}"
+
+    @property
+    def clip_kb(self) -> int:
+        return GMAIL_CLIP_BYTES // 1000
+
+    @property
+    def percent_of_clip(self) -> int:
+        return round(100 * self.html_bytes / GMAIL_CLIP_BYTES)
+
+
+def size_view(ctx: Context, digest: Digest) -> SizeView:
+    compiled = MessageBuilder(ctx).renderer.compile(digest)
+    return SizeView(compiled.html_size, compiled.warnings, compiled.html_size > WARN_HTML_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class PostView:
+    element_id: str
+    channel: str
+    platform: str
+    text: str
+    length: int
+    limit: int
+    warnings: tuple[str, ...]
+
+
+def post_views(ctx: Context, digest: Digest) -> dict[str, list[PostView]]:
+    """Every configured channel's posts for the digest, by channel, with what to look at."""
+    by_channel: dict[str, list[PostView]] = {}
+    for index, (channel, post) in enumerate(jobs.compose_posts(ctx, digest)):
+        by_channel.setdefault(channel, []).append(
+            PostView(
+                element_id=f"post-{index}",
+                channel=channel,
+                platform=post.platform,
+                text=post.text,
+                length=post.length,
+                limit=post.limit,
+                warnings=post_warnings(post),
+            )
+        )
+    return by_channel
+
+
+def post_warnings(post: SocialPost) -> tuple[str, ...]:
+    """What marketing should know before publishing a post by hand."""
+    found = []
+    if post.length > post.limit:
+        found.append(f"{post.length - post.limit} over the limit: the platform will refuse it")
+    if not post.hashtags and post.reply_to is None:
+        found.append("no hashtags: none fitted")
+    if post.platform == "threads" and len(_LINK.findall(post.text)) > THREADS_MAX_LINKS:
+        found.append(f"more than {THREADS_MAX_LINKS} links: Threads refuses it")
+    if post.platform == "bluesky" and len(post.text.encode("utf-8")) > BLUESKY_MAX_BYTES:
+        found.append(f"over Bluesky's {BLUESKY_MAX_BYTES} bytes")
+    return tuple(found)
+
+
+def approval_of(ctx: Context, key: str) -> DigestApproval:
+    found = ctx.store.digest_approval(key)
+    return found or DigestApproval(key, ApprovalStatus.DRAFT, None, None, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateProblem:
+    """A template that does not render: where (file and line) and what is wrong."""
+
+    file: str
+    line: int | None
+    message: str
+
+
+def template_problem(error: BaseException) -> TemplateProblem | None:
+    """The template file, line and message behind `error`, or None if no template caused it.
+
+    A syntax error names its file and line; an error while rendering (an undefined name, a
+    filter that failed) is found in the traceback, where Jinja puts each template's own file
+    and line.
+    """
+    if isinstance(error, jinja2.TemplateSyntaxError):
+        return TemplateProblem(
+            file=error.filename or error.name or "(unknown template)",
+            line=error.lineno,
+            message=error.message or str(error),
+        )
+    if isinstance(error, jinja2.TemplateNotFound):
+        return TemplateProblem(file=error.name or "(unknown)", line=None, message=str(error))
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename.endswith(".j2")
+    ]
+    if not frames:
+        return None
+    innermost = frames[-1]
+    message = f"{type(error).__name__}: {error}"
+    return TemplateProblem(
+        file=str(Path(innermost.filename)), line=innermost.lineno, message=message
+    )

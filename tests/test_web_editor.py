@@ -1,0 +1,511 @@
+"""The editor's side of the web app: login, sessions, CSRF, the digest pages, view as subscriber,
+test-sends as outbox rows, approval, and templates that reload and explain their errors."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from anyio.from_thread import start_blocking_portal
+from sqlalchemy import select
+from starlette.applications import Starlette
+
+from digest import outbox
+from digest.context import Context
+from digest.ingest import read_sources, read_subscribers
+from digest.models import DeliveryState
+from digest.render.templates import template_environment
+from digest.schedule.deliverer import deliver_due
+from digest.settings import Settings, parse_settings
+from digest.store import Store, schema
+from digest.store.store import ApprovalStatus
+from digest.web.app import create_app
+from digest.web.passwords import hash_password
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "digest" / "data"
+PASSWORD = "correct horse battery staple"
+TOKEN = "t0ken-for-the-editor-tests-0123456789"
+WEEKLY = "weekly:2026-W48"
+# The Monday after the sample's last week, before the 07:00 weekly run.
+SUNDAY = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def editor_settings(
+    tmp_path: Path, editor: dict[str, Any] | None, templates: Path | None = None
+) -> Settings:
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    raw["web"]["editor"] = editor if editor is not None else {}
+    raw["email"]["options"]["directory"] = str(tmp_path / "outbox" / "email")
+    for channel in raw["social"]:
+        channel["options"]["directory"] = str(tmp_path / "outbox" / "social")
+    if templates is not None:
+        raw["site"]["templates"] = str(templates)
+    return parse_settings(raw, where="settings.yaml", root=tmp_path)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(SUNDAY)
+
+
+@pytest.fixture
+def overrides(tmp_path: Path) -> Path:
+    folder = tmp_path / "my-templates"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def context(tmp_path: Path, password_hash: str, clock: Clock, overrides: Path) -> Iterator[Context]:
+    settings = editor_settings(
+        tmp_path, {"password_hash": password_hash, "token": TOKEN}, overrides
+    )
+    store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    store.write_batch(read_sources([str(DATA / "sample.yaml")]))
+    store.save_subscribers(read_subscribers(DATA / "sample-subscribers.csv"))
+    ctx = Context(settings=settings, store=store, env=template_environment(overrides), clock=clock)
+    yield ctx
+    store.close()
+
+
+class Client:
+    """httpx's AsyncClient on the app, driven from a thread of its own: these tests also run
+    after the browser tests, whose Playwright keeps an event loop in the main thread."""
+
+    def __init__(self, app: Starlette) -> None:
+        self._portal = start_blocking_portal()
+        self.portal = self._portal.__enter__()
+        transport = httpx.ASGITransport(app=app)
+        self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        self.cookies = self.client.cookies
+
+    def get(self, url: str, **options: Any) -> httpx.Response:
+        return self.portal.call(partial(self.client.get, url, **options))
+
+    def post(self, url: str, **options: Any) -> httpx.Response:
+        return self.portal.call(partial(self.client.post, url, **options))
+
+    def close(self) -> None:
+        self.portal.call(self.client.aclose)
+        self._portal.__exit__(None, None, None)
+
+
+@contextmanager
+def client_for(app: Starlette) -> Iterator[Client]:
+    client = Client(app)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def client(context: Context) -> Iterator[Client]:
+    with client_for(create_app(context)) as client:
+        yield client
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def log_in(client: Client, password: str = PASSWORD) -> httpx.Response:
+    form = client.get("/editor/login")
+    return client.post(
+        "/editor/login",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "name": "Ada Editor",
+            "password": password,
+            "next": "/editor/",
+        },
+    )
+
+
+def digest_page(client: Client, key: str = WEEKLY, **query: str) -> str:
+    response = client.get(f"/editor/digest/{key}", params=query)
+    assert response.status_code == 200, response.text[:2000]
+    return response.text
+
+
+# Login, sessions, CSRF ------------------------------------------------------------------------
+
+
+def test_editor_pages_need_a_login(client: Client) -> None:
+    page = client.get(f"/editor/digest/{WEEKLY}")
+    assert page.status_code == 303
+    assert page.headers["location"].startswith(
+        "http://testserver/editor/login?next=/editor/digest/"
+    )
+    frame = client.get(f"/editor/digest/{WEEKLY}/email.html")
+    assert frame.status_code == 303
+    change = client.post(f"/editor/digest/{WEEKLY}/approve", data={"csrf_token": "x"})
+    assert change.status_code == 401
+
+
+def test_a_wrong_password_is_refused_and_the_right_one_or_the_token_lets_in(
+    client: Client,
+) -> None:
+    wrong = log_in(client, "not the password")
+    assert wrong.status_code == 401
+    assert "That password or token is not right." in wrong.text
+    assert (client.get("/editor/")).status_code == 303
+    right = log_in(client)
+    assert right.status_code == 303 and right.headers["location"] == "/editor/"
+    cookie = right.headers["set-cookie"]
+    assert "path=/editor" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    index = client.get("/editor/")
+    assert index.status_code == 200 and "logged in as Ada Editor" in index.text
+    client.cookies.clear()
+    assert (log_in(client, TOKEN)).status_code == 303
+
+
+def test_a_session_ends_after_its_lifetime(client: Client, clock: Clock) -> None:
+    log_in(client)
+    assert (client.get("/editor/")).status_code == 200
+    clock.now = SUNDAY + timedelta(minutes=479)
+    assert (client.get("/editor/")).status_code == 200
+    clock.now = SUNDAY + timedelta(minutes=481)
+    assert (client.get("/editor/")).status_code == 303
+
+
+def test_forms_without_the_csrf_token_change_nothing(client: Client, context: Context) -> None:
+    # Login itself is protected: a form posted from elsewhere has no token.
+    forged_login = client.post("/editor/login", data={"name": "Mallory", "password": PASSWORD})
+    assert forged_login.status_code == 403
+    log_in(client)
+    for action in ("approve", "hold", "test-send"):
+        response = client.post(
+            f"/editor/digest/{WEEKLY}/{action}",
+            data={"csrf_token": "guessed", "address": "x@example.org"},
+        )
+        assert response.status_code == 403, action
+    assert context.store.digest_approval(WEEKLY) is None
+    assert outbox.state_counts(context.store.engine) == {}
+
+
+def test_the_editor_is_disabled_with_a_clear_message_when_no_secret_is_set(
+    tmp_path: Path,
+) -> None:
+    settings = editor_settings(tmp_path, None)
+    assert not settings.web.editor.enabled
+    with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as store:
+        ctx = Context(settings=settings, store=store, env=template_environment())
+        with client_for(create_app(ctx)) as client:
+            for path in ("/editor/", "/editor/login"):
+                response = client.get(path)
+                assert response.status_code == 503
+                assert "The editor is disabled" in response.text
+                assert "digest editor hash-password" in response.text
+            assert (client.get("/archive")).status_code == 200
+
+
+def test_settings_yaml_without_editor_secrets_leaves_the_editor_off(tmp_path: Path) -> None:
+    """The shipped settings.yaml reads the secrets from ${ENV:-}: unset, the editor is off."""
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_EDITOR")}
+    script = (
+        "import sys, yaml; from digest.settings import parse_settings; "
+        "raw = yaml.safe_load(sys.stdin.read()); "
+        "s = parse_settings(raw, where='settings.yaml', root=__import__('pathlib').Path('.')); "
+        "print(s.web.editor.enabled, s.web.host)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=yaml.safe_dump(raw),
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+    )
+    assert result.stdout.split() == ["False", "127.0.0.1"]
+
+
+def test_the_web_app_never_imports_delivery() -> None:
+    script = (
+        "import sys, digest.web.app; "
+        "print(sorted(m for m in sys.modules if m.startswith('digest.delivery') "
+        "or m == 'digest.schedule.deliverer'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+# The digest pages ---------------------------------------------------------------------------
+
+
+def test_the_index_lists_upcoming_and_past_digests(client: Client, context: Context) -> None:
+    log_in(client)
+    page = (client.get("/editor/")).text
+    upcoming, past = page.split("Past digests")
+    assert f"/editor/digest/{WEEKLY}" in upcoming
+    assert "/editor/digest/company:mistral-ai:2026-W48" in upcoming
+    assert "composed now, not stored" in upcoming
+    assert "No digest has been planned for delivery yet." in past
+    from digest.schedule import jobs
+
+    week = jobs.latest_week(context)
+    assert week is not None
+    jobs.plan_email(context, jobs.compose_weekly(context, week))
+    upcoming, past = (client.get("/editor/")).text.split("Past digests")
+    assert f"/editor/digest/{WEEKLY}" in past and f"/editor/digest/{WEEKLY}" not in upcoming
+    assert "planned for" in past
+
+
+def test_a_digest_page_shows_the_email_its_text_headers_size_and_posts(
+    client: Client,
+) -> None:
+    log_in(client)
+    page = digest_page(client)
+    # The email in a sandboxed frame, at 600 px, and at 375 px on asking.
+    assert re.search(r'<iframe[^>]* sandbox=""[^>]*src="[^"]*/email.html"[^>]*width: 600px', page)
+    phone = digest_page(client, width="375")
+    assert re.search(r"<iframe[^>]* sandbox=\"\"[^>]*width: 375px", phone)
+    assert "Mistral AI is investing 1.2 billion euros" in page  # in the text part
+    assert re.search(r"<th>Subject</th><td>The week in AI", page)
+    assert "<th>List-Unsubscribe</th>" in page and "<th>Message-ID</th>" in page
+    assert re.search(r"HTML part: \d+\.\d KB \(\d+% of Gmail's 102 KB clipping\)", page)
+    # Posts per channel, each with its count against its limit and a copy button.
+    for channel in ("x", "mastodon", "bluesky", "linkedin", "threads"):
+        assert f'data-channel="{channel}"' in page
+    assert re.search(r'<span class="count ">\d+ / 280</span>', page)
+    assert re.search(r'<span class="count ">\d+ / 300</span>', page)
+    assert 'class="secondary copy" data-copy="post-0"' in page
+    assert "navigator.clipboard.writeText" in page
+    frame = client.get(f"/editor/digest/{WEEKLY}/email.html")
+    assert frame.status_code == 200
+    assert frame.headers["content-security-policy"].startswith("sandbox;")
+    assert "Mistral AI is investing 1.2 billion euros" in frame.text
+
+
+def test_a_size_warning_shows_near_gmails_clipping(client: Client, overrides: Path) -> None:
+    """An overriding template that bloats the email makes the page warn."""
+    (overrides / "email").mkdir()
+    base = (REPO / "templates" / "email" / "base.mjml.j2").read_text()
+    padding = '<mj-raw><div style="display:none">' + "x " * 55_000 + "</div></mj-raw>"
+    assert "<mj-body" in base
+    bloated = re.sub(r"(<mj-body[^>]*>)", lambda m: m.group(1) + padding, base, count=1)
+    (overrides / "email" / "base.mjml.j2").write_text(bloated)
+    log_in(client)
+    page = digest_page(client)
+    assert "near or over Gmail's clipping" in page
+    assert "Gmail clips messages over 102 KB" in page
+
+
+def test_an_unknown_digest_is_a_404(client: Client) -> None:
+    log_in(client)
+    assert (client.get("/editor/digest/weekly:1999-W01")).status_code == 404
+    assert (client.get("/editor/digest/nonsense")).status_code == 404
+
+
+# View as subscriber --------------------------------------------------------------------------
+
+
+def test_view_as_subscriber_shows_exactly_the_message_the_worker_sends(
+    client: Client, context: Context, tmp_path: Path
+) -> None:
+    from digest.schedule import jobs
+
+    week = jobs.latest_week(context)
+    assert week is not None
+    audience = jobs.email_audience(context, jobs.compose_weekly(context, week))
+    subscriber = next(s for s in audience if s.preferences.format == "html")
+    log_in(client)
+    page = digest_page(client, subscriber=subscriber.id)
+    frame = client.get(f"/editor/digest/{WEEKLY}/email.html", params={"subscriber": subscriber.id})
+    # Now send it for real and compare with the .eml the file adapter wrote.
+    jobs.plan_email(context, jobs.compose_weekly(context, week))
+    deliver_due(context)
+    sent = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in (tmp_path / "outbox" / "email").glob("*.eml")
+    ]
+    theirs = next(m for m in sent if subscriber.email in str(m["To"]))
+    for name in ("From", "To", "Subject", "Message-ID", "List-Id", "List-Unsubscribe"):
+        value = str(theirs[name]).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert f"<th>{name}</th><td>{value}</td>" in page.replace("&#34;", '"'), name
+    html_part = theirs.get_body(("html",))
+    text_part = theirs.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    assert frame.text == html_part.get_content()
+    assert subscriber.name in frame.text
+    first_lines = text_part.get_content().splitlines()[:5]
+    for line in first_lines:
+        if line.strip():
+            assert line.replace("'", "&#39;").replace('"', "&#34;") in page
+
+
+def test_view_as_a_subscriber_who_would_not_receive_it_says_why(
+    client: Client, context: Context
+) -> None:
+    inactive = next(s for s in context.store.subscribers() if s.status.value != "active")
+    log_in(client)
+    page = digest_page(client, subscriber=inactive.id)
+    assert "This subscriber would not receive it: they are " in page
+
+
+# Test-send ----------------------------------------------------------------------------------
+
+
+def test_a_test_send_is_an_outbox_row_marked_test_that_the_worker_delivers(
+    client: Client, context: Context, tmp_path: Path
+) -> None:
+    log_in(client)
+    page = digest_page(client)
+    response = client.post(
+        f"/editor/digest/{WEEKLY}/test-send",
+        data={"csrf_token": csrf_of(page), "address": "proof@example.org"},
+    )
+    assert response.status_code == 303
+    assert "is in the outbox, marked as a test" in (digest_page(client))
+    with context.store.engine.connect() as connection:
+        rows = connection.execute(select(schema.deliveries)).mappings().all()
+    assert len(rows) == 1 and rows[0]["is_test"] is True
+    assert rows[0]["payload"]["address"] == "proof@example.org"
+    # The digest was not stored by previewing or test-sending it: it is not frozen yet.
+    assert context.store.load_digest(WEEKLY) is None
+    report = deliver_due(context)
+    assert report.states == {DeliveryState.SENT.value: 1}
+    (eml,) = (tmp_path / "outbox" / "email").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert str(message["To"]) == "proof@example.org"
+    assert str(message["Subject"]).startswith("[Test] The week in AI")
+    # A test row never counts as the digest being planned.
+    assert context.store.digest_approval(WEEKLY) is None
+
+
+def test_a_test_send_to_something_not_an_address_plans_nothing(
+    client: Client, context: Context
+) -> None:
+    log_in(client)
+    page = digest_page(client)
+    for address in ("not-an-address", "a@example.org\r\nBcc: b@example.org"):
+        client.post(
+            f"/editor/digest/{WEEKLY}/test-send",
+            data={"csrf_token": csrf_of(page), "address": address},
+        )
+    assert outbox.state_counts(context.store.engine) == {}
+
+
+# Approval -----------------------------------------------------------------------------------
+
+
+def test_approving_records_who_and_when_and_holding_clears_it(
+    client: Client, context: Context, clock: Clock
+) -> None:
+    log_in(client)
+    page = digest_page(client)
+    approved = client.post(f"/editor/digest/{WEEKLY}/approve", data={"csrf_token": csrf_of(page)})
+    assert approved.status_code == 303
+    approval = context.store.digest_approval(WEEKLY)
+    assert approval is not None
+    assert approval.status is ApprovalStatus.APPROVED
+    assert approval.approved_by == "Ada Editor" and approval.approved_at == SUNDAY
+    assert approval.planned == 0  # before its time: the scheduler sends it
+    page = digest_page(client)
+    assert "Approved: the scheduler sends it at its time." in page
+    assert 'id="approved-by">Ada Editor<' in page
+    client.post(f"/editor/digest/{WEEKLY}/hold", data={"csrf_token": csrf_of(page)})
+    held = context.store.digest_approval(WEEKLY)
+    assert held is not None and held.status is ApprovalStatus.HELD and held.approved_by is None
+    assert "Not sent while held." in digest_page(client)
+
+
+def test_approving_after_the_scheduled_time_plans_it_at_once(
+    client: Client, context: Context, clock: Clock
+) -> None:
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # after Monday 07:00 in Paris
+    log_in(client)
+    page = digest_page(client)
+    client.post(f"/editor/digest/{WEEKLY}/approve", data={"csrf_token": csrf_of(page)})
+    approval = context.store.digest_approval(WEEKLY)
+    assert approval is not None and approval.planned > 0
+    assert "deliveries were planned now" in digest_page(client)
+    page = digest_page(client)
+    assert 'id="approve"' not in page  # planned: no more decisions
+
+
+# Templates ----------------------------------------------------------------------------------
+
+
+def test_an_edited_template_shows_on_reload_without_a_restart(
+    client: Client, overrides: Path
+) -> None:
+    log_in(client)
+    folder = overrides / "email"
+    folder.mkdir()
+    headline = folder / "_headline.mjml.j2"
+    original = (REPO / "templates" / "email" / "_headline.mjml.j2").read_text()
+    headline.write_text(original)
+    before = (client.get(f"/editor/digest/{WEEKLY}/email.html")).text
+    assert "EDITED-HEADLINE" not in before
+    headline.write_text(original.replace("<h3 ", "<p>EDITED-HEADLINE</p><h3 ", 1))
+    stamp = headline.stat().st_mtime + 5  # a later mtime, whatever the file system's resolution
+    os.utime(headline, (stamp, stamp))
+    after = (client.get(f"/editor/digest/{WEEKLY}/email.html")).text
+    assert "EDITED-HEADLINE" in after
+
+
+def test_a_template_error_shows_its_file_line_and_message(client: Client, overrides: Path) -> None:
+    log_in(client)
+    (overrides / "email").mkdir()
+    broken = overrides / "email" / "_headline.mjml.j2"
+    broken.write_text("line one\nline two\n{% if entry %}never closed\n")
+    page = client.get(f"/editor/digest/{WEEKLY}")
+    assert page.status_code == 500
+    assert f"<code class=template-file>{broken}</code>" in page.text
+    assert "<code class=template-line>line 3</code>" in page.text
+    assert "Unexpected end of template" in page.text
+    # An error while rendering (not parsing) is found too, with its own line.
+    broken.write_text("fine\n{{ entry.no_such_field.deeper }}\n")
+    page = client.get(f"/editor/digest/{WEEKLY}")
+    assert "<code class=template-line>line 2</code>" in page.text
+    assert "no_such_field" in page.text
+    # An editor page's own template.
+    (overrides / "web" / "editor").mkdir(parents=True)
+    (overrides / "web" / "editor" / "index.html.j2").write_text("{% for x in %}\n")
+    index = client.get("/editor/")
+    assert "index.html.j2</code>" in index.text and "line 1" in index.text
+
+
+def test_a_held_or_unapproved_digest_stays_out_of_the_public_archive(
+    client: Client, context: Context
+) -> None:
+    log_in(client)
+    page = digest_page(client)
+    client.post(f"/editor/digest/{WEEKLY}/hold", data={"csrf_token": csrf_of(page)})
+    assert context.store.load_digest(WEEKLY) is not None  # stored by the decision
+    assert WEEKLY not in (client.get("/archive")).text
+    assert (client.get(f"/archive/{WEEKLY}")).status_code == 404
