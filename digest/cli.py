@@ -382,11 +382,11 @@ def demo(ctx: Context, out: Path) -> int:
     week = jobs.latest_week(ctx)
     assert week is not None  # the sample has items
     digests = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]
+    rules = social_rules(ctx)
     rows = []
     for digest in digests:
         email = jobs.plan_email(ctx, digest)
-        posts = jobs.plan_social(ctx, digest) if digest.kind.value == "weekly" else None
-        rows.append((digest, email, posts))
+        rows.append((digest, email, jobs.plan_social(ctx, digest, rules=rules)))
     previews = jobs.write_previews(ctx, digests, out / "preview")
     report = deliver_reporting(ctx)
 
@@ -396,7 +396,7 @@ def demo(ctx: Context, out: Path) -> int:
     for digest, email, posts in rows:
         print(
             f"{digest.key:44} {email.recipients:>7} {email.new:>5} "
-            f"{posts.recipients if posts else '':>6} {posts.new if posts else '':>5} "
+            f"{posts.recipients:>6} {posts.new:>5} "
             f"{sizes[digest.key] / 1024:>8.1f}"
         )
     print(f"\ndelivered this run: {report.states or 'nothing (all delivered before)'}")
