@@ -42,6 +42,39 @@ _LINE_BREAKS = re.compile(r"[\r\n]+")
 _ANGLES = "<> \t"
 
 
+def site_message(
+    site: SiteSettings,
+    parts: EmailParts,
+    *,
+    key: str,
+    message_id: str,
+    to_name: str,
+    to_address: str,
+    unsubscribe_url: str,
+    date: datetime,
+) -> OutgoingEmail:
+    """A message from the site to one address, with the site's sender and list headers."""
+    data = build_message(
+        parts,
+        from_address=site.from_address,
+        to_name=to_name,
+        to_address=to_address,
+        message_id=message_id,
+        date=date,
+        list_id=site.list_id,
+        list_name=site.name,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=site.unsubscribe_mailto,
+    )
+    return OutgoingEmail(
+        key=key,
+        message_id=message_id,
+        sender=parseaddr(site.from_address)[1],
+        recipient=to_address,
+        data=data,
+    )
+
+
 def build_message(
     parts: EmailParts,
     *,

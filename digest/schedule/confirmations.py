@@ -8,14 +8,13 @@ someone who confirmed, left or was forgotten since the sign-up gets nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from email.utils import parseaddr
 
 from digest import outbox
 from digest.context import Context
 from digest.links import confirm_url, unsubscribe_url
 from digest.models import Delivery, DeliveryChannel, Subscriber, SubscriberStatus
 from digest.render.confirmation import confirmation_parts
-from digest.render.message import OutgoingEmail, build_message
+from digest.render.message import OutgoingEmail, site_message
 
 CONFIRMATION = "confirmation"
 
@@ -66,22 +65,13 @@ def confirmation_message(
         unsubscribe_url=leave,
         email_format=subscriber.preferences.format,
     )
-    data = build_message(
+    return site_message(
+        site,
         parts,
-        from_address=site.from_address,
-        to_name=subscriber.name,
-        to_address=subscriber.email,
-        message_id=identifier,
-        date=now,
-        list_id=site.list_id,
-        list_name=site.name,
-        unsubscribe_url=leave,
-        unsubscribe_mailto=site.unsubscribe_mailto,
-    )
-    return OutgoingEmail(
         key=row.idempotency_key,
         message_id=identifier,
-        sender=parseaddr(site.from_address)[1],
-        recipient=subscriber.email,
-        data=data,
+        to_name=subscriber.name,
+        to_address=subscriber.email,
+        unsubscribe_url=leave,
+        date=now,
     )

@@ -26,8 +26,8 @@ from digest.render.message import (
     CannotFold,
     MessageFrame,
     OutgoingEmail,
-    build_message,
     personal_values,
+    site_message,
 )
 from digest.schedule.confirmations import confirmation_message, is_confirmation, skip_reason
 from digest.store.codec import digest_from_dict
@@ -192,29 +192,20 @@ class MessageBuilder:
         site = self.ctx.settings.site
         recipient = recipient_for(self.ctx, subscriber, variant.compiled.digest_key, self.companies)
         identifier = _message_id(self.id_domain, key)
-        data = None
         if variant.frame is not None:
             personal = personal_values(recipient, site_name=site.name, message_id=identifier)
             data = variant.frame.render(personal, now)
-        if data is None:
-            data = build_message(
-                variant.compiled.personalise(recipient),
-                from_address=site.from_address,
-                to_name=subscriber.name,
-                to_address=subscriber.email,
-                message_id=identifier,
-                date=now,
-                list_id=site.list_id,
-                list_name=site.name,
-                unsubscribe_url=recipient.unsubscribe_url,
-                unsubscribe_mailto=site.unsubscribe_mailto,
-            )
-        return OutgoingEmail(
+            if data is not None:
+                return OutgoingEmail(key, identifier, self.sender, subscriber.email, data)
+        return site_message(
+            site,
+            variant.compiled.personalise(recipient),
             key=key,
             message_id=identifier,
-            sender=self.sender,
-            recipient=subscriber.email,
-            data=data,
+            to_name=subscriber.name,
+            to_address=subscriber.email,
+            unsubscribe_url=recipient.unsubscribe_url,
+            date=now,
         )
 
     def build_confirmation(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
@@ -269,21 +260,15 @@ class MessageBuilder:
             archive_url=link,
         )
         parts = self.renderer.compile(digest).personalise(reader)
-        identifier = message_id(self.ctx, key)
-        data = build_message(
+        return site_message(
+            site,
             replace(parts, subject=f"{subject_prefix}{parts.subject}"),
-            from_address=site.from_address,
+            key=key,
+            message_id=message_id(self.ctx, key),
             to_name="",
             to_address=address,
-            message_id=identifier,
-            date=now,
-            list_id=site.list_id,
-            list_name=site.name,
             unsubscribe_url=link,
-            unsubscribe_mailto=site.unsubscribe_mailto,
-        )
-        return OutgoingEmail(
-            key=key, message_id=identifier, sender=self.sender, recipient=address, data=data
+            date=now,
         )
 
 
