@@ -17,7 +17,7 @@ from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 
-from digest import __version__
+from digest import __version__, outbox
 from digest.cli_subscribers import add_subscriber_commands
 from digest.compose import IsoWeek
 from digest.context import Context
@@ -106,6 +106,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print each post with its count, post nothing"
     )
     social.set_defaults(handler=run_social)
+
+    held = commands.add_parser(
+        "held", help="posts whose outcome was unknown, set aside for an editor to decide"
+    )
+    held_commands = held.add_subparsers(dest="action", required=True)
+    held_commands.add_parser("list", help="list held rows").set_defaults(handler=run_held_list)
+    release = held_commands.add_parser(
+        "release", help="decide a held row: posted after all (--posted-as ID) or not"
+    )
+    release.add_argument("id", type=int, help="the row's id, from `digest held list`")
+    release.add_argument(
+        "--posted-as",
+        metavar="POST_ID",
+        help="the post is on the platform with this id: record it as sent (else it posts again)",
+    )
+    release.set_defaults(handler=run_held_release)
 
     worker = commands.add_parser("worker", help="deliver due outbox rows")
     worker.add_argument("--once", action="store_true", help="exit when nothing is due")
@@ -272,6 +288,33 @@ def deliver_with_progress(ctx: Context) -> int:
     if report.paused:
         print(f"digest: {report.paused}", file=sys.stderr)
     return 1 if report.failed or report.paused else 0
+
+
+def run_held_list(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        rows = outbox.held_rows(ctx.store.engine)
+    finally:
+        ctx.close()
+    for row in rows:
+        print(f"{row.id}\t{row.target}\t{row.idempotency_key}\t{row.last_error or ''}")
+    if not rows:
+        print("no held rows")
+    return 0
+
+
+def run_held_release(args: argparse.Namespace) -> int:
+    ctx = open_context(args)
+    try:
+        state = outbox.release_held(
+            ctx.store.engine, args.id, now=ctx.clock(), provider_id=args.posted_as
+        )
+    finally:
+        ctx.close()
+    if state is None:
+        raise InputError([Problem("", f"row {args.id}", "", "no held row has that id")])
+    print(f"row {args.id}: {state.value}")
+    return 0
 
 
 def run_worker(args: argparse.Namespace) -> int:

@@ -303,6 +303,17 @@ def hold(engine: Engine, delivery: Delivery, *, owner: str, reason: str, now: da
         )
 
 
+def held_rows(engine: Engine) -> list[Delivery]:
+    """The rows set aside for an editor, oldest first."""
+    query = (
+        select(deliveries)
+        .where(deliveries.c.state == DeliveryState.HELD.value)
+        .order_by(deliveries.c.id)
+    )
+    with engine.connect() as connection:
+        return [_delivery(row) for row in connection.execute(query).mappings()]
+
+
 def release_held(
     engine: Engine, delivery_id: int, *, now: datetime, provider_id: str | None = None
 ) -> DeliveryState | None:
