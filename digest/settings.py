@@ -219,10 +219,43 @@ class EditorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Bounce and complaint webhooks (/webhooks/…, docs/webhooks.md): a provider whose secret is
+    not set has no endpoint (404), so nothing unsigned can ever change a subscriber."""
+
+    postmark_username: Secret | None = None  # the basic-auth pair put in Postmark's webhook URL
+    postmark_password: Secret | None = None
+    mailgun_signing_key: Secret | None = None  # Mailgun's "HTTP webhook signing key"
+    mailgun_max_age_seconds: int = 300  # an older signed timestamp is a replay: refused
+    # SES through SNS: only notifications from these topics count. Not secret (an ARN is an
+    # address, not a key); an empty entry from an unset ${VAR:-} is ignored.
+    sns_topic_arns: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        problems = []
+        if (self.postmark_username is None) != (self.postmark_password is None):
+            problems.append(("postmark_password", "set both postmark_username and the password"))
+        if self.mailgun_signing_key is not None and len(self.mailgun_signing_key.reveal()) < 16:
+            problems.append(("mailgun_signing_key", "too short: copy the whole key from Mailgun"))
+        if not 30 <= self.mailgun_max_age_seconds <= 3600:
+            problems.append(("mailgun_max_age_seconds", "must be from 30 to 3600"))
+        for arn in self.topics:
+            if not re.fullmatch(r"arn:aws[\w-]*:sns:[\w-]+:\d{12}:[\w-]+", arn):
+                problems.append(("sns_topic_arns", f"not an SNS topic ARN: {arn!r}"))
+        if problems:
+            raise SectionProblems(*problems)
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(arn.strip() for arn in self.sns_topic_arns if arn.strip())
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
     host: str = "127.0.0.1"  # loopback unless configured: the editor must not face a network
     port: int = 8000
     editor: EditorSettings = EditorSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
 
 @dataclass(frozen=True, slots=True)

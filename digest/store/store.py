@@ -376,6 +376,12 @@ class Store:
     ) -> int:
         return subscriptions.forget(self, now, subscriber_id=subscriber_id, email=email)
 
+    def mark_undeliverable(
+        self, email: str, status: SubscriberStatus, now: datetime
+    ) -> Subscriber | None:
+        """A provider reported a hard bounce or complaint (see `subscriptions`)."""
+        return subscriptions.mark_undeliverable(self, email, status, now)
+
     def suppression_reasons(self, emails: Sequence[str]) -> dict[str, str]:
         with self.engine.connect() as connection:
             return subscriptions.suppression_reasons(connection, emails)

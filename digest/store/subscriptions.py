@@ -129,6 +129,35 @@ def unsubscribe(store: Store, subscriber_id: str, now: datetime) -> Subscriber |
         return subscriber_from_row(_locked_row(connection, subscriber_id))
 
 
+# What a provider's bounce or complaint makes of an address: its status and suppression reason.
+UNDELIVERABLE = (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED)
+
+
+def mark_undeliverable(
+    store: Store, email: str, status: SubscriberStatus, now: datetime
+) -> Subscriber | None:
+    """A hard bounce or a spam complaint: the address is suppressed with that reason and its
+    subscriber, if any, gets that status. Returns the subscriber (None when nobody has it).
+
+    A complaint outranks a bounce, so a bounce never turns `complained` back into `bounced`; a
+    forgotten address keeps its reason, which also bars imports from storing it again.
+    """
+    if status not in UNDELIVERABLE:
+        raise ValueError(f"not a bounce or complaint status: {status}")
+    table = schema.subscribers
+    with store.write() as connection:
+        query = select(table).where(table.c.email_key == email_key(email)).with_for_update()
+        row = connection.execute(query).one_or_none()
+        keeps = (SubscriberStatus.COMPLAINED.value, status.value)
+        if row is not None and row.status not in keeps:
+            statement = update(table).where(table.c.id == row.id)
+            connection.execute(statement.values(status=status.value, updated_at=now))
+        reasons = suppression_reasons(connection, [email])
+        if reasons.get(email_key(email)) not in (FORGOTTEN, SubscriberStatus.COMPLAINED.value):
+            _suppress(store, connection, email, status.value, now, replace=True)
+        return subscriber_from_row(_locked_row(connection, row.id)) if row is not None else None
+
+
 def update_preferences(
     store: Store, subscriber_id: str, preferences: Preferences, timezone: str
 ) -> Subscriber | None:

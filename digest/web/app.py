@@ -9,7 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.context import Context
-from digest.web import archive, editor, preferences, subscribe, unsubscribe
+from digest.web import archive, editor, preferences, subscribe, unsubscribe, webhooks
 from digest.web.pages import page
 
 
@@ -30,6 +30,7 @@ def create_app(ctx: Context) -> Starlette:
             *subscribe.routes,
             *preferences.routes,
             *unsubscribe.routes,
+            *webhooks.routes,  # /webhooks/…: bounces and complaints from email providers
             editor.mount(ctx),  # /editor: its own session cookie, behind a login
         ],
         exception_handlers={HTTPException: http_error},
