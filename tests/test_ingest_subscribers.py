@@ -107,6 +107,8 @@ CSV_CASES = [
     ("email", '"ann lee@example.com"', 'email: "ann lee@example.com" contains spaces or line breaks; write it as name@example.com'),
     ("email", '"ann@example.com\nBcc: x@y.z"', 'email: "ann@example.com\\nBcc: x@y.z" contains spaces or line breaks; write it as name@example.com'),
     ("email", "<ann@example.com>", 'email: "<ann@example.com>" contains one of ( ) < > [ ] \\ , ; : "; write it as name@example.com'),
+    ("email", "jörg@example.de", 'email: "jörg@example.de" has non-ASCII letters before the @, which cannot be mailed yet'),
+    ("email", "ann@exämple..de", 'email: "ann@exämple..de" needs a name and a dotted domain; write it as name@example.com'),
     ("email", "", "email: missing; every subscriber needs one"),
     ("id", "", "id: missing; every subscriber needs one"),
     ("status", "activ", 'status: "activ" is not a status; did you mean "active"? (pending, active, unsubscribed, bounced, complained)'),
@@ -272,3 +274,8 @@ def test_yaml_duplicate_email_names_both_records() -> None:
         'list.yaml:subscribers[1]: email: "X@y.io" is already at subscribers[0]; '
         "keep one row per address"
     ]
+
+
+def test_an_internationalised_domain_is_kept_in_its_ascii_form() -> None:
+    (subscriber,) = read_subscribers(csv_file({**ROW, "email": "Ann@Bücher.DE"}))
+    assert subscriber.email == "Ann@xn--bcher-kva.de"

@@ -221,13 +221,27 @@ def email_problem(email: str) -> str | None:
         return f"{quoted(email)} needs a name and a dotted domain; {example}"
     if _EMAIL_FORBIDDEN & set(email):
         return f'{quoted(email)} contains one of ( ) < > [ ] \\ , ; : "; {example}'
+    if not local.isascii():
+        # Such an address needs SMTPUTF8 end to end, which the messages we build do not use.
+        return f"{quoted(email)} has non-ASCII letters before the @, which cannot be mailed yet"
+    if _ascii_domain(domain) is None:
+        return f"{quoted(email)} has a domain that is not a valid internationalised name"
     return None
 
 
+def _ascii_domain(domain: str) -> str | None:
+    """The domain as DNS and mail headers carry it ("bücher.de" → "xn--bcher-kva.de")."""
+    try:
+        return domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+
+
 def normal_email(email: str) -> str:
-    """The domain is case-insensitive, the local part (strictly) is not: keep it as written."""
+    """The domain is case-insensitive and written in its ASCII (IDNA) form; the local part is,
+    strictly, case-sensitive: keep it as written."""
     local, _, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
+    return f"{local}@{_ascii_domain(domain) or domain.lower()}"
 
 
 @cache
