@@ -176,15 +176,24 @@ def open_context(args: argparse.Namespace) -> Context:
     return Context.open(settings_from(args))
 
 
-def chosen_week(ctx: Context, args: argparse.Namespace) -> IsoWeek:
-    week = args.week or jobs.latest_week(ctx)
+def chosen_week(ctx: Context, args: argparse.Namespace, *, sending: bool = False) -> IsoWeek:
+    """--week, or the latest stored week; for sending, never a week still in progress, since
+    the first digest planned for a week is the one delivered (a Thursday run would freeze it)."""
+    if args.week:
+        return args.week
+    week = jobs.latest_week(ctx)
     if week is None:
         raise InputError([Problem("", "", "", "the store has no items: run `digest ingest` first")])
+    if sending and week > (complete := jobs.last_complete_week(ctx)):
+        log.info("week %s is still in progress: using %s (pass --week to choose)", week, complete)
+        return complete
     return week
 
 
-def chosen_digests(ctx: Context, args: argparse.Namespace) -> list[Digest]:
-    week = chosen_week(ctx, args)
+def chosen_digests(
+    ctx: Context, args: argparse.Namespace, *, sending: bool = False
+) -> list[Digest]:
+    week = chosen_week(ctx, args, sending=sending)
     if args.kind == "weekly":
         return [jobs.compose_weekly(ctx, week)]
     digests = jobs.compose_companies(ctx, week, args.company)
@@ -229,7 +238,7 @@ def run_build(args: argparse.Namespace) -> int:
 def run_send(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
-        for digest in chosen_digests(ctx, args):
+        for digest in chosen_digests(ctx, args, sending=True):
             report = jobs.plan_email(ctx, digest, dry_run=args.dry_run)
             verb = "would plan" if args.dry_run else "planned"
             print(f"{digest.key}: {verb} {report.recipients} emails ({report.new} new)")
@@ -245,7 +254,7 @@ def run_send(args: argparse.Namespace) -> int:
 def run_social(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
-        week = chosen_week(ctx, args)
+        week = chosen_week(ctx, args, sending=True)
         if args.company:
             slug = None if args.company == "all" else args.company
             digests = jobs.compose_companies(ctx, week, slug)

@@ -8,11 +8,14 @@ import json
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from digest.cli import main
+from digest.compose import IsoWeek
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "digest" / "data" / "sample.yaml"
@@ -156,13 +159,15 @@ def test_build_send_dry_run_and_social_dry_run(
     assert "weekly:2026-W47: would plan" in capsys.readouterr().out
     assert not (tmp_path / "outbox").exists()
 
-    assert main([*args, "social", "--platform", "bluesky", "--dry-run"]) == 0
+    assert main([*args, "social", "--week", "2026-W48", "--platform", "bluesky", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("── bluesky (bluesky) item:") == 10
     assert "── bluesky (bluesky) top: " in printed  # the weekly "top stories" thread
     assert "/300" in printed and "OVER THE LIMIT" not in printed
 
-    assert main([*args, "social", "--company", "mistral-ai", "--dry-run"]) == 0
+    assert (
+        main([*args, "social", "--week", "2026-W48", "--company", "mistral-ai", "--dry-run"]) == 0
+    )
     printed = capsys.readouterr().out
     assert printed.count("company:mistral-ai: ") == 5  # one post per channel
     assert "#MistralAI" in printed
@@ -207,3 +212,30 @@ def test_send_reports_progress_and_exits_1_when_a_row_failed_and_a_worker_delive
 
         assert main([*args, "worker", "--once"]) == 0  # nothing left to do
         assert len(recorder.received) == sent
+
+
+def test_sending_never_defaults_to_a_week_still_in_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    fresh = tmp_path / "fresh.yaml"
+    fresh.write_text(
+        "items:\n"
+        "  - id: breaking-now\n"
+        "    title: Something happened a minute ago\n"
+        "    summary: Still unfolding.\n"
+        "    url: https://example.com/news/breaking-now\n"
+        f"    published_at: '{now.isoformat()}'\n"
+        "    companies: [mistral-ai]\n"
+        "    category: Product\n"
+    )
+    assert main([*args, "ingest", str(SAMPLE), str(fresh)]) == 0
+    capsys.readouterr()
+    paris = ZoneInfo("Europe/Paris")
+    assert main([*args, "send", "weekly", "--dry-run"]) == 0
+    expected = IsoWeek.containing(now, paris).previous()
+    assert capsys.readouterr().out.startswith(f"weekly:{expected}: would plan")
+    assert main([*args, "build", "weekly", "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / f"weekly-{IsoWeek.containing(now, paris)}.html").exists()
