@@ -191,3 +191,17 @@ def test_only_planned_digests_or_drafts_that_need_no_approval_are_published(
     assert not jobs.is_published(needs, weekly, "draft", False)  # waiting for approval
     assert not jobs.is_published(needs, company, "held", False)
     assert jobs.is_published(needs, company, "draft", False)  # planned, for nobody
+
+
+def test_a_company_digest_approved_late_gets_its_posts_as_the_scheduler_would_plan_them(
+    sample: Store, tmp_path: Path
+) -> None:
+    ctx = context_for(sample, tmp_path, weekly=False, company=True)
+    week = jobs.last_complete_week(at(ctx, MONDAY_RUN))
+    (digest,) = jobs.compose_companies(ctx, week, "mistral-ai")
+    later = at(ctx, MONDAY_RUN + timedelta(hours=3))
+    jobs.decide(later, digest, ApprovalStatus.APPROVED, "Ada Editor")
+    counts = outbox.state_counts(sample.engine, [digest.key])
+    posts = [channel.name for channel in ctx.settings.social]
+    assert counts == {"planned": real_rows(ctx, digest.key)}
+    assert real_rows(ctx, digest.key) == 4 + len(posts)  # its four followers, one post a channel

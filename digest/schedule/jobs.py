@@ -322,9 +322,9 @@ def decide(ctx: Context, digest: Digest, status: ApprovalStatus, editor: str) ->
     due = scheduled_send_at(ctx, digest)
     if status is ApprovalStatus.APPROVED and due is not None and due <= now:
         stored = ctx.store.load_digest(digest.key) or digest
-        planned = plan_email(ctx, stored).new
-        if stored.kind is DigestKind.WEEKLY:
-            planned += plan_social(ctx, stored).new
+        # Posts for every kind, as the scheduler plans them (at the platforms' default limits:
+        # the web app cannot ask a Mastodon server for its own).
+        planned = plan_email(ctx, stored).new + plan_social(ctx, stored).new
     return Decision(digest.key, status, planned)
 
 
