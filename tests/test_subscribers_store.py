@@ -152,3 +152,16 @@ def test_subscriber_data_holds_their_record_and_messages(store: Store) -> None:
     }
     assert [(m["kind"], m["state"]) for m in data["messages"]] == [("confirmation", "planned")]
     assert store.subscriber_data("nobody") is None
+
+
+@pytest.mark.parametrize("status", [SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED])
+def test_an_address_that_bounced_or_complained_gets_no_confirmation(
+    store: Store, status: SubscriberStatus
+) -> None:
+    now = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    store.mark_undeliverable("gone@example.com", status, now)
+    _, confirm = store.request_subscription(
+        email="gone@example.com", name="Spam Link", new_id="web-9", timezone="UTC"
+    )
+    assert confirm is False
+    assert store.subscriber_by_email("gone@example.com") is None

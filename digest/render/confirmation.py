@@ -22,7 +22,6 @@ def confirmation_parts(
     env: jinja2.Environment,
     site: SiteSettings,
     *,
-    name: str,
     email: str,
     confirm_url: str,
     unsubscribe_url: str,
@@ -31,8 +30,6 @@ def confirmation_parts(
     context = {
         "site": site,
         "subject": f"Confirm your subscription to {site.name}",
-        # A name ends up in text and HTML; whitespace (line breaks too) collapsed, never markup.
-        "name": " ".join(name.split()),
         "email": email,
         "confirm_url": confirm_url,
         "unsubscribe_url": unsubscribe_url,

@@ -59,7 +59,6 @@ def confirmation_message(
     parts = confirmation_parts(
         ctx.env,
         site,
-        name=subscriber.name,
         email=subscriber.email,
         confirm_url=confirm_url(site, subscriber.id),
         unsubscribe_url=leave,
@@ -70,7 +69,7 @@ def confirmation_message(
         parts,
         key=row.idempotency_key,
         message_id=identifier,
-        to_name=subscriber.name,
+        to_name="",  # a name typed on the form is not theirs until they confirm
         to_address=subscriber.email,
         unsubscribe_url=leave,
         date=now,

@@ -352,7 +352,7 @@ class Store:
 
     def request_subscription(
         self, *, email: str, name: str, new_id: str, timezone: str
-    ) -> tuple[Subscriber, bool]:
+    ) -> tuple[Subscriber | None, bool]:
         return subscriptions.request_subscription(
             self, email=email, name=name, new_id=new_id, timezone=timezone
         )

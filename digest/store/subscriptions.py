@@ -49,19 +49,22 @@ def subscriber_by_email(store: Store, email: str) -> Subscriber | None:
 
 def request_subscription(
     store: Store, *, email: str, name: str, new_id: str, timezone: str
-) -> tuple[Subscriber, bool]:
+) -> tuple[Subscriber | None, bool]:
     """A sign-up from the web form: (the subscriber, whether a confirmation should be sent).
 
     A new address becomes a pending subscriber with id `new_id`; a known one that is not active
     (unsubscribed, bounced, never confirmed) becomes pending again. An active subscriber stays as
     they are and gets no message; the form answers the same either way, so it tells nobody who is
     subscribed. An existing subscriber's name is left alone: whoever typed the address has not
-    proved it is theirs yet.
+    proved it is theirs yet. An address that bounced or complained gets nothing either: mailing
+    it again would bounce again, or go to someone who called our mail spam.
     """
     table = schema.subscribers
     with store.write() as connection:
         query = select(table).where(table.c.email_key == email_key(email)).with_for_update()
         row = connection.execute(query).one_or_none()
+        if suppression_reasons(connection, [email]).get(email_key(email)) in UNMAILABLE:
+            return (subscriber_from_row(row) if row is not None else None), False
         if row is None:
             subscriber = Subscriber(
                 id=new_id,
@@ -73,7 +76,7 @@ def request_subscription(
             connection.execute(table.insert().values(subscriber_row(subscriber, schema.utcnow())))
             return subscriber, True
         subscriber = subscriber_from_row(row)
-        if subscriber.status is SubscriberStatus.ACTIVE:
+        if subscriber.status in (SubscriberStatus.ACTIVE, *UNDELIVERABLE):
             return subscriber, False
         connection.execute(
             update(table)
@@ -131,6 +134,7 @@ def unsubscribe(store: Store, subscriber_id: str, now: datetime) -> Subscriber |
 
 # What a provider's bounce or complaint makes of an address: its status and suppression reason.
 UNDELIVERABLE = (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED)
+UNMAILABLE = frozenset(status.value for status in UNDELIVERABLE)  # as suppression reasons
 
 
 def mark_undeliverable(

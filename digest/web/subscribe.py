@@ -71,7 +71,7 @@ def subscribe(request: Request, form: FormData) -> Response:
         new_id=f"web-{secrets.token_hex(8)}",
         timezone=ctx.settings.site.timezone,
     )
-    if needs_confirmation:
+    if needs_confirmation and subscriber is not None:
         plan_confirmation(ctx, subscriber)
     # The same answer whoever asks: the form must not tell who is subscribed already.
     return private(page(request, "public/sent.html.j2", email=normal_email(email)))
