@@ -25,6 +25,7 @@ from digest.errors import DigestError, InputError, Problem, ProblemsError
 from digest.ingest import read_sources, read_subscribers
 from digest.models import DeliveryState, Digest
 from digest.progress import Progress
+from digest.render.templates import date_range
 from digest.schedule import jobs, scheduler
 from digest.schedule.deliverer import DeliveryReport, deliver_due, pending, social_rules
 from digest.settings import Secret, Settings, load_settings
@@ -442,7 +443,8 @@ def demo(ctx: Context, out: Path) -> int:
     previews = jobs.write_previews(ctx, digests, out / "preview")
     report = deliver_reporting(ctx)
 
-    print(f"\nDemo of week {week} ({week.describe()}): {len(digests)} digests\n")
+    days = date_range(*week.window(ctx.settings.site.zone))
+    print(f"\nDemo of week {week} ({days}): {len(digests)} digests\n")
     print(f"{'digest':44} {'emails':>7} {'new':>5} {'posts':>6} {'new':>5} {'HTML KB':>8}")
     sizes = {preview.digest_key: preview.html_size for preview in previews}
     for digest, email, posts in rows:

@@ -77,12 +77,6 @@ def test_week_parse_round_trips_and_rejects_nonsense() -> None:
             IsoWeek.parse(bad)
 
 
-def test_week_described_in_words() -> None:
-    assert WEEK.describe() == "23–29 November 2026"
-    assert IsoWeek(2026, 49).describe() == "30 November – 6 December 2026"
-    assert IsoWeek(2026, 53).describe() == "28 December 2026 – 3 January 2027"
-
-
 def test_ranking_is_significance_then_novelty_then_recency() -> None:
     items = [
         item("old-high", paris(23)),

@@ -50,13 +50,3 @@ class IsoWeek:
     def previous(self) -> IsoWeek:
         year, week, _ = (self.first_day() - timedelta(days=7)).isocalendar()
         return IsoWeek(year, week)
-
-    def describe(self) -> str:
-        """The dates in words: "23–29 November 2026", "30 November – 6 December 2026"."""
-        first = self.first_day()
-        last = first + timedelta(days=6)
-        if first.year != last.year:
-            return f"{first.day} {first:%B %Y} – {last.day} {last:%B %Y}"
-        if first.month != last.month:
-            return f"{first.day} {first:%B} – {last.day} {last:%B %Y}"
-        return f"{first.day}–{last.day} {last:%B %Y}"

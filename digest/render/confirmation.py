@@ -9,13 +9,10 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 import jinja2
-import mjml
 
 from digest.models import EmailFormat
-from digest.render.email import EmailParts
+from digest.render.email import EmailParts, compile_mjml
 from digest.settings import SiteSettings
-
-_NO_WEB_FONTS: dict[str, str] = {}
 
 
 def confirmation_parts(
@@ -39,5 +36,5 @@ def confirmation_parts(
     html = None
     if email_format == "html":
         source = env.get_template("email/confirm.mjml.j2").render(context)
-        html = mjml.mjml2html(source, disable_comments=True, fonts=_NO_WEB_FONTS)
+        html = compile_mjml(source)
     return EmailParts(subject=context["subject"], text=text, html=html)

@@ -124,6 +124,11 @@ class CompiledEmail:
         )
 
 
+def compile_mjml(source: str) -> str:
+    """MJML to HTML with web-safe fonts only (MSO conditional comments kept for Outlook)."""
+    return mjml.mjml2html(source, disable_comments=True, fonts=_NO_WEB_FONTS)
+
+
 class EmailRenderer:
     def __init__(self, env: jinja2.Environment, site: SiteSettings) -> None:
         self.env = env
@@ -133,7 +138,7 @@ class EmailRenderer:
         token = _fresh_token(digest, self.site)
         context = self.context(digest, Slots.with_token(token))
         source = self.env.get_template(f"email/{digest.kind.value}.mjml.j2").render(context)
-        compiled_html = mjml.mjml2html(source, disable_comments=True, fonts=_NO_WEB_FONTS)
+        compiled_html = compile_mjml(source)
         text = self.env.get_template(f"text/{digest.kind.value}.txt.j2").render(context)
         pattern = Slots.pattern(token)
         html_template = SlotTemplate.split(compiled_html, pattern)
