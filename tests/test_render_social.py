@@ -220,10 +220,10 @@ def test_a_platform_without_threads_gets_one_top_stories_post() -> None:
 
 def test_a_company_digest_post_has_its_flag_tag_stories_and_link() -> None:
     company = replace(digest_of(entry()), kind=DigestKind.COMPANY, company=MISTRAL)
-    company = replace(company, key="company:mistral-ai:2026-W48", title="the week")
+    company = replace(company, key="company:mistral-ai:2026-W48", title="Mistral AI: what's new")
     post = compose_company_post(company, PLATFORMS["bluesky"], ENV, url=ARCHIVE)
     assert post.key == "company:mistral-ai"
-    assert post.text.startswith("🇫🇷 Mistral AI: the week")
+    assert post.text.startswith("🇫🇷 Mistral AI: what's new\n")
     assert "• Mistral goes north" in post.text and ARCHIVE in post.text
     assert post.hashtags[0] == "MistralAI"
 

@@ -132,3 +132,17 @@ def test_the_weekly_job_sends_last_week_and_a_rerun_sends_nothing(context: Conte
     assert posts > 50  # 10 item posts and at least one top-stories post on each of 5 channels
     assert first.states["sent"] + first.states.get("skipped", 0) == len(weekly_readers) + posts
     assert jobs.weekly_job(timed).states == {}
+
+
+@pytest.mark.parametrize(
+    ("now", "week"),
+    [
+        (datetime(2026, 11, 29, 18, 0, tzinfo=PARIS), "2026-W48"),  # Sunday: tomorrow sends W48
+        (datetime(2026, 11, 30, 6, 59, tzinfo=PARIS), "2026-W48"),  # a minute before the run
+        (datetime(2026, 11, 30, 8, 0, tzinfo=PARIS), "2026-W49"),  # after it: next Monday's
+    ],
+)
+def test_the_next_run_sends_the_week_before_the_one_it_fires_in(
+    context: Context, now: datetime, week: str
+) -> None:
+    assert str(jobs.next_run_week(replace(context, clock=lambda: now))) == week

@@ -53,6 +53,14 @@ def latest_week(ctx: Context) -> IsoWeek | None:
     return IsoWeek.containing(latest, ctx.settings.site.zone) if latest else None
 
 
+def next_run_week(ctx: Context) -> IsoWeek:
+    """The week the next scheduled weekly run will send: the one before the week it fires in."""
+    zone = ctx.settings.site.zone
+    trigger = CronTrigger.from_crontab(ctx.settings.schedules.weekly.cron, timezone=zone)
+    fire: datetime | None = trigger.get_next_fire_time(None, ctx.clock())
+    return IsoWeek.containing(fire, zone).previous() if fire else last_complete_week(ctx)
+
+
 def last_complete_week(ctx: Context) -> IsoWeek:
     """The week before the one the clock is in: what a Monday-morning run sends."""
     return IsoWeek.containing(ctx.clock(), ctx.settings.site.zone).previous()

@@ -71,7 +71,7 @@ class Listed:
 
 def upcoming_weeks(ctx: Context) -> list[IsoWeek]:
     """The week of the newest item and the week the next Monday run sends, newest first."""
-    weeks = {jobs.last_complete_week(ctx)}
+    weeks = {jobs.next_run_week(ctx)}
     latest = jobs.latest_week(ctx)
     if latest is not None:
         weeks.add(latest)

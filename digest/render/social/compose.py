@@ -431,9 +431,9 @@ def compose_company_post(
 ) -> SocialPost:
     """A per-company digest's one post: the company, its stories of the week, the digest's link."""
     company = digest.company
-    name = company.name if company else digest.title
     flag = country_flag(company.country) if company else None
-    heading = f"{flag} {name}: {digest.title}" if flag else f"{name}: {digest.title}"
+    # The digest's title names the company already ("Anthropic: what's new").
+    heading = f"{flag} {digest.title}" if flag else digest.title
     key = f"company:{company.slug}" if company else "company"
     (post,) = compose_list_posts(
         digest,
