@@ -431,7 +431,10 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def demo(ctx: Context, out: Path) -> int:
     ingest_into(ctx, [str(DATA / "sample.yaml")])
-    ctx.store.save_subscribers(read_subscribers(str(DATA / "sample-subscribers.csv")))
+    if not ctx.store.subscribers():
+        # Only into a fresh store: on a later run, people may have unsubscribed or changed
+        # their preferences through the web app, and the sample list must not undo that.
+        ctx.store.save_subscribers(read_subscribers(str(DATA / "sample-subscribers.csv")))
     week = jobs.latest_week(ctx)
     assert week is not None  # the sample has items
     digests = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]

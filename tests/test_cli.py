@@ -16,6 +16,7 @@ import pytest
 
 from digest.cli import main
 from digest.compose import IsoWeek
+from digest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "digest" / "data" / "sample.yaml"
@@ -239,3 +240,18 @@ def test_sending_never_defaults_to_a_week_still_in_progress(
     assert capsys.readouterr().out.startswith(f"weekly:{expected}: would plan")
     assert main([*args, "build", "weekly", "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "b" / f"weekly-{IsoWeek.containing(now, paris)}.html").exists()
+
+
+def test_the_demo_runs_again_after_someone_unsubscribed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    with Store.open(f"sqlite:///{out / 'digest.db'}") as store:
+        store.unsubscribe("sub-004", datetime.now(UTC))
+    capsys.readouterr()
+    assert main(["demo", "--out", str(out)]) == 0
+    assert "nothing (all delivered before)" in capsys.readouterr().out
+    with Store.open(f"sqlite:///{out / 'digest.db'}") as store:
+        subscriber = store.subscriber("sub-004")
+    assert subscriber is not None and subscriber.status == "unsubscribed"
