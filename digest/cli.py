@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a run that finished with failures, 2 bad input or confi
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import signal
@@ -25,10 +26,12 @@ from digest.errors import DigestError, InputError, Problem, ProblemsError
 from digest.ingest import read_sources, read_subscribers
 from digest.models import DeliveryState, Digest
 from digest.progress import Progress
+from digest.render.social import PLATFORMS
 from digest.render.templates import date_range
 from digest.schedule import jobs, scheduler
 from digest.schedule.deliverer import DeliveryReport, deliver_due, pending, social_rules
 from digest.settings import Secret, Settings, load_settings
+from digest.store import BatchCounts
 
 log = logging.getLogger("digest")
 
@@ -99,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         "social", help="compose and post a digest's posts (weekly, or --company)"
     )
     add_week_options(social)
-    social.add_argument("--platform", help="only channels of this platform")
+    social.add_argument(
+        "--platform", choices=sorted(PLATFORMS), help="only channels of this platform"
+    )
     social.add_argument(
         "--company", metavar="SLUG", help="the per-company digests' posts ('all' for every one)"
     )
@@ -197,11 +202,22 @@ def chosen_digests(
     week = chosen_week(ctx, args, sending=sending)
     if args.kind == "weekly":
         return [jobs.compose_weekly(ctx, week)]
+    if args.company:
+        known_company(ctx, args.company)
     digests = jobs.compose_companies(ctx, week, args.company)
     if not digests:
         about = f"company {args.company!r}" if args.company else "any company"
         log.warning("no news about %s in %s", about, week)
     return digests
+
+
+def known_company(ctx: Context, slug: str) -> None:
+    """A --company that names no stored company is a typo to point out, not an empty run."""
+    slugs = ctx.store.company_slugs()
+    if slug not in slugs:
+        close = difflib.get_close_matches(slug, sorted(slugs), n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else "; `digest ingest` it first"
+        raise InputError([Problem("", "", "--company", f'no company "{slug}"{hint}')])
 
 
 # Commands ------------------------------------------------------------------------------------
@@ -211,13 +227,15 @@ def run_ingest(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
         counts = ingest_into(ctx, args.sources)
-        print(counts)
+        for kind in ("companies", "items", "reads"):
+            written = getattr(counts, kind)
+            print(f"{kind}: {written.inserted} new, {written.updated} updated")
     finally:
         ctx.close()
     return 0
 
 
-def ingest_into(ctx: Context, sources: Sequence[str]) -> object:
+def ingest_into(ctx: Context, sources: Sequence[str]) -> BatchCounts:
     batch = read_sources(
         sources, known_companies=ctx.store.company_slugs(), known_items=ctx.store.item_ids()
     )
@@ -258,6 +276,8 @@ def run_social(args: argparse.Namespace) -> int:
         week = chosen_week(ctx, args, sending=True)
         if args.company:
             slug = None if args.company == "all" else args.company
+            if slug is not None:
+                known_company(ctx, slug)
             digests = jobs.compose_companies(ctx, week, slug)
         else:
             digests = [jobs.compose_weekly(ctx, week)]

@@ -255,3 +255,21 @@ def test_the_demo_runs_again_after_someone_unsubscribed(
     with Store.open(f"sqlite:///{out / 'digest.db'}") as store:
         subscriber = store.subscriber("sub-004")
     assert subscriber is not None and subscriber.status == "unsubscribed"
+
+
+def test_a_mistyped_company_or_platform_is_an_error_not_an_empty_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "items: 73 new, 0 updated"
+    assert main([*args, "send", "company", "--company", "nvdia", "--dry-run"]) == 2
+    assert (
+        capsys.readouterr().err.strip() == '--company: no company "nvdia"; did you mean "nvidia"?'
+    )
+    assert main([*args, "social", "--company", "nvdia", "--dry-run"]) == 2
+    with pytest.raises(SystemExit) as exit_code:
+        main([*args, "social", "--platform", "twitter", "--dry-run"])
+    assert exit_code.value.code == 2
+    assert "invalid choice: 'twitter'" in capsys.readouterr().err
