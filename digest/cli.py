@@ -22,6 +22,7 @@ from digest import __version__, outbox
 from digest.cli_subscribers import add_subscriber_commands
 from digest.compose import IsoWeek
 from digest.context import Context
+from digest.delivery.email import check_email_settings
 from digest.errors import DigestError, InputError, Problem, ProblemsError
 from digest.ingest import read_sources, read_subscribers
 from digest.models import DeliveryState, Digest
@@ -178,8 +179,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def open_context(args: argparse.Namespace) -> Context:
-    return Context.open(settings_from(args))
+def open_context(args: argparse.Namespace, *, delivering: bool = False) -> Context:
+    """The context; for commands that deliver, the email settings are checked first, so a typo
+    stops the run before anything is planned."""
+    settings = settings_from(args)
+    if delivering:
+        check_email_settings(settings)
+    return Context.open(settings)
 
 
 def chosen_week(ctx: Context, args: argparse.Namespace, *, sending: bool = False) -> IsoWeek:
@@ -255,7 +261,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_send(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
+    ctx = open_context(args, delivering=True)
     try:
         for digest in chosen_digests(ctx, args, sending=True):
             report = jobs.plan_email(ctx, digest, dry_run=args.dry_run)
@@ -348,7 +354,7 @@ def run_held_release(args: argparse.Namespace) -> int:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
+    ctx = open_context(args, delivering=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     failed = 0
@@ -376,7 +382,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
 
 def run_schedule(args: argparse.Namespace) -> int:
-    ctx = open_context(args)
+    ctx = open_context(args, delivering=True)
     try:
         if args.once:
             runs = scheduler.run_due(ctx, ctx.clock())
@@ -442,6 +448,7 @@ def run_demo(args: argparse.Namespace) -> int:
     # The demo always runs on its own SQLite file in --out, whatever the environment says.
     database = f"sqlite:///{out / 'digest.db'}"
     settings = replace(settings, database=replace(settings.database, url=Secret(database)))
+    check_email_settings(settings)
     ctx = Context.open(settings)
     try:
         return demo(ctx, out)

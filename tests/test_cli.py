@@ -273,3 +273,18 @@ def test_a_mistyped_company_or_platform_is_an_error_not_an_empty_run(
         main([*args, "social", "--platform", "twitter", "--dry-run"])
     assert exit_code.value.code == 2
     assert "invalid choice: 'twitter'" in capsys.readouterr().err
+
+
+def test_a_mistyped_email_adapter_stops_send_before_anything_is_planned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    settings.write_text(settings.read_text().replace("  type: file", "  type: fiel", 1))
+    database = tmp_path / "digest.db"
+    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+    capsys.readouterr()
+    assert main([*args, "send", "weekly", "--week", "2026-W48"]) == 2
+    assert "email.type: unknown adapter 'fiel'; choose one of" in capsys.readouterr().err
+    assert table_dump(database)["deliveries"] == []

@@ -8,7 +8,7 @@ from digest.delivery.base import adapter_classes, unknown_type
 from digest.delivery.email.base import EmailAdapter
 from digest.settings import Settings
 
-__all__ = ["EmailAdapter", "email_adapter", "email_adapter_types"]
+__all__ = ["EmailAdapter", "check_email_settings", "email_adapter", "email_adapter_types"]
 
 
 def email_adapter_types() -> dict[str, type[EmailAdapter]]:
@@ -17,8 +17,18 @@ def email_adapter_types() -> dict[str, type[EmailAdapter]]:
 
 def email_adapter(settings: Settings) -> EmailAdapter:
     """The adapter `email.type` names, its options validated (ConfigError naming the key)."""
+    cls = email_adapter_class(settings)
+    return cls(cls.parse_options(settings.email.options, "email.options", settings), settings)
+
+
+def email_adapter_class(settings: Settings) -> type[EmailAdapter]:
     types = email_adapter_types()
     cls = types.get(settings.email.type)
     if cls is None:
         raise unknown_type("email.type", settings.email.type, types, settings)
-    return cls(cls.parse_options(settings.email.options, "email.options", settings), settings)
+    return cls
+
+
+def check_email_settings(settings: Settings) -> None:
+    """Validate `email:` without connecting anywhere, so a typo stops a run before it plans."""
+    email_adapter_class(settings).parse_options(settings.email.options, "email.options", settings)
