@@ -234,9 +234,13 @@ def test_preview_has_no_personal_data(renderer: EmailRenderer) -> None:
     html = renderer.preview_html(digest)
     assert "Hi there," in html
     assert "Łukasiewicz" not in html and "token=" not in html and "You follow" not in html
+    # The web version offers a subscription instead of one reader's links.
     link = archive_url(SITE, digest.key)
-    assert link == "https://news.example.org/archive/weekly:2026-W48"
-    assert html.count(f'href="{link}"') == 4  # top, preferences, unsubscribe, bottom
+    assert f'href="{link}"' not in html
+    assert "Manage your preferences" not in html and "Unsubscribe" not in html
+    assert 'href="https://news.example.org/subscribe"' in html
+    text = renderer.web_version(digest).text
+    assert "Unsubscribe" not in text and "https://news.example.org/subscribe" in text
 
 
 # What the email shows and how

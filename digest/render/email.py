@@ -134,9 +134,11 @@ class EmailRenderer:
         self.env = env
         self.site = site
 
-    def compile(self, digest: Digest) -> CompiledEmail:
+    def compile(self, digest: Digest, *, public: bool = False) -> CompiledEmail:
+        """`public`: the web version (archive, previews), whose footer offers a subscription
+        instead of links to one reader's preferences."""
         token = _fresh_token(digest, self.site)
-        context = self.context(digest, Slots.with_token(token))
+        context = self.context(digest, Slots.with_token(token), public=public)
         source = self.env.get_template(f"email/{digest.kind.value}.mjml.j2").render(context)
         compiled_html = compile_mjml(source)
         text = self.env.get_template(f"text/{digest.kind.value}.txt.j2").render(context)
@@ -154,11 +156,10 @@ class EmailRenderer:
             site_name=self.site.name,
         )
 
-    def preview_html(self, digest: Digest, *, archive_link: str | None = None) -> str:
-        """The HTML with no personal data: a generic greeting, every personal link to the archive.
-
-        For previews and the public archive; `archive_link` overrides the default archive URL.
-        """
+    def web_version(self, digest: Digest, *, archive_link: str | None = None) -> EmailParts:
+        """The digest with no personal data, as the public archive and previews show it: a
+        generic greeting, and a footer that offers a subscription (`archive_link` overrides the
+        default archive URL the remaining links use)."""
         link = archive_link or archive_url(self.site, digest.key)
         anyone = Recipient(
             email="",
@@ -169,17 +170,22 @@ class EmailRenderer:
             unsubscribe_url=link,
             archive_url=link,
         )
-        parts = self.compile(digest).personalise(anyone)
-        assert parts.html is not None
-        return parts.html
+        return self.compile(digest, public=True).personalise(anyone)
 
-    def context(self, digest: Digest, slot: Slots) -> dict[str, Any]:
+    def preview_html(self, digest: Digest, *, archive_link: str | None = None) -> str:
+        html = self.web_version(digest, archive_link=archive_link).html
+        assert html is not None  # the web version is always HTML
+        return html
+
+    def context(self, digest: Digest, slot: Slots, *, public: bool = False) -> dict[str, Any]:
         """What every email template sees; overriding templates may rely on all of it."""
         days = date_range(digest.window_start, digest.window_end, self.site.zone)
         return {
             "digest": digest,
             "site": self.site,
             "slot": slot,
+            "public": public,
+            "subscribe_url": f"{self.site.base_url.rstrip('/')}/subscribe",
             "date_range": days,
             "subject": subject_line(digest, days),
             "preheader": preheader(digest),

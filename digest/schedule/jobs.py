@@ -25,7 +25,7 @@ from digest.context import Context
 from digest.errors import ConfigError, Problem
 from digest.links import archive_url
 from digest.models import DeliveryChannel, Digest, DigestKind, Subscriber, SubscriberStatus
-from digest.render.email import EmailRenderer, Recipient
+from digest.render.email import EmailRenderer
 from digest.render.social import (
     PLATFORMS,
     Platform,
@@ -114,19 +114,11 @@ def write_previews(ctx: Context, digests: Iterable[Digest], directory: Path) -> 
     previews = []
     for digest in digests:
         name = digest.key.replace(":", "-")
-        compiled = renderer.compile(digest)
+        compiled = renderer.compile(digest)  # the subscribers' version: its size is what counts
+        web = renderer.web_version(digest)
         html_path, text_path = directory / f"{name}.html", directory / f"{name}.txt"
-        html_path.write_text(renderer.preview_html(digest), encoding="utf-8")
-        sample = Recipient(
-            email="reader@example.com",
-            name="Reader",
-            format="text",
-            followed=(),
-            preferences_url=f"{ctx.settings.site.base_url.rstrip('/')}/preferences",
-            unsubscribe_url=f"{ctx.settings.site.base_url.rstrip('/')}/unsubscribe",
-            archive_url=archive_url(ctx.settings.site, digest.key),
-        )
-        text_path.write_text(compiled.personalise(sample).text, encoding="utf-8")
+        html_path.write_text(web.html or "", encoding="utf-8")
+        text_path.write_text(web.text, encoding="utf-8")
         for warning in compiled.warnings:
             log.warning("%s: %s", digest.key, warning)
         previews.append(
