@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -566,3 +567,20 @@ async def test_preferences_chosen_on_the_web_decide_what_is_sent(
     message = delivered(context)[subscriber.email]
     assert "Mistral AI" in str(message["Subject"])
     assert message.get_content_type() == "text/plain"  # no HTML part for a text reader
+
+
+@pytest.mark.anyio
+async def test_after_unsubscribing_the_pages_say_nothing_is_sent_and_offer_to_come_back(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    subscriber = context.store.subscriber(first_active(context))
+    assert subscriber is not None
+    unsubscribe = f"/unsubscribe/{token(context, subscriber.id, 'unsubscribe')}"
+    done = await client.post(unsubscribe, content=ONE_CLICK, headers=FORM)
+    again = f"/subscribe?email={quote(subscriber.email)}"
+    assert f'/subscribe?email={quote(subscriber.email)}"' in done.text
+    preferences = await client.get(f"/preferences/{token(context, subscriber.id, 'preferences')}")
+    assert "Nothing is sent to you." in preferences.text
+    assert ">Unsubscribe</a>" not in preferences.text
+    form = await client.get(again)
+    assert f'value="{subscriber.email}"' in form.text

@@ -32,7 +32,8 @@ MAX_NAME = 100
 
 
 def subscribe_form(request: Request) -> Response:
-    return _form_page(request)
+    # Prefilled from ?email= (the "subscribe again" links); shown escaped, never trusted.
+    return _form_page(request, email=request.query_params.get("email", "")[:MAX_EMAIL])
 
 
 def _form_page(
