@@ -265,10 +265,12 @@ def run_send(args: argparse.Namespace) -> int:
     try:
         for digest in chosen_digests(ctx, args, sending=True):
             report = jobs.plan_email(ctx, digest, dry_run=args.dry_run)
-            verb = "would plan" if args.dry_run else "planned"
-            print(f"{digest.key}: {verb} {report.recipients} emails ({report.new} new)")
             if report.waiting:
-                print(f"{digest.key}: not planned, {report.waiting} (see /editor/)")
+                print(f"{digest.key}: not planned: {report.waiting}")
+                continue
+            verb = "would plan" if args.dry_run else "planned"
+            emails = "email" if report.recipients == 1 else "emails"
+            print(f"{digest.key}: {verb} {report.recipients} {emails} ({report.new} new)")
         if args.dry_run:
             return 0
         return deliver_with_progress(ctx)

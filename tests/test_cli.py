@@ -288,3 +288,18 @@ def test_a_mistyped_email_adapter_stops_send_before_anything_is_planned(
     assert main([*args, "send", "weekly", "--week", "2026-W48"]) == 2
     assert "email.type: unknown adapter 'fiel'; choose one of" in capsys.readouterr().err
     assert table_dump(database)["deliveries"] == []
+
+
+def test_a_week_with_no_news_sends_nothing_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    database = tmp_path / "digest.db"
+    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+    capsys.readouterr()
+    assert main([*args, "send", "weekly", "--week", "2027-W10"]) == 0
+    assert "weekly:2027-W10: not planned: no news in its week" in capsys.readouterr().out
+    assert table_dump(database)["deliveries"] == []
+    assert table_dump(database)["digests"] == []

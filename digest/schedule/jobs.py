@@ -180,8 +180,9 @@ def plan_email(ctx: Context, digest: Digest, *, dry_run: bool = False) -> PlanRe
         new = outbox.count_unplanned(ctx.store.engine, keys)
         waiting = not_released(ctx, digest)
         return PlanReport(digest.key, DeliveryChannel.EMAIL, counted[0], new, waiting)
-    ctx.store.save_digest(digest)
     waiting = not_released(ctx, digest)
+    if digest.entries:
+        ctx.store.save_digest(digest)  # an empty digest is not worth keeping, nor archiving
     if waiting is not None:
         log.info("%s: no emails planned: %s", digest.key, waiting)
         recipients = sum(1 for _ in iter_email_audience(ctx, digest))
@@ -237,8 +238,9 @@ def plan_social(
     platform: str | None = None,
     rules: Mapping[str, Platform] | None = None,
 ) -> PlanReport:
-    ctx.store.save_digest(digest)
     waiting = not_released(ctx, digest)
+    if digest.entries:
+        ctx.store.save_digest(digest)
     if waiting is not None:
         log.info("%s: no posts planned: %s", digest.key, waiting)
         return PlanReport(digest.key, DeliveryChannel.SOCIAL, 0, 0, waiting)
@@ -268,9 +270,12 @@ def requires_approval(settings: Settings, kind: DigestKind) -> bool:
 def not_released(ctx: Context, digest: Digest) -> str | None:
     """Why the digest may not be planned for its recipients now, or None when it may.
 
-    A hold stops any digest; a kind with `require_approval` goes only once an editor approved
-    it. The stored snapshot is what the editor saw and what is sent.
+    A digest with no news is never sent; a hold stops any digest; a kind with
+    `require_approval` goes only once an editor approved it. The stored snapshot is what the
+    editor saw and what is sent.
     """
+    if not digest.entries:
+        return "no news in its week: nothing to send"
     approval = ctx.store.digest_approval(digest.key)
     status = approval.status if approval else ApprovalStatus.DRAFT
     if status is ApprovalStatus.HELD:
