@@ -185,7 +185,19 @@ def open_context(args: argparse.Namespace, *, delivering: bool = False) -> Conte
     settings = settings_from(args)
     if delivering:
         check_email_settings(settings)
+        warn_of_demo_secret(settings)
     return Context.open(settings)
+
+
+def warn_of_demo_secret(settings: Settings) -> None:
+    """Links in emails are signed with site.secret_key: with the shipped default, anyone could
+    forge any reader's unsubscribe, preferences and delete links."""
+    if "site.secret_key" in settings.defaulted:
+        log.warning(
+            "site.secret_key is the default from %s: anyone can forge the links in your emails; "
+            "set DIGEST_SECRET_KEY to a long random value before mailing real people",
+            settings.source,
+        )
 
 
 def chosen_week(ctx: Context, args: argparse.Namespace, *, sending: bool = False) -> IsoWeek:
@@ -434,6 +446,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from digest.web.app import create_app
 
     ctx = open_context(args)
+    warn_of_demo_secret(ctx.settings)
     web = ctx.settings.web
     try:
         uvicorn.run(create_app(ctx), host=args.host or web.host, port=args.port or web.port)

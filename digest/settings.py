@@ -268,9 +268,11 @@ class Settings:
     email: EmailSettings = EmailSettings()
     social: tuple[SocialChannelSettings, ...] = ()
     web: WebSettings = WebSettings()
-    # Not keys of the file: where it was read from, and the folder relative paths start from.
+    # Not keys of the file: where it was read from, the folder relative paths start from, and
+    # the key paths whose ${VAR:-default} fell back to its default (VAR was not set).
     source: str = field(default="settings.yaml", metadata={"internal": True})
     root: Path = field(default=Path("."), metadata={"internal": True})
+    defaulted: frozenset[str] = field(default=frozenset(), metadata={"internal": True})
 
     def check(self) -> None:
         names = [channel.name for channel in self.social]
@@ -313,7 +315,8 @@ def parse_settings(raw: object, *, where: str, root: Path) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError([Problem(where, "", "", "must be a mapping of sections")])
     problems: list[Problem] = []
-    interpolated = _interpolate(raw, "", where, problems)
+    defaulted: set[str] = set()
+    interpolated = _interpolate(raw, "", where, problems, defaulted)
     if raw.get("version") != SETTINGS_VERSION:
         problems.append(
             Problem(where, "", "version", f"must be {SETTINGS_VERSION}; add 'version: 1'")
@@ -321,18 +324,20 @@ def parse_settings(raw: object, *, where: str, root: Path) -> Settings:
     settings = parse_section(Settings, interpolated, "", where, problems)
     if problems or not isinstance(settings, Settings):
         raise ConfigError(problems)
-    return dataclasses.replace(settings, source=where, root=root)
+    return dataclasses.replace(settings, source=where, root=root, defaulted=frozenset(defaulted))
 
 
-def _interpolate(value: Any, path: str, where: str, problems: list[Problem]) -> Any:
+def _interpolate(
+    value: Any, path: str, where: str, problems: list[Problem], defaulted: set[str]
+) -> Any:
     if isinstance(value, dict):
         return {
-            key: _interpolate(item, _join(path, str(key)), where, problems)
+            key: _interpolate(item, _join(path, str(key)), where, problems, defaulted)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [
-            _interpolate(item, f"{path}[{index}]", where, problems)
+            _interpolate(item, f"{path}[{index}]", where, problems, defaulted)
             for index, item in enumerate(value)
         ]
     if not isinstance(value, str):
@@ -343,6 +348,7 @@ def _interpolate(value: Any, path: str, where: str, problems: list[Problem]) -> 
         if name in os.environ:
             return os.environ[name]
         if default is not None:
+            defaulted.add(path)
             return default
         problems.append(
             Problem(where, "", path, f"environment variable {name} is not set; export it")

@@ -303,3 +303,17 @@ def test_a_week_with_no_news_sends_nothing_and_says_so(
     assert "weekly:2027-W10: not planned: no news in its week" in capsys.readouterr().out
     assert table_dump(database)["deliveries"] == []
     assert table_dump(database)["digests"] == []
+
+
+def test_delivering_with_the_shipped_secret_key_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DIGEST_SECRET_KEY", raising=False)
+    settings = settings_for(tmp_path)
+    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    assert main([*args, "worker", "--once"]) == 0
+    assert "site.secret_key is the default" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "a-real-secret-from-the-environment")
+    assert main([*args, "worker", "--once"]) == 0
+    assert "site.secret_key is the default" not in caplog.text

@@ -204,3 +204,12 @@ def test_adapter_options_are_validated_with_their_path() -> None:
     )
     with pytest.raises(ConfigError, match=r"social\[2\].platform: choose one of bluesky"):
         social_adapters(settings)
+
+
+def test_settings_remember_which_secrets_fell_back_to_their_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DIGEST_SECRET_KEY", raising=False)
+    assert "site.secret_key" in parse_settings(base(), where="s", root=REPO).defaulted
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "a-real-secret-from-the-environment")
+    assert "site.secret_key" not in parse_settings(base(), where="s", root=REPO).defaulted
