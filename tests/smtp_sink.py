@@ -42,6 +42,7 @@ class Recorder:
 
     replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None  # answer every DATA with this instead of 250
+    mail_reply: str | None = None  # answer every MAIL FROM with this instead of 250
     delay: float = 0.0  # seconds each message takes to accept, like a slow relay
     pipelining: bool = False  # announce PIPELINING (RFC 2920); aiosmtpd reads commands in order
     received: list[Received] = field(default_factory=list)
@@ -54,6 +55,15 @@ class Recorder:
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]

@@ -171,7 +171,7 @@ CASES = [
     Case("postmark", "inactive-recipient", DeliveryStatus.REJECTED, response_has="406",
          http=answer(422, {"ErrorCode": 406, "Message": "You tried to send to a recipient "
                            "that has been marked as inactive."})),
-    Case("postmark", "bad-token", DeliveryStatus.FAILED, response_has="401",
+    Case("postmark", "bad-token", DeliveryStatus.FAILED, transient=True, response_has="401",
          http=answer(401, {"ErrorCode": 10, "Message": ECHOED})),
     Case("postmark", "rate-limited", DeliveryStatus.FAILED, transient=True, retry_after=30.0,
          http=answer(429, {"ErrorCode": 429, "Message": "Rate limit exceeded"},
@@ -188,7 +188,7 @@ CASES = [
                            "message": "Queued. Thank you."})),
     Case("mailgun", "bad-request", DeliveryStatus.REJECTED, response_has="not a valid address",
          http=answer(400, {"message": "to parameter is not a valid address. please check"})),
-    Case("mailgun", "forbidden", DeliveryStatus.FAILED, response_has="401",
+    Case("mailgun", "forbidden", DeliveryStatus.FAILED, transient=True, response_has="401",
          http=answer(401, {"message": ECHOED})),
     Case("mailgun", "rate-limited", DeliveryStatus.FAILED, transient=True, retry_after=12.0,
          http=answer(429, {"message": "Too many requests"}, **{"Retry-After": "12"})),
@@ -200,13 +200,14 @@ CASES = [
     Case("ses", "message-rejected", DeliveryStatus.REJECTED, response_has="MessageRejected",
          http=answer(400, {"message": "Email address is not verified."},
                      **{"x-amzn-ErrorType": "MessageRejected"})),
-    Case("ses", "sending-paused", DeliveryStatus.FAILED, response_has="SendingPaused",
+    Case("ses", "sending-paused", DeliveryStatus.FAILED, transient=True,
+         response_has="SendingPaused",
          http=answer(400, {"message": "Sending is paused for this account."},
                      **{"x-amzn-ErrorType": "SendingPausedException"})),
     Case("ses", "throttled", DeliveryStatus.FAILED, transient=True, retry_after=1.0,
          http=answer(429, {"message": "Maximum sending rate exceeded."},
                      **{"x-amzn-ErrorType": "TooManyRequestsException", "Retry-After": "1"})),
-    Case("ses", "bad-signature", DeliveryStatus.FAILED, response_has="403",
+    Case("ses", "bad-signature", DeliveryStatus.FAILED, transient=True, response_has="403",
          http=answer(403, {"message": ECHOED})),
     Case("ses", "server-error", DeliveryStatus.FAILED, transient=True,
          http=answer(500, {"message": "InternalFailure"})),
@@ -232,8 +233,21 @@ CASES = [
          recipient="gone@example.com"),
     Case("smtp", "content-refused-5xx", DeliveryStatus.REJECTED, response_has="end of DATA: 554",
          smtp={"data_reply": "554 5.7.1 Message refused"}),
-    Case("smtp", "wrong-password", DeliveryStatus.FAILED, response_has="AUTH refused",
+    # Replies about our own setup, not the recipient: failed, retried once it is fixed.
+    Case("smtp", "wrong-password", DeliveryStatus.FAILED, transient=True,
+         response_has="AUTH refused",
          smtp={"tls": "starttls", "auth": True, "password": SECRET}),
+    Case("smtp", "sender-refused-5xx", DeliveryStatus.FAILED, transient=True,
+         response_has="MAIL FROM: 553",
+         smtp={"mail_reply": "553 5.7.1 Sender address rejected: not owned by user"}),
+    Case("smtp", "pipelined-sender-refused-5xx", DeliveryStatus.FAILED, transient=True,
+         response_has="MAIL FROM: 553",
+         smtp={"pipelining": True,
+               "mail_reply": "553 5.7.1 Sender address rejected: not owned by user"}),
+    Case("smtp", "auth-required-530", DeliveryStatus.FAILED, transient=True,
+         response_has="530 5.7.0", smtp={"mail_reply": "530 5.7.0 Authentication required"}),
+    Case("smtp", "relay-denied-554", DeliveryStatus.FAILED, transient=True,
+         response_has="RCPT TO: 554 5.7.1", recipient="someone@elsewhere.example.net"),
     Case("smtp", "unreachable", DeliveryStatus.FAILED, transient=True,
          response_has="cannot connect", smtp={"down": True}),
     # Local adapters
@@ -264,8 +278,11 @@ def smtp_adapter(
         replies={
             "busy@example.com": "451 4.2.1 Mailbox busy, try later",
             "gone@example.com": "550 5.1.1 No such user",
+            "someone@elsewhere.example.net": "554 5.7.1 <someone@elsewhere.example.net>: "
+            "Relay access denied",
         },
         data_reply=variation.get("data_reply"),
+        mail_reply=variation.get("mail_reply"),
         pipelining=variation.get("pipelining", False),
     )
     options: dict[str, Any] = {
@@ -450,3 +467,25 @@ def test_an_oversized_message_is_rejected_without_calling_the_service(tmp_path: 
     big = OutgoingEmail(big.key, big.message_id, big.sender, big.recipient, b"x" * (11 << 20))
     result = adapter.send_guarded(big)
     assert result.status is DeliveryStatus.REJECTED and calls == []
+
+
+def test_smtp_connection_the_server_closed_while_idle_is_reopened_at_once(
+    tmp_path: Path,
+) -> None:
+    with smtp_server() as first:
+        port = first.port
+        adapter = make_adapter(
+            "smtp",
+            {"host": first.host, "port": port, "security": "none", "connections": 1},
+            tmp_path,
+        )
+        assert adapter.send_guarded(message("r0@example.com", 0)).status is DeliveryStatus.SENT
+    try:
+        # The server went away and came back: the pooled connection is closed at its end.
+        with smtp_server(port=port) as second:
+            result = adapter.send_guarded(message("r1@example.com", 1))
+            received = second.recorder.received
+    finally:
+        adapter.close()
+    assert result.status is DeliveryStatus.SENT, result  # not a failure waiting for a retry
+    assert [r.recipients for r in received] == [("r1@example.com",)]

@@ -8,6 +8,7 @@ is looked for on the platform when the adapter can (Threads, Bluesky), or held f
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from digest import outbox
 from digest.context import Context
 from digest.delivery.social import social_adapters
 from digest.delivery.social.base import UNKNOWN_OUTCOME
-from digest.models import DeliveryChannel, DeliveryState
+from digest.models import DeliveryChannel, DeliveryResult, DeliveryState, DeliveryStatus
 from digest.render.social import SocialPost
 from digest.render.templates import template_environment
 from digest.schedule.deliverer import Deliverer
@@ -265,3 +266,65 @@ def test_a_threads_part_waits_while_its_previous_part_is_not_sent(
     assert run(ctx, service) == {"planned": 1}
     assert service.calls == []
     assert "previous post" in rows(ctx)[0]["last_error"]
+
+
+def test_a_threads_part_waiting_for_its_previous_part_uses_no_attempt(
+    store: Store, tmp_path: Path
+) -> None:
+    clock = Clock()
+    ctx = context(store, tmp_path, "mastodon", clock)
+    plan(ctx, a_post("top:2", reply_to="top", thread_root="top"))
+    for _ in range(8):  # the first post held up (rate limited) for longer than 5 attempts last
+        assert run(ctx, Service({})) == {"planned": 1}
+        clock.advance(hours=1)
+    (waiting,) = rows(ctx)
+    assert (waiting["state"], waiting["attempts"]) == ("planned", 0)
+    plan(ctx, a_post("top"))
+    statuses = ("POST", "/api/v1/statuses")
+    answers = [httpx.Response(200, json={"id": str(n)}) for n in (101, 102)]
+    service = Service({statuses: answers})
+    assert run(ctx, service) == {"planned": 1, "sent": 1}  # the first post; its reply waits …
+    clock.advance(seconds=11)
+    assert run(ctx, service) == {"sent": 1}  # … and follows it
+    assert json.loads(service.calls[1].content)["in_reply_to_id"] == "101"
+
+
+def test_a_threads_part_whose_previous_part_failed_fails_too(store: Store, tmp_path: Path) -> None:
+    clock = Clock()
+    ctx = context(store, tmp_path, "mastodon", clock)
+    plan(ctx, a_post("top"), a_post("top:2", reply_to="top", thread_root="top"))
+    (top,) = outbox.claim(
+        store.engine, owner="w0", limit=1, lease=timedelta(minutes=5), now=clock.now
+    )
+    refused = DeliveryResult(DeliveryStatus.REJECTED, response="HTTP 422: text too long")
+    outbox.finish(store.engine, top, owner="w0", result=refused, now=clock.now)
+    service = Service({})
+    assert run(ctx, service) == {"failed": 1}
+    assert service.calls == []
+    assert "previous post" in rows(ctx)[1]["last_error"]
+
+
+def test_social_posts_go_out_while_the_email_hourly_limit_is_reached(
+    store: Store, tmp_path: Path
+) -> None:
+    clock = Clock()
+    ctx = context(store, tmp_path, "mastodon", clock)
+    email = ctx.settings.email
+    ctx.settings = replace(ctx.settings, email=replace(email, rate=replace(email.rate, per_hour=1)))
+    outbox.plan(
+        store.engine,
+        [outbox.PlannedDelivery("weekly:2026-W48/email/s1", "weekly:2026-W48",
+                                DeliveryChannel.EMAIL, "s1", {})],
+        now=clock.now,
+    )  # fmt: skip
+    # Another worker is sending the hour's one email.
+    outbox.claim(store.engine, owner="w0", limit=1, lease=timedelta(minutes=5), now=clock.now)
+    plan(ctx, a_post("top"))
+    deliverer = Deliverer(ctx, owner="worker-1")
+    client = httpx.Client(transport=httpx.MockTransport(Service({
+        ("POST", "/api/v1/statuses"): [httpx.Response(200, json={"id": "101"})]
+    })))  # fmt: skip
+    deliverer._social = social_adapters(ctx.settings, client=client, clock=ctx.clock)
+    # Waiting for the hour to pass stops the run instead.
+    deliverer.stop.wait = lambda timeout=None: deliverer.stop.set() or True  # type: ignore[method-assign]
+    assert deliverer.run().states == {"sent": 1}

@@ -76,6 +76,7 @@ def test_concurrent_claimers_share_out_the_rows(store: Store) -> None:
 def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_close_it(store: Store) -> None:
     outbox.plan(store.engine, rows("a"), now=NOW)
     (stale,) = outbox.claim(store.engine, owner="dead", limit=1, lease=LEASE, now=NOW)
+    outbox.renew(store.engine, [stale], owner="dead", lease=LEASE, now=NOW, sending={stale.id})
     assert outbox.claim(store.engine, owner="w2", limit=1, lease=LEASE, now=NOW + LEASE) == []
     later = NOW + LEASE + timedelta(seconds=1)
     (taken,) = outbox.claim(store.engine, owner="w2", limit=1, lease=LEASE, now=later)
@@ -149,8 +150,41 @@ def test_backoff_grows_and_honours_retry_after() -> None:
     assert policy.delay(1, 500) == 500
 
 
-def test_skip_closes_a_row_with_its_reason(store: Store) -> None:
+def test_a_reason_instead_of_a_result_skips_the_row(store: Store) -> None:
     outbox.plan(store.engine, rows("gone"), now=NOW)
     (row,) = outbox.claim(store.engine, owner="w", limit=1, lease=LEASE, now=NOW)
-    outbox.skip(store.engine, row, owner="w", reason="subscriber unsubscribed", now=NOW)
+    skipped = outbox.finish_many(
+        store.engine, [(row, "subscriber unsubscribed")], owner="w", now=NOW
+    )
+    assert skipped == [DeliveryState.SKIPPED]
     assert states(store) == {"gone": "skipped"}
+
+
+def test_a_row_whose_lease_keeps_running_out_fails_once_its_attempts_are_used_up(
+    store: Store,
+) -> None:
+    outbox.plan(store.engine, rows("a", "b"), now=NOW)
+    policy = outbox.RetryPolicy(max_attempts=3)
+    when = NOW
+    for attempt in range(1, 4):  # a worker that dies each time: the row comes back while it may
+        claimed = outbox.claim(store.engine, owner=f"w{attempt}", limit=2, lease=LEASE, now=when)
+        # "b" was never handed to the service: the dead workers' claims of it are not attempts.
+        assert [(row.target, row.attempts) for row in claimed] == [("a", attempt), ("b", 1)]
+        assert [row.last_error for row in claimed] == [
+            outbox.WORKER_DIED if attempt > 1 else None,  # says what happened to the last one
+            None,
+        ]
+        # "a" is handed to the service; the worker dies before it reaches "b".
+        ids = {row.id for row in claimed if row.target == "a"}
+        outbox.renew(store.engine, claimed, owner=f"w{attempt}", lease=LEASE, now=when, sending=ids)
+        when += LEASE + timedelta(seconds=1)
+    (after,) = outbox.claim(store.engine, owner="w4", limit=2, lease=LEASE, now=when, policy=policy)
+    # "a" is not claimed a fourth time: it failed, saying why. "b", never tried, goes again.
+    assert (after.target, after.attempts) == ("b", 1)
+    assert states(store) == {"a": "failed", "b": "claimed"}
+    with store.engine.connect() as connection:
+        error = connection.scalar(select(deliveries.c.last_error).where(deliveries.c.target == "a"))
+    assert error == (
+        "lease expired on its last attempt (3 of 3) while the service had it; "
+        "the worker died delivering it"
+    )

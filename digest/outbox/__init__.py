@@ -6,8 +6,10 @@
 
 Planning is idempotent (a row's idempotency key is unique, so planning again adds nothing);
 claiming takes rows no other worker holds (`FOR UPDATE SKIP LOCKED` on PostgreSQL); a row's
-attempt is counted when it is claimed, before the service is called. Retries live here and
-nowhere else.
+attempt is counted when it is claimed, before the service is called, and given back if its
+worker died before handing it over (rows handed over are marked in flight, `renew`). A row that
+was in flight when its worker died on its last attempt fails instead of being claimed again.
+Retries live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -19,7 +21,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Update, and_, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Update,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.models import Delivery, DeliveryChannel, DeliveryResult, DeliveryState, DeliveryStatus
@@ -86,17 +101,35 @@ def _plan_values(rows: Iterable[PlannedDelivery], now: datetime) -> Iterator[dic
         }
 
 
+IN_FLIGHT = "in flight: handed to the service"  # on a row until its result is recorded
+WORKER_DIED = "the previous attempt's worker died while the service had it; sent again"
+
+
 def claim(
-    engine: Engine, *, owner: str, limit: int, lease: timedelta, now: datetime
+    engine: Engine,
+    *,
+    owner: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime,
+    policy: RetryPolicy = RetryPolicy(),
+    channels: Collection[DeliveryChannel] | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` due rows to `owner`: planned ones, and claimed ones whose lease ended."""
+    """Lease up to `limit` due rows to `owner`: planned ones, and claimed ones whose lease ended;
+    only of `channels` when given (email's hourly limit must not hold social posts back).
+
+    A claimed row whose lease ended on its last allowed attempt fails instead: a row that kills
+    its worker every time must not be claimed again forever.
+    """
     due = (
         select(deliveries.c.id)
-        .where(_due_condition(now))
+        .where(_due_condition(now, channels))
         .order_by(deliveries.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    in_flight = func.coalesce(deliveries.c.last_error, "").startswith(IN_FLIGHT, autoescape=True)
+    untried = and_(deliveries.c.state == DeliveryState.CLAIMED.value, ~in_flight)
     statement = (
         update(deliveries)
         .where(deliveries.c.id.in_(due.scalar_subquery()))
@@ -104,14 +137,54 @@ def claim(
             state=DeliveryState.CLAIMED.value,
             lease_owner=owner,
             lease_until=now + lease,
-            attempts=deliveries.c.attempts + 1,
+            # A row a dead worker held but never handed to the service was not tried: its
+            # attempt is given back, so a worker dying often never uses up untried rows.
+            attempts=case((untried, deliveries.c.attempts), else_=deliveries.c.attempts + 1),
             updated_at=now,
+            # The mark of the last attempt's worker, dead with the row in flight, made history
+            # (this claim's attempt is marked in flight only when it is handed over).
+            last_error=case(
+                (in_flight, literal(WORKER_DIED, String)), else_=deliveries.c.last_error
+            ),
         )
         .returning(*deliveries.c)
     )
     with engine.begin() as connection:
+        _fail_exhausted(connection, now, policy)
         rows = connection.execute(statement).mappings().all()
     return sorted((_delivery(row) for row in rows), key=lambda delivery: delivery.id)
+
+
+def _fail_exhausted(connection: Connection, now: datetime, policy: RetryPolicy) -> None:
+    """Close the expired leases of rows that were in flight on their last attempt (one UPDATE:
+    on SQLite, a read before the write would let two claimers deadlock upgrading their locks).
+
+    Only rows marked in flight (`renew(…, sending=…)`): a row a dead worker claimed but never
+    reached was not tried, and goes out again however often that happened.
+    """
+    connection.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.state == DeliveryState.CLAIMED.value,
+            deliveries.c.lease_until < now,
+            deliveries.c.attempts >= policy.max_attempts,
+            deliveries.c.last_error.startswith(IN_FLIGHT, autoescape=True),
+        )
+        .values(
+            state=DeliveryState.FAILED.value,
+            last_error=literal("lease expired on its last attempt (", String)
+            + cast(deliveries.c.attempts, String)
+            + literal(
+                f" of {policy.max_attempts}) while the service had it; "
+                "the worker died delivering it",
+                String,
+            ),
+            lease_owner=None,
+            lease_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
 
 
 def finish(
@@ -189,6 +262,45 @@ def release(engine: Engine, rows: Sequence[Delivery], *, owner: str, now: dateti
             )
 
 
+def renew(
+    engine: Engine,
+    rows: Sequence[Delivery],
+    *,
+    owner: str,
+    lease: timedelta,
+    now: datetime,
+    sending: Collection[int] = (),
+) -> set[int]:
+    """Extend the lease of the rows this owner still holds, in one UPDATE; their ids. A row not
+    among them was taken over by another worker after its lease ran out: not ours to send.
+
+    The rows whose ids are in `sending` are about to be handed to the service: they are marked
+    in flight, so that a worker dying with them counts against their attempts (`claim`).
+    """
+    if not rows:
+        return set()
+    marked = f"{IN_FLIGHT} at {now.isoformat()}"
+    statement = (
+        update(deliveries)
+        .where(
+            deliveries.c.id.in_([row.id for row in rows]),
+            deliveries.c.lease_owner == owner,
+            deliveries.c.state == DeliveryState.CLAIMED.value,
+        )
+        .values(
+            lease_until=now + lease,
+            updated_at=now,
+            last_error=case(
+                (deliveries.c.id.in_(list(sending)), literal(marked, String)),
+                else_=deliveries.c.last_error,
+            ),
+        )
+        .returning(deliveries.c.id)
+    )
+    with engine.begin() as connection:
+        return set(connection.execute(statement).scalars())
+
+
 def count_unplanned(engine: Engine, keys: Iterable[str]) -> int:
     """How many of these idempotency keys have no row yet (what planning them would add)."""
     unplanned = 0
@@ -200,14 +312,19 @@ def count_unplanned(engine: Engine, keys: Iterable[str]) -> int:
     return unplanned
 
 
-def due(engine: Engine, now: datetime) -> int:
+def due(engine: Engine, now: datetime, channels: Collection[DeliveryChannel] | None = None) -> int:
     """How many rows a claim made now could take."""
-    query = select(func.count()).where(_due_condition(now))
+    query = select(func.count()).where(_due_condition(now, channels))
     with engine.connect() as connection:
         return int(connection.scalar(query) or 0)
 
 
-def _due_condition(now: datetime) -> Any:
+def _due_condition(now: datetime, channels: Collection[DeliveryChannel] | None = None) -> Any:
+    if channels is not None:
+        return and_(
+            deliveries.c.channel.in_([channel.value for channel in channels]),
+            _due_condition(now),
+        )
     return or_(
         and_(
             deliveries.c.state == DeliveryState.PLANNED.value,
@@ -235,11 +352,6 @@ def sent_since(engine: Engine, channel: DeliveryChannel, since: datetime) -> int
     )
     with engine.connect() as connection:
         return int(connection.scalar(query) or 0)
-
-
-def skip(engine: Engine, delivery: Delivery, *, owner: str, reason: str, now: datetime) -> None:
-    """Close a row without sending: its recipient left, or there is nothing for them."""
-    finish_many(engine, [(delivery, reason)], owner=owner, now=now)
 
 
 def _held(delivery: Delivery, owner: str) -> Update:
@@ -345,3 +457,37 @@ def provider_ids(engine: Engine, idempotency_keys: Collection[str]) -> dict[str,
     )
     with engine.connect() as connection:
         return {key: provider for key, provider in connection.execute(query).all() if provider}
+
+
+def postpone(
+    engine: Engine,
+    delivery: Delivery,
+    *,
+    owner: str,
+    seconds: float,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Put a claimed row back to be tried after `seconds`, its attempt not counted: it was not
+    tried, it waits for something else (a thread's previous post) to be sent first."""
+    with engine.begin() as connection:
+        connection.execute(
+            _held(delivery, owner).values(
+                state=DeliveryState.PLANNED.value,
+                lease_owner=None,
+                lease_until=None,
+                attempts=deliveries.c.attempts - 1,
+                available_at=now + timedelta(seconds=seconds),
+                last_error=reason,
+                updated_at=now,
+            )
+        )
+
+
+def states_of(engine: Engine, idempotency_keys: Collection[str]) -> dict[str, DeliveryState]:
+    """The states of the rows among these keys that exist."""
+    query = select(deliveries.c.idempotency_key, deliveries.c.state).where(
+        deliveries.c.idempotency_key.in_(list(idempotency_keys))
+    )
+    with engine.connect() as connection:
+        return {key: DeliveryState(state) for key, state in connection.execute(query).all()}

@@ -27,10 +27,11 @@ from digest.outbox.rate import RateLimiter
 from digest.render.message import OutgoingEmail
 from digest.render.social import Platform, SocialPost
 from digest.schedule.jobs import social_key
-from digest.schedule.messages import MessageBuilder, Skip
+from digest.schedule.messages import CannotBuild, MessageBuilder, Skip
 
 log = logging.getLogger("digest")
 
+_NOT_EMAIL = tuple(channel for channel in DeliveryChannel if channel is not DeliveryChannel.EMAIL)
 _THREAD_WAIT = 10.0  # seconds before a thread's next part looks again for the previous one
 
 
@@ -110,20 +111,25 @@ class Deliverer:
         try:
             while not self.stop.is_set() and report.paused is None:
                 limit = self._claim_limit()
-                if limit == 0:
-                    if not outbox.due(engine, self.ctx.clock()):
+                # Email's hourly limit reached: the other channels' rows still go.
+                channels = None if limit else _NOT_EMAIL
+                rows = outbox.claim(
+                    engine,
+                    owner=self.owner,
+                    limit=limit or self.batch,
+                    lease=self.lease,
+                    now=self.ctx.clock(),
+                    channels=channels,
+                )
+                if not rows:
+                    if channels is None or not outbox.due(engine, self.ctx.clock()):
                         break
                     log.info("the per-hour email limit is reached; waiting for the hour to pass")
                     self.stop.wait(30)
                     continue
-                rows = outbox.claim(
-                    engine, owner=self.owner, limit=limit, lease=self.lease, now=self.ctx.clock()
-                )
-                if not rows:
-                    break
                 for row in rows:
                     if row.channel is not DeliveryChannel.EMAIL:
-                        _counted(report, on_row, [self.deliver(row)])
+                        _counted(report, on_row, [self._deliver_social(row)])
                 emails = [row for row in rows if row.channel is DeliveryChannel.EMAIL]
                 if emails:
                     self._deliver_emails(emails, report, on_row)
@@ -147,7 +153,7 @@ class Deliverer:
         engine = self.ctx.store.engine
         built = self.messages.build_many(rows, self.ctx.clock())
         skipped: list[tuple[Delivery, DeliveryResult | str]] = [
-            (row, item.reason)
+            (row, _unbuilt(item))
             for row, item in zip(rows, built, strict=True)
             if isinstance(item, Skip)
         ]
@@ -162,28 +168,23 @@ class Deliverer:
         adapter = self.email
         # Slices small enough to record results often, big enough to keep the pool busy.
         size = min(self.limiter.burst, max(16, adapter.concurrency * 16))
+        # Rows whose last worker died while the service had them go first, each alone: if one
+        # of them is what kills workers, it uses up its own attempts, not its neighbours'.
+        suspects = sum(1 for row, _ in sending if row.last_error == outbox.WORKER_DIED)
+        sending.sort(key=lambda item: item[0].last_error != outbox.WORKER_DIED)
         start = 0
         while start < len(sending):
             if self.stop.is_set() or report.paused is not None:
                 untried = [row for row, _ in sending[start:]]
                 outbox.release(engine, untried, owner=self.owner, now=self.ctx.clock())
                 return
-            chunk = sending[start : start + size]
+            chunk = sending[start : start + (1 if start < suspects else size)]
             start += len(chunk)
-            # Statuses read again right before this slice goes: whoever unsubscribed while the
-            # earlier slices were sent gets nothing more (issue 5: an unsubscribe is at once).
-            gone = self.messages.no_longer_wanted([row for row, _ in chunk])
-            if gone:
-                left: list[tuple[Delivery, DeliveryResult | str]] = [
-                    (row, gone[row.id]) for row, _ in chunk if row.id in gone
-                ]
-                now = self.ctx.clock()
-                states = outbox.finish_many(engine, left, owner=self.owner, now=now)
-                _counted(report, on_row, states)
-                chunk = [(row, message) for row, message in chunk if row.id not in gone]
-                if not chunk:
-                    continue
-            self.limiter.acquire(len(chunk))
+            self.limiter.acquire(len(chunk))  # may sleep: everything below is checked after it
+            chunk = self._still_ours(chunk, sending[start:])
+            chunk = self._still_wanted(chunk, report, on_row)
+            if not chunk:
+                continue
             results = adapter.send_many([message for _, message in chunk])
             outcomes: list[tuple[Delivery, DeliveryResult | str]] = [
                 (row, result) for (row, _), result in zip(chunk, results, strict=True)
@@ -192,6 +193,51 @@ class Deliverer:
             _counted(report, on_row, states)
             for result in results:
                 self._note(result, report)
+
+    def _still_ours(
+        self,
+        chunk: list[tuple[Delivery, OutgoingEmail]],
+        rest: list[tuple[Delivery, OutgoingEmail]],
+    ) -> list[tuple[Delivery, OutgoingEmail]]:
+        """Renew the lease of every row of the batch still to go (a slow adapter must not let
+        it run out), marking the slice's rows in flight; the slice without the rows another
+        worker took over meanwhile."""
+        rows = [row for row, _ in chunk + rest]
+        now = self.ctx.clock()
+        sending = {row.id for row, _ in chunk}
+        held = outbox.renew(
+            self.ctx.store.engine,
+            rows,
+            owner=self.owner,
+            lease=self.lease,
+            now=now,
+            sending=sending,
+        )
+        lost = sum(1 for row, _ in chunk if row.id not in held)
+        if lost:
+            log.warning("%d rows were taken over by another worker; not sent here", lost)
+        return [(row, message) for row, message in chunk if row.id in held]
+
+    def _still_wanted(
+        self,
+        chunk: list[tuple[Delivery, OutgoingEmail]],
+        report: DeliveryReport,
+        on_row: OnRow | None,
+    ) -> list[tuple[Delivery, OutgoingEmail]]:
+        """Statuses read again right before the slice goes: whoever unsubscribed while earlier
+        slices were sent, or while the rate limiter waited, gets nothing more (issue 5: an
+        unsubscribe is at once)."""
+        gone = self.messages.no_longer_wanted([row for row, _ in chunk])
+        if not gone:
+            return chunk
+        left: list[tuple[Delivery, DeliveryResult | str]] = [
+            (row, gone[row.id]) for row, _ in chunk if row.id in gone
+        ]
+        states = outbox.finish_many(
+            self.ctx.store.engine, left, owner=self.owner, now=self.ctx.clock()
+        )
+        _counted(report, on_row, states)
+        return [(row, message) for row, message in chunk if row.id not in gone]
 
     def _note(self, result: DeliveryResult, report: DeliveryReport) -> None:
         """Count failures in a row; a rejected address is that address's fault, not the run's."""
@@ -206,21 +252,12 @@ class Deliverer:
                     "Fix the cause, then run `digest worker` to deliver the rest"
                 )
 
-    def deliver(self, row: Delivery) -> DeliveryState:
-        engine = self.ctx.store.engine
-        if row.channel is DeliveryChannel.EMAIL:
-            message = self.messages.build(row, self.ctx.clock())
-            if isinstance(message, Skip):
-                now = self.ctx.clock()
-                outbox.skip(engine, row, owner=self.owner, reason=message.reason, now=now)
-                return DeliveryState.SKIPPED
-            result = self.email.send_guarded(message)
-        else:
-            posted = self._post(row)
-            if isinstance(posted, DeliveryState):
-                return posted  # `_post` closed the row itself: held for an editor
-            result = posted
-        return outbox.finish(engine, row, owner=self.owner, result=result, now=self.ctx.clock())
+    def _deliver_social(self, row: Delivery) -> DeliveryState:
+        posted = self._post(row)
+        if isinstance(posted, DeliveryState):
+            return posted  # `_post` closed or put back the row itself
+        now = self.ctx.clock()
+        return outbox.finish(self.ctx.store.engine, row, owner=self.owner, result=posted, now=now)
 
     def _post(self, row: Delivery) -> DeliveryResult | DeliveryState:
         """Post one (post, channel) row. On a platform without idempotency keys the attempt is
@@ -241,12 +278,15 @@ class Deliverer:
         if post.reply_to:
             reply = self._reply_to(row, post)
             if reply is None:
-                return DeliveryResult(
-                    DeliveryStatus.FAILED,
-                    response="waiting for the thread's previous post to be sent",
-                    transient=True,
-                    retry_after=_THREAD_WAIT,
+                broken = self._broken_thread(row, post)
+                if broken is not None:
+                    return DeliveryResult(DeliveryStatus.FAILED, response=broken)
+                # Not an attempt: the row waits, however long the previous post takes.
+                reason = "waiting for the thread's previous post to be sent"
+                outbox.postpone(
+                    engine, row, owner=self.owner, seconds=_THREAD_WAIT, reason=reason, now=now
                 )
+                return DeliveryState.PLANNED
         after_unknown = (row.last_error or "").startswith(UNKNOWN_OUTCOME)
         if after_unknown and not (adapter.idempotent or adapter.finds_posts):
             reason = (
@@ -278,6 +318,21 @@ class Deliverer:
         if root not in ids or parent not in ids:
             return None
         return Reply(root=ids[root], parent=ids[parent])
+
+    def _broken_thread(self, row: Delivery, post: SocialPost) -> str | None:
+        """Why this part can never follow the earlier ones (one of them ended unsent), if so."""
+        assert post.reply_to is not None
+        earlier = {
+            social_key(row.digest_key, row.target, key)
+            for key in (post.thread_root or post.reply_to, post.reply_to)
+        }
+        for key, state in outbox.states_of(self.ctx.store.engine, earlier).items():
+            if state in (DeliveryState.FAILED, DeliveryState.SKIPPED):
+                return (
+                    f"the thread's previous post {key} was not posted ({state.value}); "
+                    "this part cannot follow it"
+                )
+        return None
 
     def close(self) -> None:
         if self._email is not None:
@@ -311,6 +366,13 @@ def deliver_due(
     ctx: Context, on_row: OnRow | None = None, *, stop: threading.Event | None = None
 ) -> DeliveryReport:
     return Deliverer(ctx, stop=stop).run(on_row)
+
+
+def _unbuilt(skip: Skip) -> DeliveryResult | str:
+    """A skipped row's reason; a row whose message cannot be built fails, never to be retried."""
+    if isinstance(skip, CannotBuild):
+        return DeliveryResult(DeliveryStatus.REJECTED, response=skip.reason)
+    return skip.reason
 
 
 def _counted(report: DeliveryReport, on_row: OnRow | None, states: Sequence[DeliveryState]) -> None:

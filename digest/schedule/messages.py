@@ -42,6 +42,19 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class CannotBuild(Skip):
+    """A row whose message cannot be built (an address no header can carry): recorded as
+    failed, for good, so that one bad row never stops the batch it came in."""
+
+
+def _cannot_build(address: str, error: Exception) -> CannotBuild:
+    return CannotBuild(
+        f"cannot build a message to {address!r}: {error}; correct the address (a non-ASCII "
+        "local part, or a character no mail header can carry, cannot be sent)"
+    )
+
+
 def recipient_for(
     ctx: Context,
     subscriber: Subscriber,
@@ -99,7 +112,8 @@ class MessageBuilder:
 
     def build_many(self, rows: Sequence[Delivery], now: datetime) -> list[OutgoingEmail | Skip]:
         """Each row's message or Skip, in order; the subscribers are read in one query, now, so
-        an address that left, bounced or complained since planning is never sent to."""
+        an address that left, bounced or complained since planning is never sent to. A row whose
+        message cannot be built is a `CannotBuild`, never an exception for the whole batch."""
         if any(is_confirmation(row) for row in rows):  # sign-ups' confirmations: one by one
             others = iter(self.build_many([row for row in rows if not is_confirmation(row)], now))
             return [
@@ -122,7 +136,10 @@ class MessageBuilder:
             if variant is None:
                 built.append(Skip("nothing in their topics this week"))
                 continue
-            built.append(self.personal_message(row.idempotency_key, subscriber, variant, now))
+            try:
+                built.append(self.personal_message(row.idempotency_key, subscriber, variant, now))
+            except ValueError as error:  # email.errors' header defects are ValueErrors
+                built.append(_cannot_build(subscriber.email, error))
         return built
 
     def no_longer_wanted(self, rows: Sequence[Delivery]) -> dict[int, str]:
@@ -153,11 +170,6 @@ class MessageBuilder:
                 raise LookupError(f"outbox row names digest {key!r}, which is not stored")
             self._digests[key] = digest
         return self._digests[key]
-
-    def compiled_for(self, digest_key: str, subscriber: Subscriber) -> CompiledEmail | None:
-        """This subscriber's variant, compiled once per variant, never once per person."""
-        variant = self.variant_for(digest_key, subscriber)
-        return variant.compiled if variant else None
 
     def variant_for(self, digest_key: str, subscriber: Subscriber) -> _Variant | None:
         digest = self.digest(digest_key)
@@ -215,7 +227,10 @@ class MessageBuilder:
         if reason is not None or subscriber is None:
             return Skip(reason or "subscriber forgotten")
         identifier = message_id(self.ctx, row.idempotency_key)
-        return confirmation_message(self.ctx, row, subscriber, identifier, now)
+        try:
+            return confirmation_message(self.ctx, row, subscriber, identifier, now)
+        except ValueError as error:
+            return _cannot_build(subscriber.email, error)
 
     # Editors' test-sends and previews ---------------------------------------------------------
 
@@ -235,7 +250,10 @@ class MessageBuilder:
         digest = (
             digest_from_dict(content) if isinstance(content, dict) else self.digest(row.digest_key)
         )
-        return self.test_message(digest, address, key=row.idempotency_key, now=now)
+        try:
+            return self.test_message(digest, address, key=row.idempotency_key, now=now)
+        except ValueError as error:
+            return _cannot_build(address, error)
 
     def test_message(
         self,

@@ -3,7 +3,8 @@
 2xx                      sent or queued (each adapter reads its own body)
 429                      failed, transient, honouring Retry-After
 5xx                      failed, transient
-401, 403                 failed, not transient: the credentials or the account, not the message
+401, 403                 failed, transient: the credentials or the account, not the message; the
+                         rows wait for the operator's fix, and count toward the run's pause
 other 4xx                rejected: this message will never be accepted
 no answer after sending  unknown: the service may have accepted it
 """
@@ -71,7 +72,11 @@ class HttpEmailAdapter(EmailAdapter):
                 retry_after=retry_after(response),
             )
         if code in (401, 403):
-            return DeliveryResult(DeliveryStatus.FAILED, response=answer)
+            return DeliveryResult(
+                DeliveryStatus.FAILED,
+                response=f"{answer}; check the credentials in email.options",
+                transient=True,
+            )
         return DeliveryResult(DeliveryStatus.REJECTED, response=answer)
 
 

@@ -92,7 +92,8 @@ class SesEmailAdapter(HttpEmailAdapter):
         error_type = answer.headers.get("x-amzn-ErrorType", "").split(":")[0]
         if answer.status_code == 400 and error_type.removesuffix("Exception") in _ACCOUNT_ERRORS:
             reason = f"HTTP 400 {error_type}: {self.masked(answer.text[:2000])}"
-            return DeliveryResult(DeliveryStatus.FAILED, response=reason)
+            # The account, not the message: retried once the operator has fixed it.
+            return DeliveryResult(DeliveryStatus.FAILED, response=reason, transient=True)
         result = self.failure(answer)
         if error_type:
             return replace(result, response=f"{error_type}: {result.response}")

@@ -7,8 +7,12 @@ stuffed with one bytes.replace instead of smtplib's regular expressions. A serve
 not announce 8BITMIME (RFC 6152) gets the message re-encoded to 7 bit first.
 
 Replies map to results by their class (RFC 5321): 2xx sent; 4xx failed and transient; 5xx
-rejected, never retried. A connection lost after the final dot, before the server answered,
-leaves the outcome unknown: the server may have taken the message.
+rejected, never retried, unless the reply is about our own setup rather than the recipient (a
+refused MAIL FROM, authentication required or refused, relaying denied): those fail, transient,
+so that the rows wait for the operator's fix and the run pauses after a few. A connection lost
+after the final dot, before the server answered, leaves the outcome unknown: the server may
+have taken the message. A pooled connection the server closed while idle is reopened once, at
+once, when it fails before MAIL FROM was accepted (nothing of the message was taken).
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ class _Connection:
     def __init__(self, smtp: smtplib.SMTP) -> None:
         self.smtp = smtp
         self.sent = 0
+        self.mail_accepted = False  # in the current transaction: the server took MAIL FROM
         self.eight_bit = smtp.has_extn("8bitmime")
         self.pipelining = smtp.has_extn("pipelining")
 
@@ -112,6 +117,10 @@ class SmtpEmailAdapter(EmailAdapter):
         return list(self._pool.map(self.send_guarded, messages))
 
     def send(self, message: OutgoingEmail) -> DeliveryResult:
+        return self._send(message, reopen=True)
+
+    def _send(self, message: OutgoingEmail, *, reopen: bool) -> DeliveryResult:
+        reused = getattr(self._local, "connection", None) is not None
         try:
             connection = self._connection()
         except smtplib.SMTPAuthenticationError as error:
@@ -122,6 +131,7 @@ class SmtpEmailAdapter(EmailAdapter):
                     f"AUTH refused: {error.smtp_code} {_text(error.smtp_error)}; "
                     "check email.options.username and password"
                 ),
+                transient=True,
             )
         except (smtplib.SMTPException, OSError) as error:
             self._drop()
@@ -138,6 +148,10 @@ class SmtpEmailAdapter(EmailAdapter):
         except (smtplib.SMTPServerDisconnected, OSError) as error:
             # Lost before the final dot went out: the server cannot have taken the message.
             self._drop()
+            if reopen and reused and not connection.mail_accepted:
+                # A pooled connection the server closed while it sat idle: a new one sends the
+                # message now, no retry delay, no failure counted against the run.
+                return self._send(message, reopen=False)
             return DeliveryResult(
                 DeliveryStatus.FAILED,
                 response=self.masked(f"connection to {self._where()} lost: {error}"),
@@ -158,6 +172,7 @@ class SmtpEmailAdapter(EmailAdapter):
                     response=f"address {address!r} cannot go in an SMTP command",
                 )
         smtp = connection.smtp
+        connection.mail_accepted = False
         data = message.data
         options: list[str] = []
         if not data.isascii():
@@ -170,7 +185,10 @@ class SmtpEmailAdapter(EmailAdapter):
             # trip instead of three. A refused MAIL or RCPT makes the server refuse DATA too.
             mail = f"MAIL FROM:<{message.sender}>{''.join(' ' + o for o in options)}\r\n"
             smtp.send(f"{mail}RCPT TO:<{message.recipient}>\r\nDATA\r\n".encode())
-            replies = [smtp.getreply() for _ in range(3)]
+            replies: list[tuple[int, bytes]] = []
+            for _ in range(3):
+                replies.append(smtp.getreply())
+                connection.mail_accepted = replies[0][0] == 250
             for stage, (code, text), accepted in zip(
                 ("MAIL FROM", "RCPT TO", "DATA"), replies, ((250,), (250, 251), (354,)), strict=True
             ):
@@ -184,6 +202,7 @@ class SmtpEmailAdapter(EmailAdapter):
             code, text = smtp.mail(message.sender, options)
             if code != 250:
                 raise _Reply("MAIL FROM", code, text)
+            connection.mail_accepted = True
             code, text = smtp.rcpt(message.recipient)
             if code not in (250, 251):
                 raise _Reply("RCPT TO", code, text)
@@ -207,10 +226,15 @@ class SmtpEmailAdapter(EmailAdapter):
 
     def _reply_result(self, reply: _Reply) -> DeliveryResult:
         answer = self.masked(f"{reply.stage}: {reply.code} {_text(reply.text)}")
-        if 400 <= reply.code < 500:
+        if 400 <= reply.code < 500 or reply.code < 200:
             return DeliveryResult(DeliveryStatus.FAILED, response=answer, transient=True)
-        if reply.code == 421 or reply.code < 200:
-            return DeliveryResult(DeliveryStatus.FAILED, response=answer, transient=True)
+        if _about_our_setup(reply):
+            return DeliveryResult(
+                DeliveryStatus.FAILED,
+                response=f"{answer}; the server refuses our setup, not this recipient: check "
+                "site.from_address and email.options (username, password, host)",
+                transient=True,
+            )
         return DeliveryResult(DeliveryStatus.REJECTED, response=answer)
 
     # Connections ---------------------------------------------------------------------------
@@ -288,6 +312,15 @@ def _close(connection: _Connection, *, quit: bool) -> None:
 
 
 _UNSAFE_IN_COMMAND = re.compile(r"[\s<>]")
+_AUTH_CODES = {530, 534, 535, 538}  # RFC 4954: authentication required, too weak, failed, …
+_RELAY_DENIED = re.compile(rb"relay", re.IGNORECASE)
+
+
+def _about_our_setup(reply: _Reply) -> bool:
+    """A 5xx about the sender, its authentication or relaying: every message would get it."""
+    if reply.stage == "MAIL FROM" or reply.code in _AUTH_CODES:
+        return True
+    return reply.stage == "RCPT TO" and _RELAY_DENIED.search(reply.text) is not None
 
 
 def _stuffed(data: bytes) -> bytes:
