@@ -266,3 +266,13 @@ def test_linkedin_little_text_escapes_markup_but_not_tags_or_links() -> None:
     assert little_text(text, ("MistralAI",)) == (
         rf"Q&A \(live\) \@ \[x\] \#1 \*now\* {URL}?q=a_b" + "\n\n#MistralAI"
     )
+
+
+def test_threads_posts_carry_at_most_five_links_however_short_the_stories() -> None:
+    short = [
+        replace(story, item=replace(story.item, title=f"S{n}", url=f"https://e.co/{n}"))
+        for n, story in enumerate(stories(12))
+    ]
+    (post,) = compose_weekly_posts(digest_of(*short), PLATFORMS["threads"], ENV, url=ARCHIVE)
+    assert post.text.count("https://") <= 5
+    assert ARCHIVE in post.text and "S0" in post.text

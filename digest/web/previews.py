@@ -20,15 +20,13 @@ from digest.compose import IsoWeek
 from digest.context import Context
 from digest.models import Delivery, DeliveryChannel, DeliveryState, Digest, DigestKind
 from digest.render.email import GMAIL_CLIP_BYTES, WARN_HTML_BYTES
-from digest.render.social import SocialPost
+from digest.render.social import BlueskyPlatform, SocialPost, ThreadsPlatform
+from digest.render.social.threads import links_in
 from digest.schedule import jobs
 from digest.schedule.messages import MessageBuilder, Skip
 from digest.store.store import ApprovalStatus, DigestApproval
 
 PREVIEW_ADDRESS = "reader@example.com"
-THREADS_MAX_LINKS = 5
-BLUESKY_MAX_BYTES = 3000
-_LINK = re.compile(r"https?://\S+")
 _KEY = re.compile(r"^(?:weekly|company:[a-z0-9][a-z0-9-]*):(\d{4}-W\d{2})$")
 
 
@@ -248,10 +246,10 @@ def post_warnings(post: SocialPost) -> tuple[str, ...]:
         found.append(f"{post.length - post.limit} over the limit: the platform will refuse it")
     if not post.hashtags and post.reply_to is None:
         found.append("no hashtags: none fitted")
-    if post.platform == "threads" and len(_LINK.findall(post.text)) > THREADS_MAX_LINKS:
-        found.append(f"more than {THREADS_MAX_LINKS} links: Threads refuses it")
-    if post.platform == "bluesky" and len(post.text.encode("utf-8")) > BLUESKY_MAX_BYTES:
-        found.append(f"over Bluesky's {BLUESKY_MAX_BYTES} bytes")
+    if post.platform == "threads" and links_in(post.text) > ThreadsPlatform.max_links:
+        found.append(f"more than {ThreadsPlatform.max_links} links: Threads refuses it")
+    if post.platform == "bluesky" and len(post.text.encode("utf-8")) > BlueskyPlatform.max_bytes:
+        found.append(f"over Bluesky's {BlueskyPlatform.max_bytes} bytes")
     return tuple(found)
 
 

@@ -13,6 +13,14 @@ import regex
 
 from digest.render.social.counting import Platform, graphemes, utf16_length
 
+_LINK = regex.compile(r"https?://")
+
+
+def links_in(text: str) -> int:
+    """How many links a post carries: the composer always writes them with their scheme."""
+    return len(_LINK.findall(text))
+
+
 # A cluster with any of these is an emoji to Threads: pictographs, flags, keycaps, tag sequences.
 _EMOJI_PART = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\uFE0F\u20E3\u200D]")
 
@@ -22,6 +30,10 @@ class ThreadsPlatform(Platform):
     max_length = 500
     max_hashtags: ClassVar[int | None] = 1
     max_links: ClassVar[int] = 5
+
+    def fits(self, text: str) -> bool:
+        # Threads refuses a post with more links, whatever its length.
+        return super().fits(text) and links_in(text) <= self.max_links
 
     def measure(self, text: str) -> int:
         if text.isascii():
