@@ -282,6 +282,8 @@ def test_the_index_lists_upcoming_and_past_digests(client: Client, context: Cont
     upcoming, past = (client.get("/editor/")).text.split("Past digests")
     assert f"/editor/digest/{WEEKLY}" in past and f"/editor/digest/{WEEKLY}" not in upcoming
     assert "planned for" in past
+    # A digest planned for its readers reads as sent, not as a draft.
+    assert '<span class="badge sent">sent</span>' in past and "badge draft" not in past
 
 
 def test_a_digest_page_shows_the_email_its_text_headers_size_and_posts(

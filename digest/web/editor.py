@@ -221,11 +221,12 @@ async def decision(request: Request, status: ApprovalStatus) -> Response:
     if status is ApprovalStatus.HELD:
         return back_to(request, key, "Held: it will not be sent until it is approved.")
     if made.planned_now:
+        rows = "1 delivery was" if made.planned_now == 1 else f"{made.planned_now} deliveries were"
         return back_to(
             request,
             key,
-            f"Approved. Its scheduled time had passed, so {made.planned_now} deliveries were "
-            "planned now; `digest worker` sends them.",
+            f"Approved. Its scheduled time had passed, so {rows} planned now; "
+            "`digest worker` sends them.",
         )
     return back_to(request, key, "Approved: the scheduler sends it at its time.")
 
