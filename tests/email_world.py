@@ -3,11 +3,15 @@ settings of the test's choosing: the common ground of the outbox, crash and scal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+from smtp_sink import Recorder, smtp_server
+from sqlalchemy import select
 
 from digest.context import Context
 from digest.ingest import read_sources
@@ -16,6 +20,7 @@ from digest.render.templates import template_environment
 from digest.schedule import jobs
 from digest.settings import Settings, parse_settings
 from digest.store import Store
+from digest.store.schema import deliveries
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "digest" / "data" / "sample.yaml"
@@ -62,3 +67,19 @@ def smtp_email(port: int, **options: Any) -> dict[str, Any]:
 
 def unsubscribe(store: Store, subscriber: Subscriber) -> None:
     store.save_subscribers([replace(subscriber, status=SubscriberStatus.UNSUBSCRIBED)])
+
+
+def rows(store: Store) -> dict[str, dict[str, Any]]:
+    """Every outbox row, by its target (the subscriber id)."""
+    with store.engine.connect() as connection:
+        found = connection.execute(select(deliveries)).mappings().all()
+    return {row["target"]: dict(row) for row in found}
+
+
+@contextmanager
+def smtp_context(store: Store, root: Path, recorder: Recorder) -> Iterator[Context]:
+    """A context sending through one SMTP connection to a real server on loopback, pausing after
+    three failures in a row."""
+    with smtp_server(recorder=recorder) as server:
+        email = {**smtp_email(server.port, connections=1), "max_consecutive_failures": 3}
+        yield context(settings_with_email(root, email, "sqlite://"), store)

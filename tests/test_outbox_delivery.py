@@ -8,20 +8,17 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from email_world import (
-    context,
     fill,
     plan_weekly,
     readers,
-    settings_with_email,
-    smtp_email,
+    rows,
+    smtp_context,
     unsubscribe,
 )
-from smtp_sink import Recorder, smtp_server
-from sqlalchemy import select
+from smtp_sink import Recorder
 
 from digest import outbox
 from digest.context import Context
@@ -29,13 +26,6 @@ from digest.models import DeliveryChannel, DeliveryState
 from digest.outbox.rate import RateLimiter
 from digest.schedule.deliverer import Deliverer
 from digest.store import Store
-from digest.store.schema import deliveries
-
-
-def rows(store: Store) -> dict[str, dict[str, Any]]:
-    with store.engine.connect() as connection:
-        found = connection.execute(select(deliveries)).mappings().all()
-    return {row["target"]: dict(row) for row in found}
 
 
 @pytest.fixture
@@ -50,13 +40,8 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def ctx(store: Store, tmp_path: Path, recorder: Recorder) -> Iterator[Context]:
-    with smtp_server(recorder=recorder) as server:
-        settings = settings_with_email(
-            tmp_path,
-            {**smtp_email(server.port, connections=1), "max_consecutive_failures": 3},
-            "sqlite://",
-        )
-        yield context(settings, store)
+    with smtp_context(store, tmp_path, recorder) as made:
+        yield made
 
 
 def test_transient_failures_wait_for_a_retry_and_permanent_ones_are_final(

@@ -13,28 +13,19 @@ from typing import Any
 
 import pytest
 from email_world import (
-    context,
     fill,
     plan_weekly,
     readers,
-    settings_with_email,
-    smtp_email,
+    rows,
+    smtp_context,
     unsubscribe,
 )
-from smtp_sink import Recorder, smtp_server
-from sqlalchemy import select
+from smtp_sink import Recorder
 
 from digest import outbox
 from digest.context import Context
 from digest.schedule.deliverer import Deliverer
 from digest.store import Store
-from digest.store.schema import deliveries
-
-
-def rows(store: Store) -> dict[str, dict[str, Any]]:
-    with store.engine.connect() as connection:
-        found = connection.execute(select(deliveries)).mappings().all()
-    return {row["target"]: dict(row) for row in found}
 
 
 @pytest.fixture
@@ -44,13 +35,8 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def ctx(store: Store, tmp_path: Path, recorder: Recorder) -> Iterator[Context]:
-    with smtp_server(recorder=recorder) as server:
-        settings = settings_with_email(
-            tmp_path,
-            {**smtp_email(server.port, connections=1), "max_consecutive_failures": 3},
-            "sqlite://",
-        )
-        yield context(settings, store)
+    with smtp_context(store, tmp_path, recorder) as made:
+        yield made
 
 
 def test_a_row_whose_message_cannot_be_built_fails_alone_and_the_batch_goes_on(
