@@ -87,12 +87,22 @@ def settings_for(tmp_path: Path) -> Path:
     return settings
 
 
+def cli_args(settings: Path) -> list[str]:
+    """--settings, and a SQLite store beside it."""
+    return ["--settings", str(settings), "--database", f"sqlite:///{settings.parent / 'digest.db'}"]
+
+
+def load_sample(args: list[str]) -> None:
+    assert main([*args, "ingest", str(SAMPLE)]) == 0
+    assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+
+
 def test_bad_input_exits_2_names_each_problem_and_changes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(tmp_path)
     database = tmp_path / "digest.db"
-    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
+    args = cli_args(settings)
     assert main([*args, "ingest", str(SAMPLE)]) == 0
     capsys.readouterr()
     before = table_dump(database)
@@ -119,7 +129,7 @@ def test_bad_input_exits_2_names_each_problem_and_changes_nothing(
 def test_ingesting_again_updates_and_never_duplicates(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     database = tmp_path / "digest.db"
-    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
+    args = cli_args(settings)
     assert main([*args, "ingest", str(SAMPLE)]) == 0
     first = table_dump(database)
     assert main([*args, "ingest", str(SAMPLE)]) == 0
@@ -145,9 +155,8 @@ def test_build_send_dry_run_and_social_dry_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(tmp_path)
-    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
-    assert main([*args, "ingest", str(SAMPLE)]) == 0
-    assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+    args = cli_args(settings)
+    load_sample(args)
     capsys.readouterr()
 
     assert (
@@ -219,7 +228,7 @@ def test_sending_never_defaults_to_a_week_still_in_progress(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(tmp_path)
-    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    args = cli_args(settings)
     now = datetime.now(UTC) - timedelta(minutes=1)
     fresh = tmp_path / "fresh.yaml"
     fresh.write_text(
@@ -261,7 +270,7 @@ def test_a_mistyped_company_or_platform_is_an_error_not_an_empty_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(tmp_path)
-    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    args = cli_args(settings)
     assert main([*args, "ingest", str(SAMPLE)]) == 0
     assert capsys.readouterr().out.splitlines()[1] == "items: 73 new, 0 updated"
     assert main([*args, "send", "company", "--company", "nvdia", "--dry-run"]) == 2
@@ -281,9 +290,8 @@ def test_a_mistyped_email_adapter_stops_send_before_anything_is_planned(
     settings = settings_for(tmp_path)
     settings.write_text(settings.read_text().replace("  type: file", "  type: fiel", 1))
     database = tmp_path / "digest.db"
-    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
-    assert main([*args, "ingest", str(SAMPLE)]) == 0
-    assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+    args = cli_args(settings)
+    load_sample(args)
     capsys.readouterr()
     assert main([*args, "send", "weekly", "--week", "2026-W48"]) == 2
     assert "email.type: unknown adapter 'fiel'; choose one of" in capsys.readouterr().err
@@ -295,9 +303,8 @@ def test_a_week_with_no_news_sends_nothing_and_says_so(
 ) -> None:
     settings = settings_for(tmp_path)
     database = tmp_path / "digest.db"
-    args = ["--settings", str(settings), "--database", f"sqlite:///{database}"]
-    assert main([*args, "ingest", str(SAMPLE)]) == 0
-    assert main([*args, "subscribers", "import", str(REPO / "subscribers" / "sample.csv")]) == 0
+    args = cli_args(settings)
+    load_sample(args)
     capsys.readouterr()
     assert main([*args, "send", "weekly", "--week", "2027-W10"]) == 0
     assert "weekly:2027-W10: not planned: no news in its week" in capsys.readouterr().out
@@ -310,7 +317,7 @@ def test_delivering_with_the_shipped_secret_key_warns(
 ) -> None:
     monkeypatch.delenv("DIGEST_SECRET_KEY", raising=False)
     settings = settings_for(tmp_path)
-    args = ["--settings", str(settings), "--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    args = cli_args(settings)
     assert main([*args, "worker", "--once"]) == 0
     assert "site.secret_key is the default" in caplog.text
     caplog.clear()
