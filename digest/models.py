@@ -38,6 +38,7 @@ class NewsItem:
     image_url: str | None = None
     read_minutes: int = 1
     source: str | None = None
+    page_url: str | None = None  # the site's own page for the item; `url` is the source
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class AmwRead:
     novelty: int  # 1–5
     significance: int  # 1–5
     refs: tuple[ReadRef, ...] = ()
+    social: str | None = None  # an editor's line for social posts (else the first sentence)
 
 
 class SubscriberStatus(StrEnum):

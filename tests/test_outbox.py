@@ -42,6 +42,25 @@ def test_planning_twice_adds_nothing(store: Store) -> None:
     assert outbox.state_counts(store.engine) == {"planned": 4}
 
 
+def test_a_row_planned_for_later_is_claimed_only_once_due(store: Store) -> None:
+    later = [
+        outbox.PlannedDelivery(
+            idempotency_key="weekly:2026-W48/email/tokyo",
+            digest_key="weekly:2026-W48",
+            channel=DeliveryChannel.EMAIL,
+            target="tokyo",
+            payload={},
+            available_at=NOW + timedelta(hours=2),
+        )
+    ]
+    outbox.plan(store.engine, rows("now") + later, now=NOW)
+    first = outbox.claim(store.engine, owner="w1", limit=10, lease=LEASE, now=NOW)
+    assert [row.target for row in first] == ["now"]
+    assert outbox.due(store.engine, NOW) == 0
+    second = outbox.claim(store.engine, owner="w1", limit=10, lease=LEASE, now=NOW + LEASE * 24)
+    assert [row.target for row in second] == ["tokyo"]
+
+
 def test_claims_never_overlap_and_count_the_attempt(store: Store) -> None:
     outbox.plan(store.engine, rows("a", "b", "c"), now=NOW)
     first = outbox.claim(store.engine, owner="w1", limit=2, lease=LEASE, now=NOW)

@@ -49,6 +49,8 @@ class PlannedDelivery:
     target: str
     payload: Mapping[str, Any]
     is_test: bool = False
+    # When the row falls due: a subscriber's local hour, a post's slot; None is at once (`now`).
+    available_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +97,7 @@ def _plan_values(rows: Iterable[PlannedDelivery], now: datetime) -> Iterator[dic
             "payload": dict(row.payload),
             "is_test": row.is_test,
             "state": DeliveryState.PLANNED.value,
-            "available_at": now,
+            "available_at": row.available_at or now,
             "created_at": now,
             "updated_at": now,
         }
