@@ -57,6 +57,8 @@ def test_a_row_planned_for_later_is_claimed_only_once_due(store: Store) -> None:
     first = outbox.claim(store.engine, owner="w1", limit=10, lease=LEASE, now=NOW)
     assert [row.target for row in first] == ["now"]
     assert outbox.due(store.engine, NOW) == 0
+    sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p1")
+    outbox.finish(store.engine, first[0], owner="w1", result=sent, now=NOW)
     second = outbox.claim(store.engine, owner="w1", limit=10, lease=LEASE, now=NOW + LEASE * 24)
     assert [row.target for row in second] == ["tokyo"]
 
