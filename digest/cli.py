@@ -421,7 +421,7 @@ def run_editor_hash_password(args: argparse.Namespace) -> int:
     """Asks twice on a terminal; reads one line from a pipe (for scripts)."""
     import getpass
 
-    from digest.web.passwords import hash_password
+    from digest.passwords import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Editor password: ")

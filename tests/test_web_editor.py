@@ -28,13 +28,13 @@ from digest import outbox
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
 from digest.models import DeliveryState
+from digest.passwords import hash_password
 from digest.render.templates import template_environment
 from digest.schedule.deliverer import deliver_due
 from digest.settings import Settings, parse_settings
 from digest.store import Store, schema
 from digest.store.store import ApprovalStatus
 from digest.web.app import create_app
-from digest.web.passwords import hash_password
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "digest" / "data"

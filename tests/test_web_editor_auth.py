@@ -11,11 +11,11 @@ import yaml
 
 from digest.cli import main
 from digest.errors import ConfigError
+from digest.passwords import BadHash, hash_password, verify_password
 from digest.render.social import SocialPost
 from digest.settings import Settings, parse_settings
-from digest.web.auth import check_credentials, clean_name, safe_next
-from digest.web.passwords import BadHash, hash_password, verify_password
-from digest.web.previews import post_warnings
+from digest.web.editor.auth import check_credentials, clean_name, safe_next
+from digest.web.editor.previews import post_warnings
 
 REPO = Path(__file__).resolve().parent.parent
 

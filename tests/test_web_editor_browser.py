@@ -13,12 +13,12 @@ from web_support import ARTIFACTS, live_server
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
 from digest.models import SubscriberStatus
+from digest.passwords import hash_password
 from digest.render.templates import template_environment
 from digest.settings import parse_settings
 from digest.store import Store
 from digest.store.store import ApprovalStatus
 from digest.web.app import create_app
-from digest.web.passwords import hash_password
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "digest" / "data"

@@ -442,7 +442,7 @@ def test_the_web_app_never_loads_a_delivery_module() -> None:
     )
     assert result.stdout.strip() == ""
     assert (
-        "digest.web.subscribe"
+        "digest.web.public.subscribe"
         in subprocess.run(
             [sys.executable, "-c", "import sys, digest.web.app; print(list(sys.modules))"],
             capture_output=True,

@@ -34,8 +34,8 @@ from digest.render.templates import template_environment
 from digest.settings import parse_settings
 from digest.store import Store
 from digest.store.subscriptions import suppressed_count
-from digest.web import sns
 from digest.web.app import create_app
+from digest.web.hooks import sns
 
 REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

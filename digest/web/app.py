@@ -1,4 +1,5 @@
-"""The Starlette application: one factory, route modules mounted side by side."""
+"""The Starlette application: one factory mounting the routers of each audience side by side
+(public pages, provider webhooks, the editor's desk)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from digest.context import Context
-from digest.web import archive, editor, preferences, subscribe, unsubscribe, webhooks
+from digest.web import editor, hooks, public
 from digest.web.pages import page
 
 
@@ -26,12 +27,9 @@ def create_app(ctx: Context) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", home),
-            *archive.routes,
-            *subscribe.routes,
-            *preferences.routes,
-            *unsubscribe.routes,
-            *webhooks.routes,  # /webhooks/…: bounces and complaints from email providers
             editor.mount(ctx),  # /editor: its own session cookie, behind a login
+            Mount("/webhooks", app=hooks.router),  # bounces and complaints from providers
+            Mount("", app=public.router),  # last: it answers every other path
         ],
         exception_handlers={HTTPException: http_error},
     )

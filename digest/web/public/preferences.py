@@ -13,7 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from digest.models import Subscriber
-from digest.web.forms import (
+from digest.web.pages import context_of, page
+from digest.web.public.forms import (
     FORGOTTEN,
     endpoint,
     methods,
@@ -22,8 +23,7 @@ from digest.web.forms import (
     token_subscriber,
     token_subscriber_id,
 )
-from digest.web.pages import context_of, page
-from digest.web.preference_form import read_preferences
+from digest.web.public.preference_form import read_preferences
 
 _ZONES = sorted(available_timezones() - {"localtime"})
 

@@ -22,9 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from digest.passwords import BadHash, verify_password
 from digest.settings import EditorSettings, SiteSettings
 from digest.web.pages import context_of
-from digest.web.passwords import BadHash, verify_password
 
 Handler = Callable[[Request], Awaitable[Response]]
 

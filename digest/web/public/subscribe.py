@@ -13,7 +13,8 @@ from starlette.routing import Route
 from digest.ingest.checks import email_problem, normal_email
 from digest.models import SubscriberStatus
 from digest.schedule.confirmations import plan_confirmation
-from digest.web.forms import (
+from digest.web.pages import context_of, page
+from digest.web.public.forms import (
     CSRF_FIELD,
     csrf_ok,
     csrf_value,
@@ -25,7 +26,6 @@ from digest.web.forms import (
     token_subscriber,
     token_subscriber_id,
 )
-from digest.web.pages import context_of, page
 
 MAX_EMAIL = 254  # RFC 5321's limit on a forward path
 MAX_NAME = 100

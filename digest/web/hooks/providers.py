@@ -33,7 +33,7 @@ from digest.settings import WebhookSettings
 from digest.web.pages import context_of
 
 if TYPE_CHECKING:
-    from digest.web import sns  # imported when used: it needs the optional `cryptography`
+    from digest.web.hooks import sns  # imported when used: it needs the optional `cryptography`
 
 MAX_BODY_BYTES = 1_000_000  # a batch of events is a few KB; anything this large is not one
 BOUNCED, COMPLAINED = SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED
@@ -286,7 +286,7 @@ async def ses(request: Request) -> Response:
 
 
 def _handle_sns(request: Request, message: Mapping[str, Any]) -> Response:
-    from digest.web import sns
+    from digest.web.hooks import sns
 
     ctx = context_of(request)
     try:
@@ -308,7 +308,7 @@ def _handle_sns(request: Request, message: Mapping[str, Any]) -> Response:
 
 def _confirm_subscription(request: Request, message: Mapping[str, Any]) -> None:
     """Visiting SubscribeURL is how a subscription is confirmed; only ever an SNS URL."""
-    from digest.web import sns
+    from digest.web.hooks import sns
 
     try:
         url = sns.check_sns_url(message.get("SubscribeURL"), "SubscribeURL")
@@ -334,7 +334,7 @@ def http_client(request: Request) -> httpx.Client:
 
 
 def _certificates(request: Request) -> sns.CertificateCache:
-    from digest.web import sns
+    from digest.web.hooks import sns
 
     state = request.app.state
     cache: sns.CertificateCache | None = getattr(state, "sns_certificates", None)
@@ -345,7 +345,7 @@ def _certificates(request: Request) -> sns.CertificateCache:
 
 
 routes = [
-    Route("/webhooks/postmark", postmark, methods=["POST"], name="webhook_postmark"),
-    Route("/webhooks/mailgun", mailgun, methods=["POST"], name="webhook_mailgun"),
-    Route("/webhooks/ses", ses, methods=["POST"], name="webhook_ses"),
+    Route("/postmark", postmark, methods=["POST"], name="webhook_postmark"),
+    Route("/mailgun", mailgun, methods=["POST"], name="webhook_mailgun"),
+    Route("/ses", ses, methods=["POST"], name="webhook_ses"),
 ]

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from digest.web.forms import endpoint, methods, private, signed_url, token_subscriber_id
 from digest.web.pages import context_of, page
+from digest.web.public.forms import endpoint, methods, private, signed_url, token_subscriber_id
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"

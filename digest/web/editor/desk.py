@@ -27,7 +27,7 @@ from digest.schedule import jobs
 from digest.schedule.messages import TEST_SEND, is_plain_address
 from digest.store.codec import digest_to_dict
 from digest.store.store import ApprovalStatus
-from digest.web import auth, previews
+from digest.web.editor import auth, previews
 from digest.web.pages import context_of
 
 log = logging.getLogger("digest")
