@@ -23,6 +23,8 @@ TABLES = {
     "digests",
     "deliveries",
     "suppressions",
+    "rate_limits",
+    "audit_log",
 }
 
 
@@ -37,6 +39,7 @@ def head_revision() -> str:
 def test_migration_creates_every_table(store: Store) -> None:
     names = set(inspect(store.engine).get_table_names())
     assert names == TABLES | {"alembic_version"}
+    assert set(schema.metadata.tables) == TABLES
 
 
 def test_migration_again_is_a_no_op(store: Store, database_url: str) -> None:

@@ -169,3 +169,31 @@ deliveries = Table(
     Column("finished_at", UTCDateTime, nullable=True),
     Index("ix_deliveries_state_available_at", "state", "available_at"),
 )
+
+# Rate-limit counters shared by every process (the `limits` library's storage, store/ratelimits.py):
+# one fixed window per key, counted from its first hit until `expires_at`.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+# Who did what, when: every change an editor, a marketer or an API token makes (store/audit.py).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),  # "editor:Quinn Editor", "token:cms"
+    Column("action", String(64), nullable=False),  # "digest.approve", "post.edit", …
+    Column("subject", String(300), nullable=False, index=True),  # a digest key, "delivery:12", …
+    Column("before", JSONDocument, nullable=True),
+    Column("after", JSONDocument, nullable=True),
+)
