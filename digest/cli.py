@@ -443,13 +443,16 @@ def run_editor_hash_password(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn  # only this command needs the server
 
-    from digest.web.app import create_app
+    from digest.web.app import create_app, server_config
 
     ctx = open_context(args)
     warn_of_demo_secret(ctx.settings)
     web = ctx.settings.web
     try:
-        uvicorn.run(create_app(ctx), host=args.host or web.host, port=args.port or web.port)
+        config = server_config(
+            create_app(ctx), host=args.host or web.host, port=args.port or web.port
+        )
+        uvicorn.Server(config).run()
     finally:
         ctx.close()
     return 0

@@ -254,6 +254,8 @@ class WebhookSettings:
 class WebSettings:
     host: str = "127.0.0.1"  # loopback unless configured: the editor must not face a network
     port: int = 8000
+    # Addresses whose X-Forwarded-Proto/-For are believed: the TLS proxy in front of the app.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     editor: EditorSettings = EditorSettings()
     webhooks: WebhookSettings = WebhookSettings()
 

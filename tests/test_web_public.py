@@ -181,7 +181,7 @@ async def test_confirming_takes_a_post_from_the_page_the_link_opens(
     assert context.store.subscriber(subscriber.id).status is SubscriberStatus.PENDING  # type: ignore[union-attr]
     done = await client.post(link)
     assert done.status_code == 200 and "You're subscribed" in done.text
-    preferences = f"https://testserver/preferences/{token(context, subscriber.id, 'preferences')}"
+    preferences = f"/preferences/{token(context, subscriber.id, 'preferences')}"
     assert preferences in done.text
     assert context.store.subscriber(subscriber.id).status is SubscriberStatus.ACTIVE  # type: ignore[union-attr]
     with context.store.engine.connect() as connection:

@@ -20,6 +20,8 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from digest.web.app import server_config
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,7 +56,8 @@ def free_port() -> int:
 def live_server(app: Starlette, port: int | None = None) -> Iterator[str]:
     """Serve `app` with uvicorn on loopback in a thread; yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = server_config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

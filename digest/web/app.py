@@ -3,19 +3,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from uvicorn import Config
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from digest.context import Context
 from digest.web import editor, hooks, public
-from digest.web.pages import page
+from digest.web.pages import page, redirect_to
+from digest.web.security import SecurityMiddleware
+
+STATIC = Path(__file__).with_name("static")
 
 
 def home(request: Request) -> Response:
-    return RedirectResponse(request.url_for("archive"), status_code=303)
+    return redirect_to(request, "archive")
 
 
 def http_error(request: Request, exc: Exception) -> Response:
@@ -23,15 +32,44 @@ def http_error(request: Request, exc: Exception) -> Response:
     return page(request, "error.html.j2", status_code=exc.status_code, message=exc.detail)
 
 
+def shared_middleware(ctx: Context) -> list[Middleware]:
+    """Around every route, outermost first: the client's real scheme and address are known
+    before anything else looks at them."""
+    return [
+        Middleware(ProxyHeadersMiddleware, trusted_hosts=list(ctx.settings.web.trusted_proxies)),
+        Middleware(SecurityMiddleware, base_url=ctx.settings.site.base_url),
+    ]
+
+
 def create_app(ctx: Context) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", home),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
             editor.mount(ctx),  # /editor: its own session cookie, behind a login
             Mount("/webhooks", app=hooks.router),  # bounces and complaints from providers
             Mount("", app=public.router),  # last: it answers every other path
         ],
         exception_handlers={HTTPException: http_error},
+        middleware=[
+            # Outermost first: the client's scheme and address are known before anything else.
+            Middleware(
+                ProxyHeadersMiddleware, trusted_hosts=list(ctx.settings.web.trusted_proxies)
+            ),
+            Middleware(SecurityMiddleware, base_url=ctx.settings.site.base_url),
+        ],
     )
     app.state.ctx = ctx
     return app
+
+
+def server_config(app: Starlette, *, host: str, port: int, **options: object) -> Config:
+    """How uvicorn serves the app, for `digest serve` and the tests' live servers alike."""
+    return Config(
+        app,
+        host=host,
+        port=port,
+        server_header=False,  # no "Server: uvicorn" telling attackers what runs here
+        proxy_headers=False,  # the app applies web.trusted_proxies itself (create_app)
+        **options,  # type: ignore[arg-type]
+    )

@@ -1,11 +1,12 @@
-"""Rendering pages from templates/web/ with the one Jinja2 environment (autoescape on)."""
+"""Rendering pages from templates/web/ with the one Jinja2 environment (autoescape on), and the
+paths and redirects every page builds."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from digest.context import Context
 
@@ -15,9 +16,27 @@ def context_of(request: Request) -> Context:
     return ctx
 
 
+def path_for(request: Request, name: str, /, **params: Any) -> str:
+    """The path of a named route: links and redirects never repeat the request's Host header,
+    which whoever sends the request chooses."""
+    return str(request.app.url_path_for(name, **params))
+
+
+def url_maker(request: Request) -> Any:
+    """`url_for` for templates: paths, as `path_for` makes them."""
+    return lambda name, /, **params: path_for(request, name, **params)
+
+
+def redirect_to(
+    request: Request, name: str, /, *, query: str = "", status_code: int = 303, **params: Any
+) -> RedirectResponse:
+    target = path_for(request, name, **params)
+    return RedirectResponse(f"{target}?{query}" if query else target, status_code=status_code)
+
+
 def page(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     ctx = context_of(request)
     html = ctx.env.get_template(f"web/{template}").render(
-        site=ctx.settings.site, request=request, url_for=request.url_for, **values
+        site=ctx.settings.site, request=request, url_for=url_maker(request), **values
     )
     return HTMLResponse(html, status_code=status_code)

@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from digest.passwords import BadHash, verify_password
 from digest.settings import EditorSettings, SiteSettings
-from digest.web.pages import context_of
+from digest.web.pages import context_of, path_for
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -142,7 +142,7 @@ def editor_only(handler: Handler) -> Handler:
         require_enabled(request)
         if current_editor(request) is None:
             if request.method in ("GET", "HEAD"):
-                login = request.url_for("editor:login")
+                login = path_for(request, "editor:login")
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{login}?next={quote(target)}", status_code=303)
             raise HTTPException(401, "Log in to the editor first: your session has ended.")

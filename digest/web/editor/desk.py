@@ -28,7 +28,7 @@ from digest.schedule.messages import TEST_SEND, is_plain_address
 from digest.store.codec import digest_to_dict
 from digest.store.store import ApprovalStatus
 from digest.web.editor import auth, previews
-from digest.web.pages import context_of
+from digest.web.pages import context_of, path_for, redirect_to, url_maker
 
 log = logging.getLogger("digest")
 
@@ -47,7 +47,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
         page_html = ctx.env.get_template(f"web/editor/{template}").render(
             site=ctx.settings.site,
             request=request,
-            url_for=request.url_for,
+            url_for=url_maker(request),
             editor=auth.current_editor(request),
             csrf_field=auth.CSRF_FIELD,
             csrf_token=auth.csrf_token(request),
@@ -110,7 +110,7 @@ async def logout(request: Request) -> Response:
     form = await request.form()
     auth.check_csrf(request, form)
     auth.log_out(request)
-    return RedirectResponse(request.url_for("editor:login"), status_code=303)
+    return redirect_to(request, "editor:login")
 
 
 # Pages ---------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ async def digest_page(request: Request) -> Response:
 
 
 def email_src(request: Request, key: str, subscriber_id: str | None) -> str:
-    url = str(request.url_for("editor:email_html", key=key))
+    url = path_for(request, "editor:email_html", key=key)
     return f"{url}?subscriber={quote(subscriber_id)}" if subscriber_id else url
 
 
@@ -201,7 +201,7 @@ async def email_html(request: Request) -> Response:
 
 def back_to(request: Request, key: str, message: str) -> Response:
     request.session["flash"] = message
-    return RedirectResponse(request.url_for("editor:digest", key=key), status_code=303)
+    return redirect_to(request, "editor:digest", key=key)
 
 
 async def decision(request: Request, status: ApprovalStatus) -> Response:

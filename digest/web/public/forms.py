@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from digest.links import Purpose, make_token, read_token
 from digest.models import Subscriber
-from digest.web.pages import context_of
+from digest.web.pages import context_of, path_for
 
 Handler = Callable[[Request], Response]
 FormHandler = Callable[[Request, FormData], Response]
@@ -87,9 +87,9 @@ def token_subscriber(request: Request, purpose: Purpose) -> Subscriber:
 
 
 def signed_url(request: Request, route: str, subscriber_id: str, purpose: Purpose) -> str:
-    """A link to one of this app's pages for the subscriber, on the host they reached us by."""
+    """The path of one of this app's pages, signed for the subscriber."""
     secret = context_of(request).settings.site.secret_key.reveal()
-    return str(request.url_for(route, token=make_token(secret, subscriber_id, purpose)))
+    return path_for(request, route, token=make_token(secret, subscriber_id, purpose))
 
 
 # Anti-forgery for the subscribe form (the only public form without a signed link): a random

@@ -9,11 +9,11 @@ from zoneinfo import available_timezones
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.models import Subscriber
-from digest.web.pages import context_of, page
+from digest.web.pages import context_of, page, path_for, redirect_to
 from digest.web.public.forms import (
     FORGOTTEN,
     endpoint,
@@ -78,8 +78,8 @@ def _form(
             topics=topics,
             zones=_ZONES,
             saved=request.query_params.get("saved") == "1",
-            data_link=request.url_for("my_data", token=token),
-            delete_link=request.url_for("delete_me", token=token),
+            data_link=path_for(request, "my_data", token=token),
+            delete_link=path_for(request, "delete_me", token=token),
             unsubscribe_link=signed_url(request, "unsubscribe", subscriber.id, "unsubscribe"),
         )
     )
@@ -98,8 +98,8 @@ def save_preferences(request: Request, form: FormData) -> Response:
     store = context_of(request).store
     store.update_preferences(subscriber.id, choice.preferences, choice.timezone)
     # Post/redirect/get: reloading the page does not send the form again.
-    target = request.url_for("preferences", token=request.path_params["token"])
-    return private(RedirectResponse(f"{target}?saved=1", status_code=303))
+    token = request.path_params["token"]
+    return private(redirect_to(request, "preferences", token=token, query="saved=1"))
 
 
 def my_data(request: Request) -> Response:
