@@ -4,6 +4,7 @@ Screenshots of each step are kept in test-artifacts/."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,12 @@ def test_an_editor_previews_views_as_a_subscriber_and_approves_in_chromium(
             for s in store.subscribers([SubscriberStatus.ACTIVE])
             if s.preferences.weekly and s.preferences.format == "html"
         )
-        ctx = Context(settings=settings, store=store, env=template_environment())
+        # Before the week's scheduled send (Monday 30 November, 07:00 in Paris): an approval
+        # then waits for the schedule, so the digest shows as approved, not yet sent.
+        before_send = datetime(2026, 11, 29, 12, tzinfo=UTC)
+        ctx = Context(
+            settings=settings, store=store, env=template_environment(), clock=lambda: before_send
+        )
         with live_server(create_app(ctx)) as base:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()

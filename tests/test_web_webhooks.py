@@ -163,7 +163,7 @@ Snapshot = tuple[list[Subscriber], int, dict[str, str]]
 def snapshot(store: Store) -> Snapshot:
     subscribers = store.subscribers()
     emails = [subscriber.email for subscriber in subscribers]
-    return subscribers, suppressed_count(store), store.suppression_reasons(emails)
+    return subscribers, suppressed_count(store.engine), store.suppression_reasons(emails)
 
 
 def status_of(store: Store, email: str) -> SubscriberStatus:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -34,6 +38,27 @@ def create_engine_for(url: str) -> Engine:
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction, committed at the end of the block.
+
+    On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE): a transaction
+    that reads and then writes could otherwise fail when another writer got in between,
+    instead of waiting its turn.
+    """
+    with engine.connect() as connection:
+        connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with connection.begin():
+            yield connection
+
+
+def dialect_insert(engine: Engine, table: Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (both spell it the same way)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
 
 
 def _configure_sqlite(engine: Engine) -> None:

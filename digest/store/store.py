@@ -28,8 +28,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -50,7 +48,14 @@ from digest.models import (
     SubscriberStatus,
 )
 from digest.store import codec, schema, subscriptions
-from digest.store.engine import SQLITE_BEGIN, create_engine_for, first_line, mask, unreachable
+from digest.store.engine import (
+    create_engine_for,
+    dialect_insert,
+    first_line,
+    mask,
+    unreachable,
+    write_transaction,
+)
 from digest.store.rows import (
     company_from_row,
     company_row,
@@ -216,16 +221,9 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed at the end of the block.
-
-        On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE): a transaction
-        that reads and then writes could otherwise fail when another writer got in between,
-        instead of waiting its turn.
-        """
-        with self.engine.connect() as connection:
-            connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-            with connection.begin():
-                yield connection
+        """A connection in a write transaction (see `engine.write_transaction`)."""
+        with write_transaction(self.engine) as connection:
+            yield connection
 
     # --- companies, items and AMW Reads -------------------------------------------------------
 
@@ -348,39 +346,39 @@ class Store:
     # transaction, in subscriptions.py.
 
     def subscriber_by_email(self, email: str) -> Subscriber | None:
-        return subscriptions.subscriber_by_email(self, email)
+        return subscriptions.subscriber_by_email(self.engine, email)
 
     def request_subscription(
         self, *, email: str, name: str, new_id: str, timezone: str
     ) -> tuple[Subscriber | None, bool]:
         return subscriptions.request_subscription(
-            self, email=email, name=name, new_id=new_id, timezone=timezone
+            self.engine, email=email, name=name, new_id=new_id, timezone=timezone
         )
 
     def confirm_subscriber(self, subscriber_id: str, now: datetime) -> Subscriber | None:
-        return subscriptions.confirm(self, subscriber_id, now)
+        return subscriptions.confirm(self.engine, subscriber_id, now)
 
     def unsubscribe(self, subscriber_id: str, now: datetime) -> Subscriber | None:
-        return subscriptions.unsubscribe(self, subscriber_id, now)
+        return subscriptions.unsubscribe(self.engine, subscriber_id, now)
 
     def update_preferences(
         self, subscriber_id: str, preferences: Preferences, timezone: str
     ) -> Subscriber | None:
-        return subscriptions.update_preferences(self, subscriber_id, preferences, timezone)
+        return subscriptions.update_preferences(self.engine, subscriber_id, preferences, timezone)
 
     def subscriber_data(self, subscriber_id: str) -> dict[str, Any] | None:
-        return subscriptions.subscriber_data(self, subscriber_id)
+        return subscriptions.subscriber_data(self.engine, subscriber_id)
 
     def forget_subscriber(
         self, now: datetime, *, subscriber_id: str | None = None, email: str | None = None
     ) -> int:
-        return subscriptions.forget(self, now, subscriber_id=subscriber_id, email=email)
+        return subscriptions.forget(self.engine, now, subscriber_id=subscriber_id, email=email)
 
     def mark_undeliverable(
         self, email: str, status: SubscriberStatus, now: datetime
     ) -> Subscriber | None:
         """A provider reported a hard bounce or complaint (see `subscriptions`)."""
-        return subscriptions.mark_undeliverable(self, email, status, now)
+        return subscriptions.mark_undeliverable(self.engine, email, status, now)
 
     def suppression_reasons(self, emails: Sequence[str]) -> dict[str, str]:
         with self.engine.connect() as connection:
@@ -546,10 +544,7 @@ class Store:
     # --- helpers ------------------------------------------------------------------------------
 
     def _insert(self, table: Table) -> Any:
-        """The dialect's INSERT, which has ON CONFLICT (both spell it the same way)."""
-        if self.engine.dialect.name == "postgresql":
-            return postgresql_insert(table)
-        return sqlite_insert(table)
+        return dialect_insert(self.engine, table)
 
     def _upsert(
         self,

@@ -15,17 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from digest.errors import InputError, Problem
 from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
 from digest.store import codec, schema
+from digest.store.engine import dialect_insert, write_transaction
 from digest.store.rows import email_hash, email_key, subscriber_from_row, subscriber_row
-
-if TYPE_CHECKING:
-    from digest.store.store import Store
 
 FORGOTTEN = "forgotten"
 UNSUBSCRIBED = "unsubscribed"
@@ -40,15 +38,15 @@ def _locked_row(connection: Connection, subscriber_id: str) -> Any:
     return connection.execute(query).one_or_none()
 
 
-def subscriber_by_email(store: Store, email: str) -> Subscriber | None:
+def subscriber_by_email(engine: Engine, email: str) -> Subscriber | None:
     query = select(schema.subscribers).where(schema.subscribers.c.email_key == email_key(email))
-    with store.engine.connect() as connection:
+    with engine.connect() as connection:
         row = connection.execute(query).one_or_none()
     return subscriber_from_row(row) if row is not None else None
 
 
 def request_subscription(
-    store: Store, *, email: str, name: str, new_id: str, timezone: str
+    engine: Engine, *, email: str, name: str, new_id: str, timezone: str
 ) -> tuple[Subscriber | None, bool]:
     """A sign-up from the web form: (the subscriber, whether a confirmation should be sent).
 
@@ -60,7 +58,7 @@ def request_subscription(
     it again would bounce again, or go to someone who called our mail spam.
     """
     table = schema.subscribers
-    with store.write() as connection:
+    with write_transaction(engine) as connection:
         query = select(table).where(table.c.email_key == email_key(email)).with_for_update()
         row = connection.execute(query).one_or_none()
         if suppression_reasons(connection, [email]).get(email_key(email)) in UNMAILABLE:
@@ -86,13 +84,13 @@ def request_subscription(
         return subscriber_from_row(_locked_row(connection, subscriber.id)), True
 
 
-def confirm(store: Store, subscriber_id: str, now: datetime) -> Subscriber | None:
+def confirm(engine: Engine, subscriber_id: str, now: datetime) -> Subscriber | None:
     """A pending subscriber becomes active and their address leaves the suppression list.
 
     Anyone else is returned as they are: an old confirmation link never brings back someone who
     unsubscribed since.
     """
-    with store.write() as connection:
+    with write_transaction(engine) as connection:
         row = _locked_row(connection, subscriber_id)
         if row is None or row.status != SubscriberStatus.PENDING.value:
             return subscriber_from_row(row) if row is not None else None
@@ -114,9 +112,9 @@ def confirm(store: Store, subscriber_id: str, now: datetime) -> Subscriber | Non
         return subscriber_from_row(_locked_row(connection, subscriber_id))
 
 
-def unsubscribe(store: Store, subscriber_id: str, now: datetime) -> Subscriber | None:
+def unsubscribe(engine: Engine, subscriber_id: str, now: datetime) -> Subscriber | None:
     """Unsubscribed at once, and the address suppressed; a second call changes nothing."""
-    with store.write() as connection:
+    with write_transaction(engine) as connection:
         row = _locked_row(connection, subscriber_id)
         if row is None:
             return None
@@ -128,7 +126,7 @@ def unsubscribe(store: Store, subscriber_id: str, now: datetime) -> Subscriber |
                     status=SubscriberStatus.UNSUBSCRIBED.value, unsubscribed_at=now, updated_at=now
                 )
             )
-        _suppress(store, connection, row.email, UNSUBSCRIBED, now, replace=False)
+        _suppress(engine, connection, row.email, UNSUBSCRIBED, now, replace=False)
         return subscriber_from_row(_locked_row(connection, subscriber_id))
 
 
@@ -138,7 +136,7 @@ UNMAILABLE = frozenset(status.value for status in UNDELIVERABLE)  # as suppressi
 
 
 def mark_undeliverable(
-    store: Store, email: str, status: SubscriberStatus, now: datetime
+    engine: Engine, email: str, status: SubscriberStatus, now: datetime
 ) -> Subscriber | None:
     """A hard bounce or a spam complaint: the address is suppressed with that reason and its
     subscriber, if any, gets that status. Returns the subscriber (None when nobody has it).
@@ -149,7 +147,7 @@ def mark_undeliverable(
     if status not in UNDELIVERABLE:
         raise ValueError(f"not a bounce or complaint status: {status}")
     table = schema.subscribers
-    with store.write() as connection:
+    with write_transaction(engine) as connection:
         query = select(table).where(table.c.email_key == email_key(email)).with_for_update()
         row = connection.execute(query).one_or_none()
         keeps = (SubscriberStatus.COMPLAINED.value, status.value)
@@ -158,14 +156,14 @@ def mark_undeliverable(
             connection.execute(statement.values(status=status.value, updated_at=now))
         reasons = suppression_reasons(connection, [email])
         if reasons.get(email_key(email)) not in (FORGOTTEN, SubscriberStatus.COMPLAINED.value):
-            _suppress(store, connection, email, status.value, now, replace=True)
+            _suppress(engine, connection, email, status.value, now, replace=True)
         return subscriber_from_row(_locked_row(connection, row.id)) if row is not None else None
 
 
 def update_preferences(
-    store: Store, subscriber_id: str, preferences: Preferences, timezone: str
+    engine: Engine, subscriber_id: str, preferences: Preferences, timezone: str
 ) -> Subscriber | None:
-    with store.write() as connection:
+    with write_transaction(engine) as connection:
         if _locked_row(connection, subscriber_id) is None:
             return None
         connection.execute(
@@ -180,10 +178,10 @@ def update_preferences(
         return subscriber_from_row(_locked_row(connection, subscriber_id))
 
 
-def subscriber_data(store: Store, subscriber_id: str) -> dict[str, Any] | None:
+def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None:
     """Everything stored about one subscriber, JSON-safe: their record and their messages."""
     subscribers, deliveries = schema.subscribers, schema.deliveries
-    with store.engine.connect() as connection:
+    with engine.connect() as connection:
         row = connection.execute(
             select(subscribers).where(subscribers.c.id == subscriber_id)
         ).one_or_none()
@@ -228,7 +226,7 @@ def subscriber_data(store: Store, subscriber_id: str) -> dict[str, Any] | None:
 
 
 def forget(
-    store: Store, now: datetime, *, subscriber_id: str | None = None, email: str | None = None
+    engine: Engine, now: datetime, *, subscriber_id: str | None = None, email: str | None = None
 ) -> int:
     """Delete a subscriber (by id or address) and their outbox rows; keep the address's hash.
 
@@ -236,7 +234,7 @@ def forget(
     even when nobody has it, so the operator's request holds for future imports too.
     """
     table = schema.subscribers
-    with store.write() as connection:
+    with write_transaction(engine) as connection:
         if subscriber_id is not None:
             row = _locked_row(connection, subscriber_id)
         else:
@@ -253,7 +251,7 @@ def forget(
             )
             connection.execute(delete(table).where(table.c.id == row.id))
         if address is not None:
-            _suppress(store, connection, address, FORGOTTEN, now, replace=True)
+            _suppress(engine, connection, address, FORGOTTEN, now, replace=True)
         return 1 if row is not None else 0
 
 
@@ -298,15 +296,15 @@ def check_not_suppressed(connection: Connection, subscribers: Sequence[Subscribe
         raise InputError(problems)
 
 
-def suppressed_count(store: Store) -> int:
-    with store.engine.connect() as connection:
+def suppressed_count(engine: Engine) -> int:
+    with engine.connect() as connection:
         return int(connection.scalar(select(func.count()).select_from(schema.suppressions)) or 0)
 
 
 def _suppress(
-    store: Store, connection: Connection, email: str, reason: str, now: datetime, *, replace: bool
+    engine: Engine, connection: Connection, email: str, reason: str, now: datetime, *, replace: bool
 ) -> None:
-    statement = store._insert(schema.suppressions).values(
+    statement = dialect_insert(engine, schema.suppressions).values(
         email_hash=email_hash(email), reason=reason, created_at=now
     )
     if replace:
