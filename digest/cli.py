@@ -30,7 +30,7 @@ from digest.progress import Progress
 from digest.render.social import PLATFORMS
 from digest.render.templates import date_range
 from digest.schedule import jobs, scheduler
-from digest.schedule.deliverer import DeliveryReport, deliver_due, pending, social_rules
+from digest.schedule.deliverer import deliver_due, pending, social_rules
 from digest.settings import Secret, Settings, load_settings
 from digest.store import BatchCounts
 
@@ -323,7 +323,7 @@ def run_social(args: argparse.Namespace) -> int:
 FAILED_STATES = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
 
 
-def deliver_reporting(ctx: Context, progress: Progress | None = None) -> DeliveryReport:
+def deliver_reporting(ctx: Context, progress: Progress | None = None) -> outbox.DeliveryReport:
     progress = progress or Progress("delivering", pending(ctx))
     return deliver_due(ctx, lambda state: progress.advance(failed=state in FAILED_STATES))
 

@@ -164,6 +164,9 @@ class Delivery:
     last_error: str | None = None
     provider_id: str | None = None
     is_test: bool = False
+    # Earlier attempts handed to the service that never got its answer (the connection dropped
+    # after the message went, or the worker died while the service had it).
+    unanswered: int = 0
 
 
 class DeliveryStatus(StrEnum):

@@ -97,7 +97,7 @@ def test_concurrent_claimers_share_out_the_rows(store: Store) -> None:
 def test_an_expired_lease_is_taken_over_and_the_old_owner_cannot_close_it(store: Store) -> None:
     outbox.plan(store.engine, rows("a"), now=NOW)
     (stale,) = outbox.claim(store.engine, owner="dead", limit=1, lease=LEASE, now=NOW)
-    outbox.renew(store.engine, [stale], owner="dead", lease=LEASE, now=NOW, sending={stale.id})
+    outbox.record(store.engine, owner="dead", now=NOW, sending={stale.id})  # handed over
     assert outbox.claim(store.engine, owner="w2", limit=1, lease=LEASE, now=NOW + LEASE) == []
     later = NOW + LEASE + timedelta(seconds=1)
     (taken,) = outbox.claim(store.engine, owner="w2", limit=1, lease=LEASE, now=later)
@@ -191,13 +191,13 @@ def test_a_row_whose_lease_keeps_running_out_fails_once_its_attempts_are_used_up
         claimed = outbox.claim(store.engine, owner=f"w{attempt}", limit=2, lease=LEASE, now=when)
         # "b" was never handed to the service: the dead workers' claims of it are not attempts.
         assert [(row.target, row.attempts) for row in claimed] == [("a", attempt), ("b", 1)]
-        assert [row.last_error for row in claimed] == [
-            outbox.WORKER_DIED if attempt > 1 else None,  # says what happened to the last one
-            None,
+        assert [(row.unanswered, row.last_error) for row in claimed] == [
+            (attempt - 1, outbox.WORKER_DIED if attempt > 1 else None),  # what became of the last
+            (0, None),
         ]
         # "a" is handed to the service; the worker dies before it reaches "b".
         ids = {row.id for row in claimed if row.target == "a"}
-        outbox.renew(store.engine, claimed, owner=f"w{attempt}", lease=LEASE, now=when, sending=ids)
+        outbox.record(store.engine, owner=f"w{attempt}", now=when, sending=ids)
         when += LEASE + timedelta(seconds=1)
     (after,) = outbox.claim(store.engine, owner="w4", limit=2, lease=LEASE, now=when, policy=policy)
     # "a" is not claimed a fourth time: it failed, saying why. "b", never tried, goes again.
@@ -209,3 +209,81 @@ def test_a_row_whose_lease_keeps_running_out_fails_once_its_attempts_are_used_up
         "lease expired on its last attempt (3 of 3) while the service had it; "
         "the worker died delivering it"
     )
+
+
+def test_planned_rows_read_back_exactly_as_planned(store: Store) -> None:
+    later = NOW + timedelta(hours=3)
+    planned = outbox.PlannedDelivery(
+        idempotency_key="weekly:2026-W48/social/x/item:a",
+        digest_key="weekly:2026-W48",
+        channel=DeliveryChannel.SOCIAL,
+        target="x",
+        payload={"text": "Mistral ↗ 🇫🇷", "parts": [1, 2]},
+        is_test=True,
+        available_at=later,
+    )
+    assert outbox.plan(store.engine, [planned], now=NOW) == 1
+    with store.engine.connect() as connection:
+        row = connection.execute(select(deliveries)).mappings().one()
+    assert {key: row[key] for key in ("channel", "target", "payload", "is_test")} == {
+        "channel": "social",
+        "target": "x",
+        "payload": {"text": "Mistral ↗ 🇫🇷", "parts": [1, 2]},
+        "is_test": True,
+    }
+    assert (row["available_at"], row["created_at"], row["state"]) == (later, NOW, "planned")
+    assert (row["attempts"], row["unanswered"], row["in_flight_since"]) == (0, 0, None)
+
+
+def test_rows_in_flight_before_the_upgrade_keep_their_mark_as_a_column(
+    database_url: str,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import Text, column, create_engine, insert, table
+
+    from digest.store.store import MIGRATIONS
+    from digest.store.types import UTCDateTime
+
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # The outbox as 0002 left it: the in-flight mark was the start of last_error.
+    before = table(
+        "deliveries",
+        *(column(name, Text()) for name in ("idempotency_key", "digest_key", "channel", "target")),
+        *(column(name, Text()) for name in ("state", "last_error")),
+        *(column(name, UTCDateTime()) for name in ("available_at", "created_at", "updated_at")),
+    )
+    marks = {
+        "in-flight": "in flight: handed to the service at 2026-11-30T07:00:00+00:00",
+        "died": outbox.WORKER_DIED,
+        "failed": "550 no such user",
+    }
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.execute(
+            insert(before),
+            [
+                {"idempotency_key": name, "digest_key": "weekly:2026-W48", "channel": "email",
+                 "target": name, "state": "claimed", "last_error": error,
+                 "available_at": NOW, "created_at": NOW, "updated_at": NOW}
+                for name, error in marks.items()
+            ],
+        )  # fmt: skip
+    engine.dispose()
+    with Store.open(database_url) as upgraded, upgraded.engine.connect() as connection:
+        found = connection.execute(
+            select(
+                deliveries.c.target,
+                deliveries.c.last_error,
+                deliveries.c.in_flight_since,
+                deliveries.c.unanswered,
+            )
+        ).all()
+    assert {row.target: tuple(row)[1:] for row in found} == {
+        "in-flight": (None, NOW, 0),
+        "died": (outbox.WORKER_DIED, None, 1),
+        "failed": ("550 no such user", None, 0),
+    }

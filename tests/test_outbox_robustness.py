@@ -166,14 +166,7 @@ def test_rows_a_worker_died_with_go_first_each_alone(
         store.engine, owner="dead", limit=20, lease=timedelta(seconds=1), now=clock.now
     )
     in_flight = {row.id for row in dead[4:6]}  # the slice it had handed over when it died
-    outbox.renew(
-        store.engine,
-        dead,
-        owner="dead",
-        lease=timedelta(seconds=1),
-        now=clock.now,
-        sending=in_flight,
-    )
+    outbox.record(store.engine, owner="dead", now=clock.now, sending=in_flight)
     clock.now += timedelta(seconds=2)
     deliverer = Deliverer(ctx, batch=20)
     slices: list[list[str]] = []

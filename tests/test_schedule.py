@@ -14,9 +14,9 @@ import yaml
 
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
+from digest.outbox import DeliveryReport
 from digest.render.templates import template_environment
 from digest.schedule import jobs, scheduler
-from digest.schedule.deliverer import DeliveryReport
 from digest.settings import CronSchedule, parse_settings
 from digest.store import Store
 

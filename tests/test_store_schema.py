@@ -70,7 +70,9 @@ def test_indexes_and_constraints(store: Store) -> None:
     }
     assert ("published_at",) in indexed["items"]
     assert ("company_slug",) in indexed["item_companies"]
-    assert {("digest_key",), ("state", "available_at")} <= indexed["deliveries"]
+    assert {("digest_key",), ("channel", "available_at", "id"), ("lease_until",)} <= indexed[
+        "deliveries"
+    ]
     unique = {
         table: {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
         for table in ("subscribers", "deliveries")
@@ -105,6 +107,8 @@ def test_deliveries_columns_and_defaults(store: Store) -> None:
         "created_at",
         "updated_at",
         "finished_at",
+        "in_flight_since",
+        "unanswered",
     ]
     now = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
     table = schema.deliveries

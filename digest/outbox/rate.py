@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from digest.models import DeliveryChannel
-from digest.outbox import sent_since
+from digest.outbox.counts import sent_since
 
 HOUR = timedelta(hours=1)
 

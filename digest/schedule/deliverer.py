@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from digest import outbox
@@ -23,38 +22,16 @@ from digest.models import (
     DeliveryState,
     DeliveryStatus,
 )
+from digest.outbox import DeliveryReport, OnRow, social_key
 from digest.outbox.rate import RateLimiter
 from digest.render.message import OutgoingEmail
 from digest.render.social import Platform, SocialPost
-from digest.schedule.jobs import social_key
 from digest.schedule.messages import CannotBuild, MessageBuilder, Skip
 
 log = logging.getLogger("digest")
 
 _NOT_EMAIL = tuple(channel for channel in DeliveryChannel if channel is not DeliveryChannel.EMAIL)
 _THREAD_WAIT = 10.0  # seconds before a thread's next part looks again for the previous one
-
-
-@dataclass
-class DeliveryReport:
-    states: dict[str, int] = field(default_factory=dict)
-    paused: str | None = None  # why the run stopped before everything due was delivered
-
-    def count(self, state: DeliveryState) -> None:
-        self.states[state.value] = self.states.get(state.value, 0) + 1
-
-    @property
-    def failed(self) -> int:
-        return self.states.get(DeliveryState.FAILED.value, 0) + self.states.get(
-            DeliveryState.UNKNOWN.value, 0
-        )
-
-    @property
-    def total(self) -> int:
-        return sum(self.states.values())
-
-
-OnRow = Callable[[DeliveryState], None]
 
 
 class Deliverer:
@@ -170,8 +147,8 @@ class Deliverer:
         size = min(self.limiter.burst, max(16, adapter.concurrency * 16))
         # Rows whose last worker died while the service had them go first, each alone: if one
         # of them is what kills workers, it uses up its own attempts, not its neighbours'.
-        suspects = sum(1 for row, _ in sending if row.last_error == outbox.WORKER_DIED)
-        sending.sort(key=lambda item: item[0].last_error != outbox.WORKER_DIED)
+        suspects = sum(1 for row, _ in sending if row.unanswered)
+        sending.sort(key=lambda item: not item[0].unanswered)
         start = 0
         while start < len(sending):
             if self.stop.is_set() or report.paused is not None:
@@ -181,7 +158,7 @@ class Deliverer:
             chunk = sending[start : start + (1 if start < suspects else size)]
             start += len(chunk)
             self.limiter.acquire(len(chunk))  # may sleep: everything below is checked after it
-            chunk = self._still_ours(chunk, sending[start:])
+            chunk = self._still_ours(chunk)
             chunk = self._still_wanted(chunk, report, on_row)
             if not chunk:
                 continue
@@ -197,21 +174,14 @@ class Deliverer:
     def _still_ours(
         self,
         chunk: list[tuple[Delivery, OutgoingEmail]],
-        rest: list[tuple[Delivery, OutgoingEmail]],
     ) -> list[tuple[Delivery, OutgoingEmail]]:
-        """Renew the lease of every row of the batch still to go (a slow adapter must not let
-        it run out), marking the slice's rows in flight; the slice without the rows another
-        worker took over meanwhile."""
-        rows = [row for row, _ in chunk + rest]
-        now = self.ctx.clock()
-        sending = {row.id for row, _ in chunk}
-        held = outbox.renew(
-            self.ctx.store.engine,
-            rows,
-            owner=self.owner,
-            lease=self.lease,
-            now=now,
-            sending=sending,
+        """Renew the lease of every row this worker holds (a slow adapter must not let it run
+        out), marking the slice's rows in flight; the slice without the rows another worker took
+        over meanwhile."""
+        engine, now = self.ctx.store.engine, self.ctx.clock()
+        outbox.renew(engine, owner=self.owner, lease=self.lease, now=now)
+        held, _ = outbox.record(
+            engine, owner=self.owner, now=now, sending=[row.id for row, _ in chunk]
         )
         lost = sum(1 for row, _ in chunk if row.id not in held)
         if lost:
@@ -376,10 +346,7 @@ def _unbuilt(skip: Skip) -> DeliveryResult | str:
 
 
 def _counted(report: DeliveryReport, on_row: OnRow | None, states: Sequence[DeliveryState]) -> None:
-    for state in states:
-        report.count(state)
-        if on_row:
-            on_row(state)
+    report.count(states, on_row)
 
 
 def pending(ctx: Context) -> int:

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -25,6 +24,7 @@ from digest.context import Context
 from digest.errors import ConfigError, Problem
 from digest.links import archive_url
 from digest.models import DeliveryChannel, Digest, DigestKind, Subscriber, SubscriberStatus
+from digest.outbox import DeliveryReport, email_key, social_key
 from digest.render.email import EmailRenderer
 from digest.render.social import (
     PLATFORMS,
@@ -36,11 +36,6 @@ from digest.render.social import (
 )
 from digest.settings import Settings
 from digest.store.store import ApprovalStatus
-
-if TYPE_CHECKING:
-    # Imported where it runs (send_digests): the web app composes and plans with this module,
-    # and must never import delivery/, which the deliverer does.
-    from digest.schedule.deliverer import DeliveryReport
 
 log = logging.getLogger("digest")
 
@@ -153,10 +148,6 @@ def iter_email_audience(ctx: Context, digest: Digest) -> Iterator[Subscriber]:
     return (subscriber for subscriber in active if wants_company_digest(subscriber, slug))
 
 
-def email_key(digest_key: str, subscriber_id: str) -> str:
-    return f"{digest_key}/email/{subscriber_id}"
-
-
 def plan_email(ctx: Context, digest: Digest, *, dry_run: bool = False) -> PlanReport:
     """One row per subscriber who wants this digest; the first snapshot of a digest is the one
     that is delivered, so a re-run never sends a different version of it."""
@@ -225,10 +216,6 @@ def compose_posts(
             composed = [compose_company_post(digest, channel_rules, ctx.env, url=link)]
         posts.extend((channel.name, post) for post in composed)
     return posts
-
-
-def social_key(digest_key: str, channel: str, post_key: str) -> str:
-    return f"{digest_key}/social/{channel}/{post_key}"
 
 
 def plan_social(
@@ -338,6 +325,8 @@ def decide(ctx: Context, digest: Digest, status: ApprovalStatus, editor: str) ->
 
 def send_digests(ctx: Context, digests: Sequence[Digest]) -> DeliveryReport:
     """Plan each digest that may go (see `not_released`), then deliver what is due."""
+    # Imported where it runs: the web app composes and plans with this module, and must never
+    # import delivery/, which the deliverer does.
     from digest.schedule.deliverer import deliver_due, social_rules
 
     rules = social_rules(ctx) if digests else {}

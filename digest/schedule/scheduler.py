@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from digest.context import Context
-from digest.schedule.deliverer import DeliveryReport
+from digest.outbox import DeliveryReport
 from digest.schedule.jobs import company_job, weekly_job
 
 log = logging.getLogger("digest")

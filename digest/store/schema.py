@@ -167,7 +167,27 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
     Column("finished_at", UTCDateTime, nullable=True),
-    Index("ix_deliveries_state_available_at", "state", "available_at"),
+    # When the row was handed to the service (None: not now); a worker that dies leaves it set.
+    Column("in_flight_since", UTCDateTime, nullable=True),
+    # Attempts handed to the service that never got its answer (a dropped connection, a dead
+    # worker): an unknown outcome is sent again only so many times, then held.
+    Column("unanswered", Integer, nullable=False, default=0, server_default=text("0")),
+    # Partial indexes: only the rows waiting or leased now, never the sent millions, so that a
+    # claim costs the same with ten thousand rows waiting as with a million.
+    Index(
+        "ix_deliveries_due",
+        "channel",
+        "available_at",
+        "id",
+        sqlite_where=text("state = 'planned'"),
+        postgresql_where=text("state = 'planned'"),
+    ),
+    Index(
+        "ix_deliveries_leased",
+        "lease_until",
+        sqlite_where=text("state = 'claimed'"),
+        postgresql_where=text("state = 'claimed'"),
+    ),
 )
 
 # Rate-limit counters shared by every process (the `limits` library's storage, store/ratelimits.py):

@@ -1,0 +1,37 @@
+"""What a delivery run reports: how many rows ended in each state, and why it stopped early."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from digest.models import DeliveryState
+
+OnRow = Callable[[DeliveryState], None]  # told of each row's new state, as it is recorded
+
+
+@dataclass
+class DeliveryReport:
+    states: dict[str, int] = field(default_factory=dict)
+    paused: str | None = None  # why the run stopped before everything due was delivered
+    # Results are recorded by a worker's recorder thread while its main thread posts to social
+    # channels: both count here.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, states: Sequence[DeliveryState], on_row: OnRow | None = None) -> None:
+        with self._lock:
+            for state in states:
+                self.states[state.value] = self.states.get(state.value, 0) + 1
+                if on_row:
+                    on_row(state)
+
+    @property
+    def failed(self) -> int:
+        return self.states.get(DeliveryState.FAILED.value, 0) + self.states.get(
+            DeliveryState.UNKNOWN.value, 0
+        )
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())

@@ -1,0 +1,212 @@
+"""Recording what the services answered: one executemany per batch of answers.
+
+An answer closes its row (sent, failed, unknown, skipped, held) or puts it back to be tried
+later (a transient failure, after a backoff; an unknown outcome, once, after a delay). A row is
+closed only by the worker that holds its lease.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Integer, String, Text, bindparam, func, update
+
+from digest.models import Delivery, DeliveryResult, DeliveryState, DeliveryStatus
+from digest.outbox.rows import held_by, writing
+from digest.store.schema import deliveries
+from digest.store.types import UTCDateTime
+
+_c = deliveries.c
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 30.0  # seconds before the second attempt; doubled each time after
+    max_delay: float = 3600.0
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter, never sooner than the service asked."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** max(attempts - 1, 0))
+        return max(retry_after or 0.0, random.uniform(ceiling / 2, ceiling))
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownPolicy:
+    """What follows an attempt the service may have taken without saying so (the connection
+    dropped after the message went): sent again `retries` times, `delay` seconds later (the
+    same Message-ID, so that a receiver that has it may drop the copy), then held for an
+    editor (`digest held`)."""
+
+    retries: int = 1
+    delay: float = 900.0
+
+
+# One statement for every answer, run with executemany: each row's values are parameters, and
+# a value that stays as it was is a NULL the COALESCE keeps.
+_CLOSE = (
+    update(deliveries)
+    .where(_c.id == bindparam("row_id"), held_by(bindparam("owner", type_=String)))
+    .values(
+        state=bindparam("next_state", type_=String),
+        last_error=bindparam("error", type_=Text),
+        provider_id=func.coalesce(bindparam("provider", type_=String), _c.provider_id),
+        available_at=func.coalesce(bindparam("retry_at", type_=UTCDateTime), _c.available_at),
+        finished_at=bindparam("finished", type_=UTCDateTime),
+        unanswered=_c.unanswered + bindparam("unanswered_more", type_=Integer),
+        lease_owner=None,
+        lease_until=None,
+        in_flight_since=None,
+        updated_at=bindparam("now", type_=UTCDateTime),
+    )
+)
+
+
+def finish(
+    engine: Engine,
+    delivery: Delivery,
+    *,
+    owner: str,
+    result: DeliveryResult,
+    now: datetime,
+    policy: RetryPolicy = DEFAULT_RETRY,
+    unknown: UnknownPolicy | None = None,
+) -> DeliveryState:
+    """Record an adapter's answer on a row this owner holds; the row's state afterwards."""
+    return finish_many(
+        engine, [(delivery, result)], owner=owner, now=now, policy=policy, unknown=unknown
+    )[0]
+
+
+def finish_many(
+    engine: Engine,
+    outcomes: Sequence[tuple[Delivery, DeliveryResult | str]],
+    *,
+    owner: str,
+    now: datetime,
+    policy: RetryPolicy = DEFAULT_RETRY,
+    unknown: UnknownPolicy | None = None,
+) -> list[DeliveryState]:
+    """Record a batch of answers in one transaction (a str is a reason to skip the row)."""
+    _, states = record(
+        engine, owner=owner, now=now, outcomes=outcomes, policy=policy, unknown=unknown
+    )
+    return states
+
+
+def record(
+    engine: Engine,
+    *,
+    owner: str,
+    now: datetime,
+    sending: Collection[int] = (),
+    outcomes: Sequence[tuple[Delivery, DeliveryResult | str]] = (),
+    policy: RetryPolicy = DEFAULT_RETRY,
+    unknown: UnknownPolicy | None = None,
+) -> tuple[set[int], list[DeliveryState]]:
+    """In one transaction: mark the `sending` rows in flight (about to be handed to the
+    service), and record `outcomes` (one executemany). The ids of the `sending` rows this owner
+    still holds, and each outcome's row state.
+
+    The mark is what makes a dead worker's attempt count (`claim`): a worker killed before it
+    commits here leaves the rows claimed and unmarked, and they go out again, with the same
+    Message-IDs, once the lease ends.
+    """
+    states: list[DeliveryState] = []
+    parameters: list[dict[str, Any]] = []
+    for delivery, result in outcomes:
+        state, values = _closing(delivery, result, now, policy, unknown)
+        states.append(state)
+        parameters.append({**values, "row_id": delivery.id, "owner": owner, "now": now})
+    held: set[int] = set()
+    with writing(engine) as connection:
+        if sending:
+            marked = connection.execute(
+                update(deliveries)
+                .where(_c.id.in_(list(sending)), held_by(owner))
+                .values(in_flight_since=now)
+                .returning(_c.id)
+            )
+            held = set(marked.scalars())
+        if parameters:
+            connection.execute(_CLOSE, parameters)
+    return held, states
+
+
+def _closing(
+    delivery: Delivery,
+    result: DeliveryResult | str,
+    now: datetime,
+    policy: RetryPolicy,
+    unknown: UnknownPolicy | None,
+) -> tuple[DeliveryState, dict[str, Any]]:
+    values: dict[str, Any] = {
+        "error": None,
+        "provider": None,
+        "retry_at": None,
+        "finished": now,
+        "unanswered_more": 0,
+    }
+    if isinstance(result, str):
+        return DeliveryState.SKIPPED, {**values, "next_state": "skipped", "error": result}
+    state = _state_after(delivery, result, policy, unknown)
+    values["next_state"] = state.value
+    if result.status is not DeliveryStatus.SENT:
+        values["error"] = result.response
+    if state is DeliveryState.SENT:
+        values["provider"] = result.provider_id
+    elif result.status is DeliveryStatus.UNKNOWN:
+        values["unanswered_more"] = 1
+        if state is DeliveryState.PLANNED:
+            assert unknown is not None
+            values["error"] = f"{result.response}; sent again once after {unknown.delay:.0f} s"
+            values["retry_at"] = now + timedelta(seconds=unknown.delay)
+        elif state is DeliveryState.HELD:
+            values["error"] = _held_reason(delivery, result)
+    elif state is DeliveryState.PLANNED:
+        delay = policy.delay(delivery.attempts, result.retry_after)
+        values["retry_at"] = now + timedelta(seconds=delay)
+    if state in (DeliveryState.PLANNED, DeliveryState.HELD):
+        values["finished"] = None
+    return state, values
+
+
+def _state_after(
+    delivery: Delivery,
+    result: DeliveryResult,
+    policy: RetryPolicy,
+    unknown: UnknownPolicy | None,
+) -> DeliveryState:
+    if result.status in (DeliveryStatus.SENT, DeliveryStatus.QUEUED):
+        return DeliveryState.SENT
+    if result.status is DeliveryStatus.UNKNOWN:
+        if unknown is None:
+            return DeliveryState.UNKNOWN
+        if delivery.unanswered < unknown.retries:
+            return DeliveryState.PLANNED
+        return DeliveryState.HELD
+    if (
+        result.status is DeliveryStatus.FAILED
+        and result.transient
+        and delivery.attempts < policy.max_attempts
+    ):
+        return DeliveryState.PLANNED
+    return DeliveryState.FAILED
+
+
+def _held_reason(delivery: Delivery, result: DeliveryResult) -> str:
+    times = delivery.unanswered + 1
+    return (
+        f"held for an editor: no answer after it was handed over "
+        f"({times} time{'s' if times > 1 else ''}; the last: {result.response}). "
+        f"The service may have it: look for it (a relay's log names its Message-ID), then "
+        f"`digest held release {delivery.id} --sent`, or `digest held release {delivery.id}` "
+        "to send it again"
+    )
