@@ -261,6 +261,45 @@ class WebSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackingSettings:
+    """What readers did (docs/engagement.md): off unless turned on, per digest kind."""
+
+    weekly: bool = False  # the weekly digest's links go through /r/ and are counted
+    company: bool = False  # the company digests' links, likewise
+    social: bool = False  # links in social posts, likewise (clicks per channel and post)
+    opens: bool = False  # a 1x1 pixel in tracked emails; opens are only ever estimates
+    # Who clicked, not only how many: the links carry the subscriber (erased by `forget`).
+    per_subscriber: bool = False
+    link_days: int | None = None  # tracked links stop redirecting this long after sending
+    raw_days: int = 30  # raw events are kept this long; the hourly counts are kept
+    scanner_seconds: int = 10  # a click this soon after delivery is a link scanner's
+    burst_seconds: float = 5.0  # this many different links of one message hit within ...
+    burst_links: int = 3  # ... these seconds: a scanner following every link
+    flush_seconds: float = 1.0  # how often the web app writes its batch of hits
+
+    def check(self) -> None:
+        problems = []
+        if self.link_days is not None and self.link_days < 1:
+            problems.append(("link_days", "must be at least 1, or null for links that last"))
+        if not 1 <= self.raw_days <= 3660:
+            problems.append(("raw_days", "must be from 1 to 3660"))
+        if not 0 <= self.scanner_seconds <= 3600:
+            problems.append(("scanner_seconds", "must be from 0 to 3600"))
+        if not 0.5 <= self.burst_seconds <= 60:
+            problems.append(("burst_seconds", "must be from 0.5 to 60"))
+        if not 2 <= self.burst_links <= 50:
+            problems.append(("burst_links", "must be from 2 to 50"))
+        if not 0.1 <= self.flush_seconds <= 60:
+            problems.append(("flush_seconds", "must be from 0.1 to 60"))
+        if problems:
+            raise SectionProblems(*problems)
+
+    def tracks(self, kind: str) -> bool:
+        """Whether emails of this digest kind ("weekly", "company") carry tracked links."""
+        return {"weekly": self.weekly, "company": self.company}.get(str(kind), False)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     version: Literal[1]
     site: SiteSettings
@@ -270,6 +309,7 @@ class Settings:
     email: EmailSettings = EmailSettings()
     social: tuple[SocialChannelSettings, ...] = ()
     web: WebSettings = WebSettings()
+    tracking: TrackingSettings = TrackingSettings()
     # Not keys of the file: where it was read from, the folder relative paths start from, and
     # the key paths whose ${VAR:-default} fell back to its default (VAR was not set).
     source: str = field(default="settings.yaml", metadata={"internal": True})

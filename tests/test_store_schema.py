@@ -25,6 +25,9 @@ TABLES = {
     "suppressions",
     "rate_limits",
     "audit_log",
+    "engagement_events",
+    "engagement_counts",
+    "engagement_readers",
 }
 
 

@@ -217,3 +217,48 @@ audit_log = Table(
     Column("before", JSONDocument, nullable=True),
     Column("after", JSONDocument, nullable=True),
 )
+
+# What readers did (digest/engagement/). Raw events are kept `tracking.raw_days`; the hourly
+# counts and the set of readers per digest stay. A reader is a keyed hash (of the subscriber with
+# tracking.per_subscriber, else of the client's address, browser and day): never an address.
+engagement_events = Table(
+    "engagement_events",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("digest_key", String(200), nullable=False, index=True),
+    Column("channel", String(100), nullable=False),  # "email" or a social channel's name
+    Column("link", String(300), nullable=False),  # "item:ID", "post:KEY", "open", …
+    Column("kind", String(8), nullable=False),  # click | open
+    Column("verdict", String(16), nullable=False),  # reader | scanner | prefetch
+    Column("reason", String(32), nullable=False),  # the rule that decided ("" for a reader)
+    Column("reader_key", String(32), nullable=False),
+    Column("subscriber_id", String, nullable=True, index=True),  # only with per_subscriber
+)
+
+engagement_counts = Table(
+    "engagement_counts",
+    metadata,
+    Column("digest_key", String(200), primary_key=True),
+    Column("channel", String(100), primary_key=True),
+    Column("link", String(300), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True, index=True),  # the hour's start, UTC
+    Column("kind", String(8), primary_key=True),
+    Column("verdict", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+engagement_readers = Table(
+    "engagement_readers",
+    metadata,
+    Column("digest_key", String(200), primary_key=True),
+    Column("channel", String(100), primary_key=True),
+    Column("reader_key", String(32), primary_key=True),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("subscriber_id", String, nullable=True, index=True),  # only with per_subscriber
+)

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from digest.errors import InputError, Problem
 from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
-from digest.store import codec, schema
+from digest.store import codec, engagement, schema
 from digest.store.engine import dialect_insert, write_transaction
 from digest.store.rows import email_hash, email_key, subscriber_from_row, subscriber_row
 
@@ -195,6 +195,7 @@ def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None
             )
             .order_by(deliveries.c.id)
         ).all()
+        events = engagement.subscriber_events(connection, subscriber_id)
     record = {
         "id": row.id,
         "email": row.email,
@@ -222,13 +223,16 @@ def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None
             }
             for message in messages
         ],
+        # Only with tracking.per_subscriber: which links of which digest they followed.
+        "engagement": events,
     }
 
 
 def forget(
     engine: Engine, now: datetime, *, subscriber_id: str | None = None, email: str | None = None
 ) -> int:
-    """Delete a subscriber (by id or address) and their outbox rows; keep the address's hash.
+    """Delete a subscriber (by id or address), their outbox rows and what they clicked (with
+    per-subscriber tracking); keep the address's hash.
 
     Returns how many subscribers were deleted (0 or 1). With an address, its hash is suppressed
     even when nobody has it, so the operator's request holds for future imports too.
@@ -249,6 +253,7 @@ def forget(
                     schema.deliveries.c.target == row.id,
                 )
             )
+            engagement.forget_subscriber(connection, row.id)
             connection.execute(delete(table).where(table.c.id == row.id))
         if address is not None:
             _suppress(engine, connection, address, FORGOTTEN, now, replace=True)
