@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -16,8 +19,10 @@ from uvicorn import Config
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from digest.context import Context
+from digest.engagement import HitRecorder, LinkSigner
 from digest.web import editor, hooks, public
 from digest.web.pages import page, redirect_to
+from digest.web.public import redirects
 from digest.web.security import SecurityMiddleware
 
 STATIC = Path(__file__).with_name("static")
@@ -41,8 +46,23 @@ def shared_middleware(ctx: Context) -> list[Middleware]:
     ]
 
 
-def create_app(ctx: Context) -> Starlette:
+def create_app(ctx: Context, *, recorder: HitRecorder | None = None) -> Starlette:
+    """The app; `recorder` takes clicks and opens on tracked links (by default, a buffer
+    written to the store by a background task while the app runs)."""
+    hits = recorder or HitRecorder(
+        ctx.store.engine, ctx.settings.site, ctx.settings.tracking, lambda: ctx.clock()
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        redirects.quiet_access_log()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(hits.run)
+            yield
+            tasks.cancel_scope.cancel()  # run() writes what is left as it ends
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/", home),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -60,6 +80,8 @@ def create_app(ctx: Context) -> Starlette:
         ],
     )
     app.state.ctx = ctx
+    app.state.recorder = hits
+    app.state.link_signer = LinkSigner.for_site(ctx.settings.site)
     return app
 
 
