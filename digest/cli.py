@@ -19,6 +19,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from digest import __version__, outbox
+from digest.cli_report import add_report_command
 from digest.cli_subscribers import add_subscriber_commands
 from digest.compose import IsoWeek
 from digest.context import Context
@@ -145,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to bind (default: web.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: web.port)")
     serve.set_defaults(handler=run_serve)
+
+    add_report_command(commands, open_context)
 
     schedule = commands.add_parser("schedule", help="the scheduler daemon")
     schedule.add_argument("--once", action="store_true", help="run what is due now, then exit")

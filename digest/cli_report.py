@@ -1,0 +1,98 @@
+"""`digest report DIGEST_KEY [--csv [--table NAME]]`: what readers did with a digest.
+
+The same figures as the editor's report page (engagement/report.py), printed in words, or as CSV:
+every table, each after a `# name` line (`--table` writes one table alone, plain CSV).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from collections.abc import Callable
+
+from digest.context import Context
+from digest.engagement.report import DigestReport, Table, read_digest_report
+from digest.errors import InputError, Problem
+
+OpenContext = Callable[[argparse.Namespace], Context]
+TABLES = ("summary", "links", "channels")
+
+
+def add_report_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], open_context: OpenContext
+) -> None:
+    report = commands.add_parser("report", help="what readers did with a digest")
+    report.add_argument("digest_key", metavar="DIGEST_KEY", help="like weekly:2026-W48")
+    report.add_argument("--csv", action="store_true", help="the tables as CSV")
+    report.add_argument("--table", choices=TABLES, help="with --csv: only this table")
+
+    def run(args: argparse.Namespace) -> int:
+        if args.table and not args.csv:
+            raise InputError([Problem("", "", "--table", "goes with --csv; add --csv")])
+        ctx = open_context(args)
+        try:
+            found = read_digest_report(ctx.store, ctx.settings.tracking, args.digest_key)
+            if found is None:
+                raise unknown_digest(ctx, args.digest_key)
+        finally:
+            ctx.close()
+        print(as_csv(found, args.table) if args.csv else in_words(found), end="")
+        return 0
+
+    report.set_defaults(handler=run)
+
+
+def unknown_digest(ctx: Context, key: str) -> InputError:
+    keys = ctx.store.digest_keys()
+    close = difflib.get_close_matches(key, keys, n=1)
+    hint = f'; did you mean "{close[0]}"?' if close else "; the archive lists the digests"
+    return InputError([Problem("", "", "DIGEST_KEY", f'no digest "{key}"{hint}')])
+
+
+def as_csv(report: DigestReport, only: str | None) -> str:
+    tables = [table for table in report.tables() if only in (None, table.name)]
+    if only is not None:
+        return tables[0].csv()
+    return "\n".join(f"# {table.name}\n{table.csv()}" for table in tables)
+
+
+def in_words(report: DigestReport) -> str:
+    lines = [f"{report.digest_key}: {report.title}", ""]
+    emails = "email" if report.delivered == 1 else "emails"
+    lines.append(
+        f"{report.delivered:,} {emails} delivered; {report.readers:,} {report.readers_label}"
+    )
+    lines.append(
+        f"clicks: {report.clicks:,} by readers, {report.scanner_clicks:,} by scanners and bots "
+        "(not counted as readers)"
+    )
+    if report.opens or report.prefetches or report.scanner_opens:
+        lines.append(
+            f"opens (estimated): {report.opens:,}; Apple Mail prefetches: {report.prefetches:,} "
+            f"(not reads); by scanners: {report.scanner_opens:,}"
+        )
+    for table in (report.links_table(), report.channels_table()):
+        lines += ["", *aligned(table)]
+    return "\n".join(lines) + "\n"
+
+
+def aligned(table: Table) -> list[str]:
+    """A table as text: numbers right-aligned, the rest left; "nothing yet" when empty."""
+    if not table.rows:
+        return [f"{table.title}: nothing yet"]
+    cells = [table.columns, *(tuple(_text(cell) for cell in row) for row in table.rows)]
+    widths = [max(len(row[index]) for row in cells) for index in range(len(table.columns))]
+    numeric = [isinstance(cell, int) for cell in table.rows[0]]
+    lines = [table.title]
+    for row in cells:
+        lines.append(
+            "  ".join(
+                cell.rjust(width) if is_number else cell.ljust(width)
+                for cell, width, is_number in zip(row, widths, numeric, strict=True)
+            ).rstrip()
+        )
+    return lines
+
+
+def _text(cell: str | int) -> str:
+    return f"{cell:,}" if isinstance(cell, int) else cell
