@@ -85,16 +85,17 @@ def test_a_kind_that_requires_approval_waits_and_an_approved_one_goes_at_its_tim
 def test_the_scheduler_daemon_sends_an_approved_digest_when_its_job_is_due(
     sample: Store, tmp_path: Path
 ) -> None:
-    ctx = at(context_for(sample, tmp_path, weekly=True, company=True), MONDAY_RUN)
-    digest = jobs.compose_weekly(ctx, jobs.last_complete_week(ctx))
-    jobs.decide(at(ctx, SUNDAY), digest, ApprovalStatus.APPROVED, "Ada Editor")
+    ctx = at(context_for(sample, tmp_path, weekly=True, company=True), SUNDAY)
+    digest = jobs.compose_weekly(ctx, jobs.last_complete_week(at(ctx, MONDAY_RUN)))
+    jobs.decide(ctx, digest, ApprovalStatus.APPROVED, "Ada Editor")
     sched = scheduler.build_scheduler(ctx)
     sched.start(paused=True)
     try:
-        scheduler.reconcile(sched, ctx)
+        scheduler.reconcile(sched, ctx)  # on Sunday: the next run is Monday's
         due = sched.get_job("weekly").next_run_time
     finally:
         sched.shutdown(wait=False)
+    assert due == MONDAY_RUN
     runs = scheduler.run_due(ctx, due + timedelta(hours=1, minutes=1))  # weekly and company due
     assert {run.name for run in runs if run.ran} == {"weekly", "company"}
     assert real_rows(ctx, WEEKLY) > 0
@@ -181,16 +182,16 @@ def test_a_digest_with_planned_rows_reports_them_and_test_rows_do_not_count(
     assert digest.kind is DigestKind.WEEKLY
 
 
-def test_only_planned_digests_or_drafts_that_need_no_approval_are_published(
-    store: Store, tmp_path: Path
+def test_a_digest_is_released_when_its_rows_are_planned_not_when_it_is_stored(
+    sample: Store, tmp_path: Path
 ) -> None:
-    needs = context_for(store, tmp_path, weekly=True, company=False).settings
-    weekly, company = DigestKind.WEEKLY, DigestKind.COMPANY
-    assert jobs.is_published(needs, weekly, "approved", True)
-    assert not jobs.is_published(needs, weekly, "approved", False)  # waiting for its time
-    assert not jobs.is_published(needs, weekly, "draft", False)  # waiting for approval
-    assert not jobs.is_published(needs, company, "held", False)
-    assert jobs.is_published(needs, company, "draft", False)  # planned, for nobody
+    ctx = at(context_for(sample, tmp_path, weekly=True, company=False), MONDAY_RUN)
+    digest = jobs.compose_weekly(ctx, jobs.last_complete_week(ctx))
+    jobs.plan_email(ctx, digest)  # stored, waiting for approval: not released
+    assert [s.planned_at for s in sample.digest_summaries()] == [None]
+    jobs.decide(ctx, digest, ApprovalStatus.APPROVED, "Ada Editor")  # late: planned at once
+    approval = sample.digest_approval(WEEKLY)
+    assert approval is not None and approval.planned_at == MONDAY_RUN
 
 
 def test_a_company_digest_approved_late_gets_its_posts_as_the_scheduler_would_plan_them(

@@ -280,8 +280,9 @@ def test_the_index_lists_upcoming_and_past_digests(client: Client, context: Cont
     upcoming, past = (client.get("/editor/")).text.split("Past digests")
     assert f"/editor/digest/{WEEKLY}" in past and f"/editor/digest/{WEEKLY}" not in upcoming
     assert "planned for" in past
-    # A digest planned for its readers reads as sent, not as a draft.
-    assert '<span class="badge sent">sent</span>' in past and "badge draft" not in past
+    # Planned for its readers and not sent yet: it reads as planned, neither draft nor sent.
+    assert '<span class="badge planned">planned</span>' in past and "badge draft" not in past
+    assert "no worker has sent any yet" in past
 
 
 def test_a_digest_page_shows_the_email_its_text_headers_size_and_posts(
@@ -453,9 +454,26 @@ def test_approving_after_the_scheduled_time_plans_it_at_once(
     client.post(f"/editor/digest/{WEEKLY}/approve", data={"csrf_token": csrf_of(page)})
     approval = context.store.digest_approval(WEEKLY)
     assert approval is not None and approval.planned > 0
-    assert "deliveries were planned now" in digest_page(client)
     page = digest_page(client)
+    assert "so it is planned now for" in page
+    assert '<span class="badge planned" id="status">planned</span>' in page  # not yet sent
     assert 'id="approve"' not in page  # planned: no more decisions
+
+
+def test_a_missed_run_shows_as_missed_and_an_editor_can_send_it_now(
+    client: Client, context: Context, clock: Clock
+) -> None:
+    clock.now = datetime(2026, 11, 30, 23, 0, tzinfo=UTC)  # the Monday run's grace is over
+    log_in(client)
+    page = digest_page(client)
+    assert '<span class="badge missed" id="status">missed</span>' in page
+    assert "nothing was planned at Mon 2026-11-30 07:00 CET" in page
+    client.post(f"/editor/digest/{WEEKLY}/send-now", data={"csrf_token": csrf_of(page)})
+    page = digest_page(client)
+    assert "Sent now. Its scheduled time had passed, so it is planned now for" in page
+    assert '<span class="badge planned" id="status">planned</span>' in page
+    again = client.post(f"/editor/digest/{WEEKLY}/send-now", data={"csrf_token": csrf_of(page)})
+    assert again.status_code == 409  # planned already: not twice
 
 
 # Templates ----------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from digest.render.social import (
     compose_weekly_posts,
 )
 from digest.settings import Settings
-from digest.store.store import ApprovalStatus
+from digest.store.store import ApprovalStatus, DigestSummary
 
 log = logging.getLogger("digest")
 
@@ -179,6 +179,7 @@ def plan_email(ctx: Context, digest: Digest, *, dry_run: bool = False) -> PlanRe
         recipients = sum(1 for _ in iter_email_audience(ctx, digest))
         return PlanReport(digest.key, DeliveryChannel.EMAIL, recipients, 0, waiting)
     new = outbox.plan(ctx.store.engine, rows(), now=ctx.clock())
+    ctx.store.mark_digest_planned(digest.key, ctx.clock())
     return PlanReport(digest.key, DeliveryChannel.EMAIL, counted[0], new)
 
 
@@ -242,6 +243,7 @@ def plan_social(
         for channel, post in compose_posts(ctx, digest, platform, rules=rules)
     ]
     new = outbox.plan(ctx.store.engine, rows, now=ctx.clock())
+    ctx.store.mark_digest_planned(digest.key, ctx.clock())
     return PlanReport(digest.key, DeliveryChannel.SOCIAL, len(rows), new)
 
 
@@ -261,28 +263,26 @@ def not_released(ctx: Context, digest: Digest) -> str | None:
     `require_approval` goes only once an editor approved it. The stored snapshot is what the
     editor saw and what is sent.
     """
-    if not digest.entries:
+    approval = ctx.store.digest_approval(digest.key) if digest.entries else None
+    decided = approval.status if approval else ApprovalStatus.DRAFT
+    return release_blocker(ctx.settings, digest.kind, bool(digest.entries), decided)
+
+
+def release_blocker(
+    settings: Settings, kind: DigestKind, has_news: bool, decided: ApprovalStatus
+) -> str | None:
+    """`not_released` for what is already known of a digest: its kind, whether it has news,
+    and the editors' decision."""
+    if not has_news:
         return "no news in its week: nothing to send"
-    approval = ctx.store.digest_approval(digest.key)
-    status = approval.status if approval else ApprovalStatus.DRAFT
-    if status is ApprovalStatus.HELD:
+    if decided is ApprovalStatus.HELD:
         return "held by an editor"
-    if status is not ApprovalStatus.APPROVED and requires_approval(ctx.settings, digest.kind):
+    if decided is not ApprovalStatus.APPROVED and requires_approval(settings, kind):
         return "waiting for an editor's approval"
     return None
 
 
-def is_published(settings: Settings, kind: DigestKind, status: str, planned: bool) -> bool:
-    """Whether a stored digest may be shown publicly (the archive): once planned for its
-    recipients. A draft of a kind that needs no approval was planned when it was stored (if
-    for nobody, it has no rows); a held digest, or one waiting for approval or for its time,
-    is not published."""
-    if planned:
-        return True
-    return status == ApprovalStatus.DRAFT and not requires_approval(settings, kind)
-
-
-def scheduled_send_at(ctx: Context, digest: Digest) -> datetime | None:
+def scheduled_send_at(ctx: Context, digest: Digest | DigestSummary) -> datetime | None:
     """When the scheduler sends this digest: its kind's first run after the digest's window
     closes (the jobs send the week that just ended); None when that schedule is disabled."""
     schedules = ctx.settings.schedules
@@ -313,11 +313,16 @@ def decide(ctx: Context, digest: Digest, status: ApprovalStatus, editor: str) ->
     planned = 0
     due = scheduled_send_at(ctx, digest)
     if status is ApprovalStatus.APPROVED and due is not None and due <= now:
-        stored = ctx.store.load_digest(digest.key) or digest
-        # Posts for every kind, as the scheduler plans them (at the platforms' default limits:
-        # the web app cannot ask a Mastodon server for its own).
-        planned = plan_email(ctx, stored).new + plan_social(ctx, stored).new
+        planned = plan_now(ctx, digest)
     return Decision(digest.key, status, planned)
+
+
+def plan_now(ctx: Context, digest: Digest) -> int:
+    """Plan the stored snapshot's emails and posts at once, as its scheduled run would have (a
+    late approval, a missed run sent by an editor); how many rows were new. Posts follow the
+    platforms' default limits: the web app cannot ask a Mastodon server for its own."""
+    stored = ctx.store.load_digest(digest.key) or digest
+    return plan_email(ctx, stored).new + plan_social(ctx, stored).new
 
 
 # Scheduled jobs ------------------------------------------------------------------------------

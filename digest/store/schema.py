@@ -136,6 +136,8 @@ digests = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("approved_by", String, nullable=True),
     Column("approved_at", UTCDateTime, nullable=True),
+    # When it was released to its recipients: its rows planned (none, if nobody wants it).
+    Column("planned_at", UTCDateTime, nullable=True),
 )
 
 deliveries = Table(

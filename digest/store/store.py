@@ -136,6 +136,7 @@ class DigestSummary:
     window_start: datetime
     window_end: datetime
     status: str = "draft"  # an ApprovalStatus value
+    planned_at: datetime | None = None  # released to its recipients
 
 
 class ApprovalStatus(StrEnum):
@@ -153,6 +154,7 @@ class DigestApproval:
     approved_by: str | None
     approved_at: datetime | None
     planned: int  # outbox rows for real recipients (test-sends not counted)
+    planned_at: datetime | None = None  # when it was released to its recipients
 
 
 class Store:
@@ -470,6 +472,7 @@ class Store:
             columns.window_start,
             columns.window_end,
             columns.status,
+            columns.planned_at,
         ).order_by(columns.window_start.desc(), columns.kind.desc(), columns.key)
         with self.engine.connect() as connection:
             return [
@@ -480,6 +483,7 @@ class Store:
                     window_start=row.window_start,
                     window_end=row.window_end,
                     status=row.status,
+                    planned_at=row.planned_at,
                 )
                 for row in connection.execute(query)
             ]
@@ -498,7 +502,11 @@ class Store:
             .scalar_subquery()
         )
         query = select(
-            columns.status, columns.approved_by, columns.approved_at, planned.label("planned")
+            columns.status,
+            columns.approved_by,
+            columns.approved_at,
+            columns.planned_at,
+            planned.label("planned"),
         ).where(columns.key == key)
         with self.engine.connect() as connection:
             row = connection.execute(query).one_or_none()
@@ -510,6 +518,7 @@ class Store:
             approved_by=row.approved_by,
             approved_at=row.approved_at,
             planned=row.planned,
+            planned_at=row.planned_at,
         )
 
     def planned_digest_keys(self) -> set[str]:
@@ -518,6 +527,16 @@ class Store:
         query = select(deliveries.digest_key).where(deliveries.is_test == false()).distinct()
         with self.engine.connect() as connection:
             return set(connection.scalars(query))
+
+    def mark_digest_planned(self, key: str, at: datetime) -> None:
+        """Record that the digest was released to its recipients (the first time only)."""
+        statement = (
+            update(schema.digests)
+            .where(schema.digests.c.key == key, schema.digests.c.planned_at.is_(None))
+            .values(planned_at=at)
+        )
+        with self.write() as connection:
+            connection.execute(statement)
 
     def set_digest_approval(
         self, key: str, status: ApprovalStatus, *, by: str | None, at: datetime | None

@@ -22,9 +22,10 @@ from starlette.routing import Mount, Route
 
 from digest import outbox
 from digest.context import Context
-from digest.models import DeliveryChannel
+from digest.models import DeliveryChannel, Digest
 from digest.schedule import jobs
 from digest.schedule.messages import TEST_SEND, is_plain_address
+from digest.schedule.status import Stage, digest_status
 from digest.store.codec import digest_to_dict
 from digest.store.store import ApprovalStatus
 from digest.web.editor import auth, previews
@@ -142,10 +143,8 @@ async def digest_page(request: Request) -> Response:
         values = {
             "digest": digest,
             "stored": found.stored,
-            "approval": previews.approval_of(ctx, key),
+            "status": digest_status(ctx, digest),
             "requires_approval": jobs.requires_approval(ctx.settings, digest.kind),
-            "send_at": jobs.scheduled_send_at(ctx, digest),
-            "waiting": jobs.not_released(ctx, digest),
             "size": previews.size_view(ctx, digest),
             "message": previews.message_view(ctx, digest, subscriber_id),
             "posts": previews.post_views(ctx, digest),
@@ -210,8 +209,7 @@ async def decision(request: Request, status: ApprovalStatus) -> Response:
     auth.check_csrf(request, form)
     key = request.path_params["key"]
     found = found_or_404(ctx, key)
-    approval = previews.approval_of(ctx, key)
-    if approval.planned:
+    if digest_status(ctx, found.digest).is_out:
         raise HTTPException(
             409, "This digest is already planned for its recipients: it can no longer be held."
         )
@@ -221,14 +219,35 @@ async def decision(request: Request, status: ApprovalStatus) -> Response:
     if status is ApprovalStatus.HELD:
         return back_to(request, key, "Held: it will not be sent until it is approved.")
     if made.planned_now:
-        rows = "1 delivery was" if made.planned_now == 1 else f"{made.planned_now} deliveries were"
-        return back_to(
-            request,
-            key,
-            f"Approved. Its scheduled time had passed, so {rows} planned now; "
-            "`digest worker` sends them.",
-        )
+        return back_to(request, key, planned_now_message(ctx, found.digest, "Approved"))
     return back_to(request, key, "Approved: the scheduler sends it at its time.")
+
+
+def planned_now_message(ctx: Context, digest: Digest, done: str) -> str:
+    counts = digest_status(ctx, digest).counts
+    return (
+        f"{done}. Its scheduled time had passed, so it is planned now for "
+        f"{counts.planned_words()}; `digest worker` sends them."
+    )
+
+
+@auth.editor_only
+async def send_now(request: Request) -> Response:
+    """A missed run, sent by an editor: planned at once, as its run would have planned it."""
+    ctx = context_of(request)
+    form = await request.form()
+    auth.check_csrf(request, form)
+    key = request.path_params["key"]
+    found = found_or_404(ctx, key)
+    status = digest_status(ctx, found.digest)
+    if status.stage is not Stage.MISSED:
+        raise HTTPException(
+            409, f"Only a missed digest is sent from here; this one is {status.words}."
+        )
+    ctx.store.save_digest(found.digest)
+    jobs.plan_now(ctx, found.digest)
+    log.info("%s sent now by %s after a missed run", key, auth.current_editor(request))
+    return back_to(request, key, planned_now_message(ctx, found.digest, "Sent now"))
 
 
 @auth.editor_only
@@ -286,6 +305,7 @@ routes = [
     Route("/digest/{key:str}/email.html", email_html, name="email_html"),
     Route("/digest/{key:str}/approve", approve, name="approve", methods=["POST"]),
     Route("/digest/{key:str}/hold", hold, name="hold", methods=["POST"]),
+    Route("/digest/{key:str}/send-now", send_now, name="send_now", methods=["POST"]),
     Route("/digest/{key:str}/test-send", test_send, name="test_send", methods=["POST"]),
 ]
 

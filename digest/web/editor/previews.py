@@ -24,7 +24,7 @@ from digest.render.social import BlueskyPlatform, SocialPost, ThreadsPlatform
 from digest.render.social.threads import links_in
 from digest.schedule import jobs
 from digest.schedule.messages import MessageBuilder, Skip
-from digest.store.store import ApprovalStatus, DigestApproval
+from digest.schedule.status import DigestStatus, delivery_counts, digest_status
 
 PREVIEW_ADDRESS = "reader@example.com"
 _KEY = re.compile(r"^(?:weekly|company:[a-z0-9][a-z0-9-]*):(\d{4}-W\d{2})$")
@@ -63,8 +63,7 @@ class Listed:
     kind: DigestKind
     week: str
     stored: bool
-    status: ApprovalStatus
-    planned: int
+    status: DigestStatus
 
 
 def upcoming_weeks(ctx: Context) -> list[IsoWeek]:
@@ -81,38 +80,25 @@ def digest_lists(ctx: Context) -> tuple[list[Listed], list[Listed]]:
     fly or stored and waiting (approved, held, or waiting for approval); past are the planned."""
     upcoming: dict[str, Listed] = {}
     past: list[Listed] = []
-    for summary in ctx.store.digest_summaries():
-        approval = ctx.store.digest_approval(summary.key)
-        planned = approval.planned if approval else 0
-        listed = Listed(
-            key=summary.key,
-            title=summary.title,
-            kind=summary.kind,
-            week=week_of(summary.key),
-            stored=True,
-            status=ApprovalStatus(summary.status),
-            planned=planned,
-        )
-        if planned:
+    stored = {summary.key: summary for summary in ctx.store.digest_summaries()}
+    composed = {
+        digest.key: digest
+        for week in upcoming_weeks(ctx)
+        for digest in [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]
+        if digest.entries and digest.key not in stored
+    }
+    counts = delivery_counts(ctx, [*stored, *composed])
+    for key, summary in stored.items():
+        status = digest_status(ctx, summary, counts[key])
+        listed = Listed(key, summary.title, summary.kind, week_of(key), True, status)
+        if status.is_out:
             past.append(listed)
         else:
-            upcoming[summary.key] = listed
-    for week in upcoming_weeks(ctx):
-        composed = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]
-        for digest in composed:
-            if digest.key in upcoming or any(p.key == digest.key for p in past):
-                continue
-            if not digest.entries:
-                continue
-            upcoming[digest.key] = Listed(
-                key=digest.key,
-                title=digest.title,
-                kind=digest.kind,
-                week=str(week),
-                stored=False,
-                status=ApprovalStatus.DRAFT,
-                planned=0,
-            )
+            upcoming[key] = listed
+    for key, digest in composed.items():
+        status = digest_status(ctx, digest, counts[key])
+        week = week_of(key)
+        upcoming[key] = Listed(key, digest.title, digest.kind, week, False, status)
     ordered = sorted(upcoming.values(), key=lambda d: (d.week, d.kind is DigestKind.WEEKLY, d.key))
     return list(reversed(ordered)), past
 
@@ -251,11 +237,6 @@ def post_warnings(post: SocialPost) -> tuple[str, ...]:
     if post.platform == "bluesky" and len(post.text.encode("utf-8")) > BlueskyPlatform.max_bytes:
         found.append(f"over Bluesky's {BlueskyPlatform.max_bytes} bytes")
     return tuple(found)
-
-
-def approval_of(ctx: Context, key: str) -> DigestApproval:
-    found = ctx.store.digest_approval(key)
-    return found or DigestApproval(key, ApprovalStatus.DRAFT, None, None, 0)
 
 
 @dataclass(frozen=True, slots=True)

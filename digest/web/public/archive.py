@@ -8,19 +8,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from digest.render.email import EmailRenderer
-from digest.schedule.jobs import is_published
 from digest.web.pages import context_of, page
 
 
 def archive_index(request: Request) -> Response:
     ctx = context_of(request)
-    # Only published digests: a stored one may be held, or waiting for approval.
-    planned = ctx.store.planned_digest_keys()
-    summaries = [
-        summary
-        for summary in ctx.store.digest_summaries()
-        if is_published(ctx.settings, summary.kind, summary.status, summary.key in planned)
-    ]
+    # Only digests released to their recipients: a stored one may be held, or waiting.
+    summaries = [summary for summary in ctx.store.digest_summaries() if summary.planned_at]
     return page(request, "archive/index.html.j2", digests=summaries)
 
 
@@ -28,10 +22,8 @@ def archive_digest(request: Request) -> Response:
     ctx = context_of(request)
     key = request.path_params["key"]
     approval = ctx.store.digest_approval(key)
-    digest = ctx.store.load_digest(key) if approval is not None else None
-    if digest is None or not is_published(
-        ctx.settings, digest.kind, approval.status, approval.planned > 0
-    ):
+    digest = ctx.store.load_digest(key) if approval is not None and approval.planned_at else None
+    if digest is None:
         raise HTTPException(404, "No digest has that address; the archive lists them all.")
     return HTMLResponse(EmailRenderer(ctx.env, ctx.settings.site).preview_html(digest))
 
