@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo serve test lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "digest needs Python 3.11 or newer")'
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/digest demo --out out/demo
+
+# The demo's store in the web app (after `make demo`): prints the editor's login and the links.
+serve: $(STAMP)
+	$(BIN)/digest serve --demo out/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

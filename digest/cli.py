@@ -10,6 +10,7 @@ import argparse
 import difflib
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -26,12 +27,14 @@ from digest.context import Context
 from digest.delivery.email import check_email_settings
 from digest.errors import DigestError, InputError, Problem, ProblemsError
 from digest.ingest import read_sources, read_subscribers
-from digest.models import DeliveryState, Digest
+from digest.links import preferences_url
+from digest.models import DeliveryState, Digest, SubscriberStatus
 from digest.progress import Progress
 from digest.render.social import PLATFORMS
 from digest.render.templates import date_range
 from digest.schedule import jobs, scheduler
 from digest.schedule.deliverer import deliver_due, pending, social_rules
+from digest.schedule.status import digest_status
 from digest.settings import Secret, Settings, load_settings
 from digest.store import BatchCounts
 
@@ -65,15 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="digest", description="Weekly and per-company digests: email and social."
     )
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
-    parser.add_argument(
-        "--settings", default="settings.yaml", help="settings file (default ./settings.yaml)"
-    )
-    parser.add_argument(
-        "--database",
-        default=os.environ.get("DIGEST_DATABASE_URL"),
-        help="database URL (or DIGEST_DATABASE_URL); overrides settings.yaml",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true")
+    add_global_options(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="the main job on the bundled sample data")
@@ -81,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=run_demo)
 
     ingest = commands.add_parser("ingest", help="import companies, items and AMW Reads")
-    ingest.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    ingest.add_argument(
+        "sources",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="YAML, JSON, JSON Lines, RSS or Atom files or URLs (docs/input-format.md)",
+    )
     ingest.set_defaults(handler=run_ingest)
 
     add_subscriber_commands(commands, open_context)
@@ -91,7 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("send", run_send, "plan a digest's emails in the outbox and deliver them"),
     ):
         command = commands.add_parser(name, help=help_text)
-        command.add_argument("kind", choices=["weekly", "company"])
+        command.add_argument(
+            "kind",
+            choices=["weekly", "company"],
+            help="the weekly digest, or the per-company digests",
+        )
         add_week_options(command)
         command.add_argument("--company", metavar="SLUG", help="only this company's digest")
         if name == "build":
@@ -145,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the web app: public pages and the editor's")
     serve.add_argument("--host", help="address to bind (default: web.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: web.port)")
+    serve.add_argument(
+        "--demo",
+        nargs="?",
+        const="out/demo",
+        metavar="DIR",
+        help="serve the store `digest demo` made in DIR (default out/demo), with an editor "
+        "login made for it and printed",
+    )
     serve.set_defaults(handler=run_serve)
 
     add_report_command(commands, open_context)
@@ -159,12 +171,54 @@ def build_parser() -> argparse.ArgumentParser:
         "hash-password", help="print the scrypt hash of a password for web.editor.password_hash"
     )
     hashing.set_defaults(handler=run_editor_hash_password)
+
+    status = commands.add_parser(
+        "status", help="where each digest of a week stands: draft, approved, planned, sent…"
+    )
+    add_week_options(status, default="the week the next run sends, and the latest stored")
+    status.set_defaults(handler=run_status)
+    accept_global_options_everywhere(parser)
     return parser
 
 
-def add_week_options(command: argparse.ArgumentParser) -> None:
+def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """--settings, --database and -v; on the subcommands without defaults, so that one given
+    before the command is not reset by the subcommand's parser."""
+
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--settings",
+        default=default("settings.yaml"),
+        help="settings file (default ./settings.yaml)",
+    )
+    parser.add_argument(
+        "--database",
+        default=default(os.environ.get("DIGEST_DATABASE_URL")),
+        help="database URL (or DIGEST_DATABASE_URL); overrides settings.yaml",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="also log debug messages (what each step does, and the database migrations)",
+    )
+
+
+def accept_global_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`digest serve --database URL` as well as `digest --database URL serve`."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in dict.fromkeys(action.choices.values()):
+                add_global_options(command, defaults=False)
+                accept_global_options_everywhere(command)
+
+
+def add_week_options(command: argparse.ArgumentParser, default: str = "the latest stored") -> None:
     command.add_argument(
-        "--week", type=parse_week, help="ISO week like 2026-W48 (default: the latest stored)"
+        "--week", type=parse_week, help=f"ISO week like 2026-W48 (default: {default})"
     )
 
 
@@ -337,7 +391,7 @@ def deliver_with_progress(ctx: Context) -> int:
     progress = Progress("delivering", pending(ctx))
     report = deliver_reporting(ctx, progress)
     print(progress.summary())
-    print(f"delivered: {report.states or 'nothing was due'}")
+    print(f"delivered: {report.words()}")
     if report.paused:
         print(f"digest: {report.paused}", file=sys.stderr)
     return 1 if report.failed or report.paused else 0
@@ -380,7 +434,9 @@ def run_worker(args: argparse.Namespace) -> int:
             report = deliver_due(ctx, stop=stop)
             failed += report.failed
             if report.total:
-                log.info("worker: %s", report.states)
+                log.info("worker: %s", report.words())
+            elif args.once:
+                log.info("worker: nothing was due")
             if report.paused:
                 log.error("worker: %s", report.paused)
                 failed += 1
@@ -403,10 +459,18 @@ def run_schedule(args: argparse.Namespace) -> int:
     try:
         if args.once:
             runs = scheduler.run_due(ctx, ctx.clock())
+            missed = scheduler.missed_runs(ctx)
             for run in runs:
-                outcome = "ran" if run.ran else "stale, skipped"
-                print(f"{run.name}: due {run.due_at:%Y-%m-%d %H:%M %Z}, {outcome}")
-            if not runs:
+                if run.ran:
+                    print(f"{run.name}: ran the run due {run.due_at:%a %Y-%m-%d %H:%M %Z}")
+                elif run.name not in {m.name for m in missed}:
+                    print(
+                        f"{run.name}: skipped the run due {run.due_at:%a %Y-%m-%d %H:%M %Z}: "
+                        "its grace (schedules.misfire_grace_seconds) had passed"
+                    )
+            for run in missed:
+                print(run.words())
+            if not runs and not missed:
                 print("nothing was due")
             return 0
         stop = threading.Event()
@@ -418,6 +482,30 @@ def run_schedule(args: argparse.Namespace) -> int:
         return 0
     finally:
         ctx.close()
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Each digest of the chosen weeks with its status in words."""
+    ctx = open_context(args)
+    try:
+        weeks = (
+            [args.week]
+            if args.week
+            else sorted(
+                {jobs.next_run_week(ctx), *filter(None, [jobs.latest_week(ctx)])}, reverse=True
+            )
+        )
+        for week in weeks:
+            digests = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]
+            shown = [ctx.store.load_digest(d.key) or d for d in digests if d.entries]
+            count = f"{len(shown)} digest{'' if len(shown) == 1 else 's'}"
+            print(f"{week}: {count if shown else 'no news'}")
+            for digest in shown:
+                status = digest_status(ctx, digest)
+                print(f"  {digest.key:44} {status.words}")
+    finally:
+        ctx.close()
+    return 0
 
 
 def run_editor_hash_password(args: argparse.Namespace) -> int:
@@ -448,27 +536,62 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from digest.web.app import create_app, server_config
 
-    ctx = open_context(args)
-    warn_of_demo_secret(ctx.settings)
+    if args.demo:
+        ctx = open_demo_for_serving(args, Path(args.demo).resolve())
+    else:
+        ctx = open_context(args)
+        warn_of_demo_secret(ctx.settings)
     web = ctx.settings.web
+    host, port = args.host or web.host, args.port or web.port
+    if args.demo:
+        print_demo_guide(ctx, f"http://{host}:{port}")
     try:
-        config = server_config(
-            create_app(ctx), host=args.host or web.host, port=args.port or web.port
-        )
-        uvicorn.Server(config).run()
+        uvicorn.Server(server_config(create_app(ctx), host=host, port=port)).run()
     finally:
         ctx.close()
     return 0
 
 
+def open_demo_for_serving(args: argparse.Namespace, out: Path) -> Context:
+    """The demo's store, with an editor login made for this run (a random token, in memory
+    only: it ends with the server)."""
+    if not (out / "digest.db").exists():
+        raise InputError([Problem(str(out), "", "", "no demo store here: run `make demo` first")])
+    settings = demo_settings(args, out)
+    token = Secret(secrets.token_urlsafe(24))
+    editor = replace(settings.web.editor, token=token)
+    settings = replace(settings, web=replace(settings.web, editor=editor))
+    return Context.open(settings)
+
+
+def print_demo_guide(ctx: Context, local: str) -> None:
+    editor = ctx.settings.web.editor.token
+    assert editor is not None
+    site = ctx.settings.site.base_url.rstrip("/")
+    subscriber = next(iter(ctx.store.subscribers([SubscriberStatus.ACTIVE])), None)
+    print(f"The demo in the web app: {local}/editor/")
+    print(f"  editor login: any name, and this token as the password: {editor.reveal()}")
+    print(f"  the archive, as readers see it: {local}/archive")
+    print(f"The demo emails link to {site}/…; open the same path on {local} instead:")
+    if subscriber is not None:
+        path = preferences_url(ctx.settings.site, subscriber.id).removeprefix(site)
+        print(f"  e.g. {subscriber.name}'s preferences: {local}{path}")
+    print("Stop the server with Ctrl+C.")
+
+
+def demo_settings(args: argparse.Namespace, out: Path) -> Settings:
+    """The embedded default settings (or --settings), rooted in the demo's folder, on the
+    demo's own SQLite file whatever the environment says."""
+    settings_path = Path(args.settings) if args.settings != "settings.yaml" else None
+    settings = load_settings(settings_path or Path(str(DATA / "settings.yaml")), root=out)
+    database = f"sqlite:///{out / 'digest.db'}"
+    return replace(settings, database=replace(settings.database, url=Secret(database)))
+
+
 def run_demo(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    settings_path = Path(args.settings) if args.settings != "settings.yaml" else None
-    settings = load_settings(settings_path or Path(str(DATA / "settings.yaml")), root=out)
-    # The demo always runs on its own SQLite file in --out, whatever the environment says.
-    database = f"sqlite:///{out / 'digest.db'}"
-    settings = replace(settings, database=replace(settings.database, url=Secret(database)))
+    settings = demo_settings(args, out)
     check_email_settings(settings)
     ctx = Context.open(settings)
     try:
@@ -504,7 +627,7 @@ def demo(ctx: Context, out: Path) -> int:
             f"{posts.recipients:>6} {posts.new:>5} "
             f"{sizes[digest.key] / 1024:>8.1f}"
         )
-    print(f"\ndelivered this run: {report.states or 'nothing (all delivered before)'}")
+    print(f"\ndelivered this run: {report.words('nothing (all delivered before)')}")
     print(f"emails:   {out / 'outbox' / 'email'}/*.eml")
     print(f"posts:    {out / 'outbox' / 'social'}/*.jsonl")
     print(f"previews: {out / 'preview'}/*.html")

@@ -53,7 +53,7 @@ def add_subscriber_commands(
         return call
 
     importing = actions.add_parser("import", help="import CSV or YAML lists (all or nothing)")
-    importing.add_argument("paths", nargs="+", metavar="FILE")
+    importing.add_argument("paths", nargs="+", metavar="FILE", help="CSV or YAML lists to import")
     importing.set_defaults(handler=handler(run_import))
 
     export = actions.add_parser("export", help="write subscribers to a CSV or YAML file")
@@ -68,15 +68,17 @@ def add_subscriber_commands(
     listing.set_defaults(handler=handler(run_list))
 
     add = actions.add_parser("add", help="add one subscriber")
-    add.add_argument("email")
-    add.add_argument("--name", default="")
+    add.add_argument("email", help="their address")
+    add.add_argument("--name", default="", help="their name, as greetings use it")
     add.add_argument("--id", help="their id (default: a new random one)")
     add.add_argument("--timezone", help="IANA time zone (default: the site's)")
     add.add_argument("--companies", default="", help="company slugs to follow, ;-separated")
     add.add_argument("--topics", default="", help="weekly topics, ;-separated (default: all)")
     add.add_argument("--no-weekly", action="store_true", help="no weekly digest")
     add.add_argument("--send-hour", type=int, default=8, help="local hour, 0-23 (default 8)")
-    add.add_argument("--format", choices=FORMATS, default="html")
+    add.add_argument(
+        "--format", choices=FORMATS, default="html", help="html (with a text part) or text only"
+    )
     add.add_argument(
         "--confirm",
         action="store_true",
@@ -85,13 +87,13 @@ def add_subscriber_commands(
     add.set_defaults(handler=handler(run_add))
 
     remove = actions.add_parser("remove", help="unsubscribe subscribers (by address or id)")
-    remove.add_argument("who", nargs="+", metavar="EMAIL_OR_ID")
+    remove.add_argument("who", nargs="+", metavar="EMAIL_OR_ID", help="addresses or subscriber ids")
     remove.set_defaults(handler=handler(run_remove))
 
     forget = actions.add_parser(
         "forget", help="delete everything about an address; keep only its hash, suppressed"
     )
-    forget.add_argument("emails", nargs="+", metavar="EMAIL")
+    forget.add_argument("emails", nargs="+", metavar="EMAIL", help="addresses to forget")
     forget.set_defaults(handler=handler(run_forget))
 
 

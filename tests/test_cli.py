@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from digest.cli import main
 from digest.compose import IsoWeek
@@ -224,6 +225,7 @@ def test_send_reports_progress_and_exits_1_when_a_row_failed_and_a_worker_delive
         assert len(recorder.received) == sent
 
 
+@time_machine.travel(datetime(2026, 12, 2, 10, 0, tzinfo=UTC), tick=False)  # a Wednesday, W49
 def test_sending_never_defaults_to_a_week_still_in_progress(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@ a missed run within the grace period runs once, a stale one is skipped, and noth
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 import yaml
 
 from digest.context import Context
@@ -146,3 +148,68 @@ def test_the_next_run_sends_the_week_before_the_one_it_fires_in(
     context: Context, now: datetime, week: str
 ) -> None:
     assert str(jobs.next_run_week(replace(context, clock=lambda: now))) == week
+
+
+# Late and missed runs: never silent ---------------------------------------------------------
+
+MONDAY_RUN = datetime(2026, 11, 30, 7, 0, tzinfo=PARIS)  # the W48 weekly run
+
+
+@pytest.fixture
+def sample_context(context: Context) -> Context:
+    context.store.write_batch(read_sources([str(REPO / "digest" / "data" / "sample.yaml")]))
+    context.store.save_subscribers(read_subscribers(REPO / "subscribers" / "sample.csv"))
+    return context
+
+
+def test_a_first_start_within_the_grace_makes_the_run_it_would_have_missed(
+    sample_context: Context, ran: list[str]
+) -> None:
+    # No job stored yet: on its own, APScheduler would wait for next Monday.
+    runs = scheduler.run_due(sample_context, MONDAY_RUN + timedelta(hours=2))
+    assert {(r.name, r.due_at, r.ran) for r in runs} == {
+        ("weekly", MONDAY_RUN, True),
+        ("company", MONDAY_RUN + timedelta(hours=1), True),
+    }
+    assert sorted(ran) == ["company", "weekly"]
+    approval = sample_context.store.digest_approval("weekly:2026-W48")
+    assert approval is not None and approval.planned > 0
+
+
+def test_a_run_missed_past_its_grace_is_reported_and_not_made(
+    sample_context: Context, ran: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    tuesday = MONDAY_RUN + timedelta(days=1)
+    assert scheduler.run_due(sample_context, tuesday) == []
+    assert ran == []
+    missed = scheduler.missed_runs(replace(sample_context, clock=lambda: tuesday))
+    assert [(run.name, run.due_at, str(run.week)) for run in missed] == [
+        ("weekly", MONDAY_RUN, "2026-W48"),
+        ("company", MONDAY_RUN + timedelta(hours=1), "2026-W48"),
+    ]
+    assert missed[0].words() == (
+        "weekly: missed the run of Mon 2026-11-30 07:00 CET for 2026-W48 (1 digest never "
+        "planned: the scheduler was not running then); send it with "
+        "`digest send weekly --week 2026-W48` or from the editor's page of each digest"
+    )
+    # The daemon says so when it starts.
+    stop = threading.Event()
+    stop.set()
+    scheduler.run_forever(replace(sample_context, clock=lambda: tuesday), stop)
+    assert "weekly: missed the run of Mon 2026-11-30 07:00 CET" in caplog.text
+
+
+def test_schedule_once_prints_a_missed_run_instead_of_nothing_was_due(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from digest.cli import main
+
+    args = ["--settings", str(REPO / "settings.yaml"), "--database", f"sqlite:///{tmp_path}/d.db"]
+    assert main([*args, "ingest", str(REPO / "digest" / "data" / "sample.yaml")]) == 0
+    capsys.readouterr()
+    with time_machine.travel(datetime(2026, 12, 1, 10, 0, tzinfo=PARIS), tick=False):
+        assert main([*args, "schedule", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "weekly: missed the run of Mon 2026-11-30 07:00 CET for 2026-W48" in out
+    assert "company: missed the run of Mon 2026-11-30 08:00 CET" in out
+    assert "nothing was due" not in out

@@ -10,6 +10,21 @@ from digest.models import DeliveryState
 
 OnRow = Callable[[DeliveryState], None]  # told of each row's new state, as it is recorded
 
+_WORDS_ORDER = (
+    DeliveryState.SENT,
+    DeliveryState.FAILED,
+    DeliveryState.UNKNOWN,
+    DeliveryState.HELD,
+    DeliveryState.SKIPPED,
+    DeliveryState.PLANNED,
+)
+_WORDS = {
+    DeliveryState.PLANNED.value: "planned again for a retry",
+    DeliveryState.SKIPPED.value: "skipped (the recipient left)",
+    DeliveryState.HELD.value: "held for an editor",
+    DeliveryState.UNKNOWN.value: "with an unknown outcome",
+}
+
 
 @dataclass
 class DeliveryReport:
@@ -35,3 +50,10 @@ class DeliveryReport:
     @property
     def total(self) -> int:
         return sum(self.states.values())
+
+    def words(self, nothing: str = "nothing was due") -> str:
+        """ "86 sent, 2 failed, 1 planned again for a retry", or `nothing`."""
+        known = [state.value for state in _WORDS_ORDER]
+        order = known + sorted(set(self.states) - set(known))
+        parts = [f"{self.states[s]:,} {_WORDS.get(s, s)}" for s in order if self.states.get(s)]
+        return ", ".join(parts) or nothing

@@ -12,16 +12,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 
+from digest.compose import IsoWeek
 from digest.context import Context
 from digest.outbox import DeliveryReport
+from digest.schedule import jobs
 from digest.schedule.jobs import company_job, weekly_job
+from digest.schedule.status import digest_status
 
 log = logging.getLogger("digest")
 
@@ -39,12 +44,24 @@ def run_job(name: str) -> None:
     if _running is None:
         raise RuntimeError("a scheduled job ran outside `digest schedule`")
     report = JOBS[name](_running)
-    log.info("job %s done: %s", name, report.states or "nothing to deliver")
+    log.info("job %s done: %s", name, report.words("nothing to deliver"))
+
+
+class Scheduler(BackgroundScheduler):
+    """APScheduler 3's BackgroundScheduler without one race: shutting down a paused scheduler
+    wakes its thread, which then processes the due jobs once more (its pause check no longer
+    holds), submits them to executors already shut down and moves them on in the job store."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state != STATE_RUNNING:
+            return None
+        wait: float | None = super()._process_jobs()
+        return wait
 
 
 def build_scheduler(ctx: Context) -> BackgroundScheduler:
     settings = ctx.settings
-    return BackgroundScheduler(
+    scheduler = Scheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=ctx.store.engine, tablename=JOB_TABLE)},
         job_defaults={
             "coalesce": True,
@@ -53,6 +70,8 @@ def build_scheduler(ctx: Context) -> BackgroundScheduler:
         },
         timezone=settings.site.zone,
     )
+    scheduler.add_listener(log_missed, EVENT_JOB_MISSED)
+    return scheduler
 
 
 def reconcile(scheduler: BackgroundScheduler, ctx: Context) -> None:
@@ -71,9 +90,89 @@ def reconcile(scheduler: BackgroundScheduler, ctx: Context) -> None:
         if existing is not None and str(existing.trigger) == str(trigger):
             continue
         scheduler.add_job(
-            run_job, trigger, id=name, name=name, kwargs={"name": name}, replace_existing=True
+            run_job,
+            trigger,
+            id=name,
+            name=name,
+            kwargs={"name": name},
+            replace_existing=True,
+            # From the application's clock, not APScheduler's own reading of the system's.
+            next_run_time=trigger.get_next_fire_time(None, ctx.clock()),
         )
         log.info("schedule %s set to %r (%s)", name, schedule.cron, zone.key)
+
+
+@dataclass(frozen=True, slots=True)
+class LateRun:
+    """A schedule's latest run whose time has come and whose digests were never planned."""
+
+    name: str  # "weekly" or "company"
+    due_at: datetime
+    week: IsoWeek
+    digest_keys: tuple[str, ...]
+    missed: bool  # its grace is over: it is not run any more, an editor decides
+
+    def words(self) -> str:
+        return (
+            f"{self.name}: missed the run of {self.due_at:%a %Y-%m-%d %H:%M %Z} for {self.week} "
+            f"({_plural(len(self.digest_keys), 'digest')} never planned: the scheduler was not "
+            f"running then); send it with `digest send {self.name} --week {self.week}` or from "
+            "the editor's page of each digest"
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def late_runs(ctx: Context) -> list[LateRun]:
+    """The weekly and company runs for the last complete week that should have planned their
+    digests by now and did not (digests with news that nothing holds back)."""
+    now, week = ctx.clock(), jobs.last_complete_week(ctx)
+    grace = timedelta(seconds=ctx.settings.schedules.misfire_grace_seconds)
+    found = []
+    for name, digests in (
+        ("weekly", [jobs.compose_weekly(ctx, week)]),
+        ("company", jobs.compose_companies(ctx, week)),
+    ):
+        statuses = [digest_status(ctx, digest) for digest in digests if digest.entries]
+        late = [
+            status
+            for status in statuses
+            if not status.is_out and status.waiting is None and status.send_at is not None
+            if status.send_at <= now
+        ]
+        if late and late[0].send_at is not None:
+            due = late[0].send_at
+            keys = tuple(status.key for status in late)
+            found.append(LateRun(name, due, week, keys, missed=now > due + grace))
+    return found
+
+
+def missed_runs(ctx: Context) -> list[LateRun]:
+    """The latest runs never made whose grace is over (`digest schedule --once` says them)."""
+    return [run for run in late_runs(ctx) if run.missed]
+
+
+def catch_up(scheduler: BackgroundScheduler, ctx: Context) -> None:
+    """A run within its grace that the job store will not make (the job is new: a first start,
+    a cron just changed) is made due now, as coalescing would have made it."""
+    for run in late_runs(ctx):
+        job = scheduler.get_job(run.name)
+        if not run.missed and job is not None and job.next_run_time > ctx.clock():
+            log.info("the %s run due at %s has not been made: making it now", run.name, run.due_at)
+            job.modify(next_run_time=run.due_at)
+
+
+def log_missed(event: JobExecutionEvent) -> None:
+    """APScheduler skips a run missed by more than the grace; say which, and why."""
+    log.warning(
+        "the %s run due at %s was skipped: the scheduler was not running then and "
+        "schedules.misfire_grace_seconds has passed; see `digest schedule --once` or the editor "
+        "to send it now",
+        event.job_id,
+        f"{event.scheduled_run_time:%a %Y-%m-%d %H:%M %Z}",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +185,14 @@ class DueRun:
 def run_due(ctx: Context, now: datetime) -> list[DueRun]:
     """Run, once each, the jobs due at `now`, then move each to its next time; for cron use."""
     global _running
+    ctx = replace(ctx, clock=lambda: now)  # the jobs, too, see the moment they run for
     scheduler = build_scheduler(ctx)
     scheduler.start(paused=True)
     runs = []
     grace = timedelta(seconds=ctx.settings.schedules.misfire_grace_seconds)
     try:
         reconcile(scheduler, ctx)
+        catch_up(scheduler, ctx)
         _running = ctx
         for job in scheduler.get_jobs():
             if job.next_run_time is None or job.next_run_time > now:
@@ -118,6 +219,9 @@ def run_forever(ctx: Context, stop: threading.Event) -> None:
     _running = ctx
     try:
         reconcile(scheduler, ctx)
+        catch_up(scheduler, ctx)
+        for missed in missed_runs(ctx):
+            log.warning("%s", missed.words())
         scheduler.resume()
         for job in scheduler.get_jobs():
             log.info("next %s run: %s", job.id, job.next_run_time)
