@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -544,6 +544,44 @@ async def test_a_mailgun_signature_is_taken_once(
     response = await post(client, Call("/webhooks/mailgun", replay))
     assert response.status_code == 406
     assert snapshot(context.store) == before
+
+
+@pytest.mark.anyio
+async def test_a_mailgun_replay_is_refused_by_another_web_process(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    first = mailgun_call(mailgun_failed("temporary"), token="p" * 50)
+    assert (await post(client, Call("/webhooks/mailgun", first))).status_code == 200
+    # A second process: its own engine on the same database, its own app.
+    other = replace(context, store=Store.open(context.store.engine.url.render_as_string()))
+    try:
+        transport = httpx.ASGITransport(app=create_app(other))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as second:
+            replay = {**first, "event-data": mailgun_failed("permanent")}
+            response = await post(second, Call("/webhooks/mailgun", replay))
+            fresh = mailgun_call(mailgun_failed("temporary"), token="q" * 50)
+            accepted = await post(second, Call("/webhooks/mailgun", fresh))
+    finally:
+        other.store.close()
+    assert response.status_code == 406
+    assert accepted.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_mailgun_call_that_could_not_be_stored_gives_its_token_back(
+    client: httpx.AsyncClient, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    call = mailgun_call(mailgun_failed("permanent"), token="f" * 50)
+
+    def broken(*_: object) -> None:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(context.store, "mark_undeliverable", broken)
+        with pytest.raises(OSError):
+            await post(client, Call("/webhooks/mailgun", call))
+    retried = await post(client, Call("/webhooks/mailgun", call))  # Mailgun retries it
+    assert retried.status_code == 200
 
 
 # --- SNS subscriptions and certificates ----------------------------------------------------------

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import importlib.util
 import json
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,6 +30,7 @@ from starlette.routing import Route
 from digest.models import SubscriberStatus
 from digest.settings import WebhookSettings
 from digest.web.pages import context_of
+from digest.web.throttle import Policy, Throttle
 
 if TYPE_CHECKING:
     from digest.web.hooks import sns  # imported when used: it needs the optional `cryptography`
@@ -221,50 +221,51 @@ async def postmark(request: Request) -> Response:
     return await run_in_threadpool(_record, request, events)
 
 
-class SeenTokens:
-    """Mailgun tokens of calls already acted on, for as long as their timestamp stays fresh.
+def replay_policy(settings: WebhookSettings) -> Policy:
+    """Each Mailgun token is taken once while its timestamp is fresh.
 
     Mailgun's signature covers timestamp and token, not event-data, so a captured signature
-    could carry other events until it goes stale: each token is taken once. Kept per process,
-    which is enough behind one web process; a token is noted only once its events are stored, so
-    Mailgun's retry of a call that failed here still gets through.
+    could carry other events until it goes stale. The tokens taken are counted in the store, so
+    a replay is refused by every web process, not only the one that saw the call first.
     """
+    return Policy("mailgun-token", f"1 per {settings.mailgun_max_age_seconds} seconds")
 
-    def __init__(self) -> None:
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
 
-    def check(self, token: str) -> None:
-        with self._lock:
-            if token in self._seen:
-                raise Refused(406, "this signature was used already (a replay?)")
+def _take_token(request: Request, token: str) -> bool:
+    """Take `token` for this call (atomically, in the store); False when it was taken."""
+    ctx = context_of(request)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    throttle = Throttle(ctx.store.engine, ctx.clock)
+    return throttle.hit(replay_policy(_settings(request)), digest).allowed
 
-    def add(self, token: str, now: float, max_age: float) -> None:
-        with self._lock:
-            self._seen = {seen: at for seen, at in self._seen.items() if now - at <= max_age}
-            self._seen[token] = now
+
+def _give_back_token(request: Request, token: str) -> None:
+    """A call whose events could not be stored gives its token back: Mailgun's retry of it must
+    get through."""
+    ctx = context_of(request)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    Throttle(ctx.store.engine, ctx.clock).clear(replay_policy(_settings(request)), digest)
 
 
 async def mailgun(request: Request) -> Response:
     settings = _settings(request)
     if settings.mailgun_signing_key is None:
         return _not_configured("Mailgun")
-    state = request.app.state
-    seen: SeenTokens | None = getattr(state, "mailgun_tokens", None)
-    if seen is None:
-        seen = state.mailgun_tokens = SeenTokens()
     now = context_of(request).clock().timestamp()
     try:
         payload = await _json_body(request)
         check_mailgun_signature(payload, settings, now)
         token = str(payload["signature"]["token"])
-        seen.check(token)
         events = list(mailgun_events(payload))
+        if not await run_in_threadpool(_take_token, request, token):
+            raise Refused(406, "this signature was used already (a replay?)")
     except Refused as refused:
         return _refusal(refused)
-    response = await run_in_threadpool(_record, request, events)
-    seen.add(token, now, settings.mailgun_max_age_seconds)
-    return response
+    try:
+        return await run_in_threadpool(_record, request, events)
+    except BaseException:
+        await run_in_threadpool(_give_back_token, request, token)
+        raise
 
 
 async def ses(request: Request) -> Response:
