@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Callable
 
 from digest.context import Context
-from digest.engagement.report import DigestReport, Table, read_digest_report
+from digest.engagement.report import READERS, DigestReport, Table, read_digest_report
 from digest.errors import InputError, Problem
 
 OpenContext = Callable[[argparse.Namespace], Context]
@@ -60,7 +60,8 @@ def in_words(report: DigestReport) -> str:
     lines = [f"{report.digest_key}: {report.title}", ""]
     emails = "email" if report.delivered == 1 else "emails"
     lines.append(
-        f"{report.delivered:,} {emails} delivered; {report.readers:,} {report.readers_label}"
+        f"{report.delivered:,} {emails} delivered; {report.readers:,} {READERS} "
+        f"(one reader: {report.readers_basis})"
     )
     lines.append(
         f"clicks: {report.clicks:,} by readers, {report.scanner_clicks:,} by scanners and bots "

@@ -35,6 +35,7 @@ from digest.store.engagement import (
 Cell = str | int
 
 TREND_WEEKS = 12
+READERS = "unique readers (estimated)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +89,16 @@ class DigestReport:
     per_subscriber: bool  # readers are subscribers (exact for clicks), not clients
 
     @property
-    def readers_label(self) -> str:
-        return "unique readers" if self.per_subscriber else "unique readers (estimated)"
+    def readers_basis(self) -> str:
+        """Who counts as one reader, in words."""
+        if self.per_subscriber:
+            return "a subscriber who clicked or opened"
+        return "a browser (address and user agent, each day) that clicked or opened"
 
     def summary(self) -> Table:
         rows: list[tuple[Cell, ...]] = [
             ("emails delivered", self.delivered),
-            (self.readers_label, self.readers),
+            (READERS, self.readers),
             ("clicks by readers", self.clicks),
             ("clicks by scanners and bots (not readers)", self.scanner_clicks),
             ("opens (estimated)", self.opens),
@@ -118,7 +122,7 @@ class DigestReport:
         return Table(
             "channels",
             "Per channel",
-            ("channel", "delivered", self.readers_label, "clicks by readers", "clicks by scanners"),
+            ("channel", "delivered", READERS, "clicks by readers", "clicks by scanners"),
             tuple(
                 (row.channel, row.delivered, row.readers, row.clicks, row.scanner_clicks)
                 for row in self.channels
