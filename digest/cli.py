@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from email.utils import parseaddr
 from importlib.resources import files
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from digest.ingest import read_sources, read_subscribers
 from digest.links import preferences_url
 from digest.models import DeliveryState, Digest, SubscriberStatus
 from digest.progress import Progress
+from digest.render.dkim import new_key, zone_strings
 from digest.render.social import PLATFORMS
 from digest.render.templates import date_range
 from digest.schedule import jobs, scheduler
@@ -164,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = commands.add_parser("schedule", help="the scheduler daemon")
     schedule.add_argument("--once", action="store_true", help="run what is due now, then exit")
     schedule.set_defaults(handler=run_schedule)
+
+    keygen = commands.add_parser(
+        "dkim-keygen", help="a DKIM key pair: the private key to a file, the DNS record to print"
+    )
+    keygen.add_argument("--type", choices=["rsa", "ed25519"], default="rsa", dest="key_type")
+    keygen.add_argument("--selector", help="the key's DNS name (default digest-TYPE)")
+    keygen.add_argument(
+        "--domain", help="the signing domain (default: email.dkim.domain, or the From domain)"
+    )
+    keygen.add_argument(
+        "--key-file", help="where the private key goes, mode 0600 (default dkim-SELECTOR.key)"
+    )
+    keygen.set_defaults(handler=run_dkim_keygen)
 
     editor = commands.add_parser("editor", help="the web editor's login")
     editor_commands = editor.add_subparsers(dest="action", required=True)
@@ -529,6 +544,49 @@ def run_editor_hash_password(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def run_dkim_keygen(args: argparse.Namespace) -> int:
+    """The private key goes to a new file only (never to the terminal or a log); the public
+    half is printed as the DNS TXT record to publish."""
+    selector = args.selector or f"digest-{args.key_type}"
+    domain = args.domain or signing_domain(settings_from(args))
+    path = Path(args.key_file or f"dkim-{selector}.key")
+    key = new_key(args.key_type)
+    try:
+        write_secret_file(path, key.private_pem)
+    except FileExistsError:
+        message = "exists; remove it or choose another --key-file (a key is never overwritten)"
+        raise InputError([Problem(str(path), "", "", message)]) from None
+    name = f"{selector}._domainkey.{domain}"
+    print(f"Private key ({args.key_type}) written to {path}, readable by you only. Give it to")
+    print(f'digest through the environment: export DIGEST_DKIM_KEY="$(cat {path})"')
+    print()
+    print("Publish this DNS TXT record:")
+    print(f"  name:  {name}")
+    print(f"  value: {key.dns_value}")
+    print(f"  zone file: {name}. IN TXT ( {zone_strings(key.dns_value)} )")
+    print()
+    print("Then, in settings.yaml (a second key goes under `second:`, with its own selector):")
+    print("  email:")
+    print(
+        f'    dkim: {{domain: {domain}, selector: {selector}, private_key: "${{DIGEST_DKIM_KEY}}"}}'
+    )
+    return 0
+
+
+def signing_domain(settings: Settings) -> str:
+    if settings.email.dkim is not None:
+        return settings.email.dkim.domain
+    return parseaddr(settings.site.from_address)[1].rpartition("@")[2]
+
+
+def write_secret_file(path: Path, data: bytes) -> None:
+    """A new file only its owner can read (created so, never widened afterwards)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        os.fchmod(file.fileno(), 0o600)  # whatever the umask
+        file.write(data)
 
 
 def run_serve(args: argparse.Namespace) -> int:

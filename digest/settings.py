@@ -156,6 +156,26 @@ class RateLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class DkimKeySettings:
+    selector: str  # the key's DNS name is <selector>._domainkey.<domain>
+    private_key: Secret  # PEM text, from the environment
+
+
+@dataclass(frozen=True, slots=True)
+class DkimSettings:
+    """DKIM signing of every message; the keys themselves are checked when sending starts."""
+
+    selector: str
+    domain: str  # d=: the From address's domain (or its parent) for DMARC alignment
+    private_key: Secret
+    second: DkimKeySettings | None = None  # a second signature (ed25519 beside rsa)
+
+    def check(self) -> None:
+        if self.second is not None and self.second.selector == self.selector:
+            raise SectionProblems(("second.selector", "give the second key its own selector"))
+
+
+@dataclass(frozen=True, slots=True)
 class EmailSettings:
     type: str = "file"  # the adapter, by its registry name
     options: Mapping[str, Any] = field(default_factory=dict)  # validated by the adapter
@@ -166,6 +186,7 @@ class EmailSettings:
     # How long a claimed row stays a worker's; a worker that dies leaves its rows to others
     # after this. Keep it well above the time one batch takes to send.
     lease_seconds: float = 300.0
+    dkim: DkimSettings | None = None  # sign every message (RFC 6376)
 
     def check(self) -> None:
         problems = []

@@ -10,59 +10,16 @@ from email.message import EmailMessage
 
 import pytest
 from digests_for_tests import GENERATED_AT, PARIS, SITE, weekly_digest
+from message_builders import MESSAGE_ID, fast, recipient, slow
 
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
-from digest.render.message import (
-    MessageFrame,
-    build_message,
-    personal_values,
-    seven_bit,
-)
+from digest.render.message import MessageFrame, personal_values, seven_bit
 from digest.render.templates import template_environment
-
-MESSAGE_ID = "<3f2a@news.example.org>"
 
 
 @pytest.fixture(scope="module")
 def compiled() -> CompiledEmail:
     return EmailRenderer(template_environment(None), SITE).compile(weekly_digest())
-
-
-def recipient(**overrides: object) -> Recipient:
-    values: dict[str, object] = {
-        "email": "zoe@example.com",
-        "name": "Zoë Łukasiewicz",
-        "format": "html",
-        "followed": ("Mistral AI", "DeepSeek"),
-        "preferences_url": "https://news.example.org/preferences/tok",
-        "unsubscribe_url": "https://news.example.org/unsubscribe/tok",
-        "archive_url": "https://news.example.org/archive/weekly-2026-W48",
-    }
-    values.update(overrides)
-    return Recipient(**values)  # type: ignore[arg-type]
-
-
-def fast(compiled: CompiledEmail, who: Recipient, date: datetime = GENERATED_AT) -> bytes:
-    frame = MessageFrame.for_compiled(compiled, SITE)
-    personal = personal_values(who, site_name=SITE.name, message_id=MESSAGE_ID)
-    data = frame.render(personal, date)
-    assert data is not None
-    return data
-
-
-def slow(compiled: CompiledEmail, who: Recipient, date: datetime = GENERATED_AT) -> bytes:
-    return build_message(
-        compiled.personalise(who),
-        from_address=SITE.from_address,
-        to_name=who.name,
-        to_address=who.email,
-        message_id=MESSAGE_ID,
-        date=date,
-        list_id=SITE.list_id,
-        list_name=SITE.name,
-        unsubscribe_url=who.unsubscribe_url,
-        unsubscribe_mailto=SITE.unsubscribe_mailto,
-    )
 
 
 def parse(raw: bytes) -> EmailMessage:

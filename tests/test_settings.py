@@ -63,7 +63,7 @@ DELETE = object()
             "email.prot",
             25,
             "settings.yaml: email.prot: unknown key; known keys: type, options, rate, "
-            "max_consecutive_failures, batch, lease_seconds",
+            "max_consecutive_failures, batch, lease_seconds, dkim",
         ),
         ("site.timezon", "UTC", "settings.yaml: site.timezon: unknown key, did you mean timezone?"),
         ("site.name", DELETE, "settings.yaml: site.name: required; add it"),

@@ -25,6 +25,7 @@ import mjml
 
 from digest.links import archive_url
 from digest.models import Digest, EmailFormat
+from digest.render.headers import header_text
 from digest.render.templates import date_range
 from digest.settings import SiteSettings
 
@@ -252,8 +253,9 @@ def _warnings(html_size: int, html: SlotTemplate, text: SlotTemplate) -> tuple[s
 
 
 def _one_line(value: str) -> str:
-    """Whitespace (CR and LF included) collapsed to single spaces."""
-    return " ".join(value.split())
+    """Control characters and line breaks (CR, LF, U+2028…) out, whitespace runs one space:
+    the same cleaning as every header's (`headers.header_text`)."""
+    return header_text(value)
 
 
 def _wrap(value: str) -> str:

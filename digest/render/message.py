@@ -2,27 +2,30 @@
 
 multipart/alternative with the text part first and the HTML part last (clients show the last part
 they can), UTF-8, and the headers a bulk digest needs: List-Id (RFC 2919), an HTTPS
-List-Unsubscribe with One-Click POST (RFC 8058). Every value that feeds a header has CR and LF
-removed first, so untrusted text (a subject from a title, a subscriber's name) can never add one.
+List-Unsubscribe with One-Click POST (RFC 8058). Every header is written by `digest.render.headers`
+in both builders below, so untrusted text (a subject from a company name, a subscriber's name)
+reads as that text and can never add a line or a header; with `email.dkim` set, every message is
+signed (`digest.render.dkim`) once it is complete.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import email
 import functools
 import html
 import re
 import secrets
 import textwrap
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 
+from digest.render import headers
+from digest.render.dkim import CanonicalBody, DkimSigner, remove_signatures
 from digest.render.email import CompiledEmail, EmailParts, Recipient, recipient_values
 from digest.settings import SiteSettings
 
@@ -36,10 +39,14 @@ class OutgoingEmail:
     sender: str  # envelope sender, a bare address
     recipient: str  # envelope recipient, a bare address
     data: bytes  # the whole RFC 5322 message
+    signer: DkimSigner | None = field(default=None, repr=False, compare=False)  # who signed it
 
-
-_LINE_BREAKS = re.compile(r"[\r\n]+")
-_ANGLES = "<> \t"
+    def seven_bit(self) -> bytes:
+        """The message for a server without 8BITMIME: 8bit parts as base64, and signed again
+        if it was signed (the signature covered the 8bit body)."""
+        if self.signer is None:
+            return seven_bit(self.data)
+        return self.signer.sign(seven_bit(remove_signatures(self.data)))
 
 
 def site_message(
@@ -52,6 +59,7 @@ def site_message(
     to_address: str,
     unsubscribe_url: str,
     date: datetime,
+    signer: DkimSigner | None = None,
 ) -> OutgoingEmail:
     """A message from the site to one address, with the site's sender and list headers."""
     data = build_message(
@@ -71,7 +79,8 @@ def site_message(
         message_id=message_id,
         sender=parseaddr(site.from_address)[1],
         recipient=to_address,
-        data=data,
+        data=signer.sign(data, date) if signer else data,
+        signer=signer,
     )
 
 
@@ -88,83 +97,90 @@ def build_message(
     unsubscribe_url: str,
     unsubscribe_mailto: str | None,
 ) -> bytes:
-    """The message as bytes with CRLF line endings (policy SMTP)."""
+    """The message as bytes with CRLF line endings: our headers, the email package's body."""
+    head = sender_headers(from_address, parts.subject, list_name, list_id)
+    head += recipient_headers(
+        to_name,
+        headers.ascii_address(to_address),
+        _date_line(date),
+        message_id,
+        unsubscribe_url,
+        unsubscribe_mailto,
+    )
+    body = EmailMessage(policy=SMTP)
+    body.set_content(parts.text, subtype="plain", charset="utf-8")
+    if parts.html is not None:
+        body.add_alternative(parts.html, subtype="html", charset="utf-8")
+        for part in body.iter_parts():
+            # add_alternative builds the part as a whole message, MIME-Version and all.
+            del part["MIME-Version"]
+    del body["MIME-Version"]
+    return head + _MIME_VERSION + body.as_bytes(policy=SMTP)
+
+
+_MIME_VERSION = b"MIME-Version: 1.0\r\n"
+
+
+def sender_headers(from_address: str, subject: str, list_name: str, list_id: str) -> bytes:
+    """From, Subject and List-Id: the same for every recipient of a digest variant."""
+    name, address = parseaddr(headers.header_text(from_address))
+    if not address:
+        raise ValueError(f"from_address {from_address!r} has no address in it")
+    return (
+        headers.mailbox("From", name, headers.ascii_address(address))
+        + headers.unstructured("Subject", subject)
+        + headers.list_id(list_name, list_id)
+    )
+
+
+def recipient_headers(
+    to_name: str,
+    addr_spec: str,
+    date_line: bytes,
+    message_id: str,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str | None,
+) -> bytes:
+    """To, Date, Message-ID and the List-Unsubscribe pair: one recipient's own headers."""
+    url = headers.ascii_uri(unsubscribe_url)
+    lines = [
+        headers.mailbox("To", to_name, addr_spec),
+        date_line,
+        headers.message_id("Message-ID", message_id),
+        headers.uri_list("List-Unsubscribe", (url, *_mailto(unsubscribe_mailto))),
+    ]
+    if url.lower().startswith("https://"):
+        # RFC 8058: one-click needs an HTTPS URI; with a plain http one (a laptop demo) the
+        # header would promise what providers will not do.
+        lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
+    return b"".join(lines)
+
+
+@functools.lru_cache(maxsize=16)
+def _mailto(address: str | None) -> tuple[str, ...]:
+    if not address:
+        return ()
+    return (f"mailto:{headers.ascii_uri(address).removeprefix('mailto:')}?subject=unsubscribe",)
+
+
+def _date_line(date: datetime) -> bytes:
     if date.tzinfo is None or date.utcoffset() is None:
         # A naive date would be written as -0000, "zone unknown": refuse rather than guess.
         raise ValueError("date must be timezone-aware")
-    message = EmailMessage(policy=SMTP)
-    message["From"] = _from_header(from_address)
-    message["To"] = _address(to_name, to_address)
-    message["Subject"] = _clean(parts.subject)
-    message["Date"] = format_datetime(date)
-    message["Message-ID"] = f"<{_clean(message_id).strip(_ANGLES)}>"
-    message["List-Id"] = _list_id(list_name, list_id)
-    message["List-Unsubscribe"] = _list_unsubscribe(unsubscribe_url, unsubscribe_mailto)
-    if _is_https(unsubscribe_url):
-        # RFC 8058: one-click needs an HTTPS URI; with a plain http one (a laptop demo) the
-        # header would promise what providers will not do.
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["MIME-Version"] = "1.0"
-    message.set_content(parts.text, subtype="plain", charset="utf-8")
-    if parts.html is not None:
-        message.add_alternative(parts.html, subtype="html", charset="utf-8")
-        for part in message.iter_parts():
-            # add_alternative builds the part as a whole message, MIME-Version and all.
-            del part["MIME-Version"]
-    return message.as_bytes(policy=SMTP)
-
-
-def _clean(value: str) -> str:
-    """No CR or LF: a line break in a header value would start a header of its own."""
-    return _LINE_BREAKS.sub(" ", value).strip()
-
-
-def _address(name: str, address: str) -> Address:
-    # Address encodes a non-ASCII display name per RFC 2047 and quotes specials on output.
-    return Address(display_name=_clean(name), addr_spec=_clean(address))
-
-
-def _from_header(from_address: str) -> Address:
-    name, address = parseaddr(_clean(from_address))
-    if not address:
-        raise ValueError(f"from_address {from_address!r} has no address in it")
-    return _address(name, address)
-
-
-def _list_id(list_name: str, list_id: str) -> str:
-    name = _clean(list_name).replace("\\", "").replace('"', "")
-    return f'"{name}" <{_clean(list_id).strip(_ANGLES)}>'
-
-
-def _is_https(url: str) -> bool:
-    return _clean(url).strip(_ANGLES).lower().startswith("https://")
-
-
-def _list_unsubscribe(url: str, mailto: str | None) -> str:
-    targets = [f"<{_uri(url)}>"]
-    if mailto:
-        address = _uri(mailto).removeprefix("mailto:")
-        targets.append(f"<mailto:{address}?subject=unsubscribe>")
-    return ", ".join(targets)
-
-
-def _uri(value: str) -> str:
-    """A URI fit to sit between angle brackets: no line breaks, no brackets or spaces inside."""
-    value = _clean(value).strip(_ANGLES)
-    return value.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    return f"Date: {format_datetime(date)}\r\n".encode()
 
 
 # The fast path ----------------------------------------------------------------------------------
 #
-# `build_message` asks the email package to encode every header and part of every message: about
-# a millisecond each. A bulk send repeats the same digest variant thousands of times, so
-# `MessageFrame` does the expensive work once per variant: the constant headers are encoded by the
-# email package itself (so their encoding is the same as build_message's), the two bodies are
-# cut into byte chunks with CRLF line ends around the subscriber slots, and long HTML lines are
-# folded at whitespace between a tag's attributes (a line break there means what the space
-# meant). Per subscriber, `MessageFrame.render` joins bytes. Both parts go as 8bit, which
-# SMTP servers accept only if they announce 8BITMIME (RFC 6152); the SMTP adapter re-encodes a
-# message for a server that does not (`seven_bit`).
+# `build_message` asks the email package to encode both parts of every message. A bulk send
+# repeats the same digest variant thousands of times, so `MessageFrame` does the expensive work
+# once per variant: the constant headers, and the whole body cut into byte chunks with CRLF line
+# ends around the subscriber's slots (the text part, the HTML part, their MIME framing), long
+# HTML lines folded at whitespace between a tag's attributes (a line break there means what the
+# space meant). Per subscriber: their headers, one `bytes.join`, and with DKIM one SHA-256 over
+# the body's chunks canonicalised beforehand, and the signature. Both parts go as 8bit, which
+# SMTP servers accept only if they announce 8BITMIME (RFC 6152); the SMTP adapter re-encodes
+# (and re-signs) a message for a server that does not (`OutgoingEmail.seven_bit`).
 
 # RFC 5322 allows 998 octets per line; stay well under it.
 _LINE_LIMIT = 900
@@ -184,10 +200,42 @@ class _BodyTemplate:
     slots: tuple[str, ...]
     eight_bit: bool  # a literal has non-ASCII bytes
 
-    def fill(self, values: dict[str, bytes]) -> bytes:
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    """A whole message body, parts and framing, with the slots of every part in order.
+
+    A slot is (group, name): group 0 the text part's values, 1 the HTML part's, 2 the parts'
+    Content-Transfer-Encoding values; a new kind of per-subscriber value is a new slot name."""
+
+    literals: tuple[bytes, ...]
+    slots: tuple[tuple[int, str], ...]
+
+    @classmethod
+    def joined(cls, *pieces: bytes | tuple[int, str] | tuple[int, _BodyTemplate]) -> _Body:
+        literals, slots = [b""], []
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                literals[-1] += piece
+                continue
+            group, inner = piece
+            if isinstance(inner, str):
+                slots.append((group, inner))
+                literals.append(b"")
+                continue
+            literals[-1] += inner.literals[0]
+            for slot, literal in zip(inner.slots, inner.literals[1:], strict=True):
+                slots.append((group, slot))
+                literals.append(literal)
+        return cls(literals=tuple(literals), slots=tuple(slots))
+
+    def values(self, groups: tuple[Mapping[str, bytes], ...]) -> list[bytes]:
+        return [groups[group][name] for group, name in self.slots]
+
+    def fill(self, values: list[bytes]) -> bytes:
         chunks = [self.literals[0]]
-        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
-            chunks.append(values[slot])
+        for value, literal in zip(values, self.literals[1:], strict=True):
+            chunks.append(value)
             chunks.append(literal)
         return b"".join(chunks)
 
@@ -267,50 +315,7 @@ def _folded(literals: tuple[str, ...], slots: tuple[str, ...], *, html: bool) ->
     )
 
 
-def _constant_headers(parts_subject: str, from_address: str, list_id: str, list_name: str) -> bytes:
-    """From, Subject and List-Id encoded by the email package, exactly as build_message does."""
-    message = EmailMessage(policy=SMTP)
-    message["From"] = _from_header(from_address)
-    message["Subject"] = _clean(parts_subject)
-    message["List-Id"] = _list_id(list_name, list_id)
-    return message.as_bytes(policy=SMTP).split(b"\r\n\r\n", 1)[0] + b"\r\n"
-
-
-_ATOM_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
-
-
-def _encoded_words(name: str) -> str:
-    """RFC 2047 encoded words (UTF-8, base64), each under 76 characters, folded between them."""
-    words, chunk = [], b""
-    for character in name:
-        encoded = character.encode()
-        if len(chunk) + len(encoded) > 45:  # 45 bytes → 60 base64 characters + 12 of framing
-            words.append(chunk)
-            chunk = b""
-        chunk += encoded
-    words.append(chunk)
-    return "\r\n ".join(
-        f"=?utf-8?b?{binascii.b2a_base64(word, newline=False).decode()}?=" for word in words
-    )
-
-
-def _to_header(name: str, address: str) -> bytes | None:
-    """The To header, or None when it needs the email package (unusual names or addresses)."""
-    name, address = _clean(name), _clean(address)
-    if not address.isascii() or not _PLAIN_ADDRESS.fullmatch(address):
-        return None
-    if not name:
-        return f"To: {address}\r\n".encode()
-    if not name.isascii():
-        return f"To: {_encoded_words(name)} <{address}>\r\n".encode()
-    if len(name) > 60 or not name.isprintable():
-        return None
-    if _ATOM_NAME.fullmatch(name):
-        return f"To: {name} <{address}>\r\n".encode()
-    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-    return f'To: "{quoted}" <{address}>\r\n'.encode()
-
-
+# What the fast path writes itself; any other address (quoted, non-ASCII) goes the general way.
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
 
 
@@ -366,16 +371,43 @@ class MessageFrame:
         list_id: str,
         list_name: str,
         unsubscribe_mailto: str | None,
+        signer: DkimSigner | None = None,
     ) -> None:
-        self.text = _folded(text_literals, text_slots, html=False)
-        self.html = _folded(html_literals, html_slots, html=True)
-        self.head = _constant_headers(subject, from_address, list_id, list_name)
+        text = _folded(text_literals, text_slots, html=False)
+        html = _folded(html_literals, html_slots, html=True)
+        self.head = sender_headers(from_address, subject, list_name, list_id)
         self.mailto = unsubscribe_mailto
-        self.boundary = _boundary(self.text, self.html)
+        self.signer = signer
+        self.eight_bit = (text.eight_bit, html.eight_bit)
+        self.boundary = boundary = _boundary(text, html)
+        self.alternative_type = (
+            b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n'
+        )
+        self.text_only = _Body.joined((_TEXT, text))
+        self.alternative = _Body.joined(
+            b"--" + boundary + b"\r\n" + _PART_TYPE % b"plain",
+            (_ENCODINGS, "text"),
+            b"\r\n\r\n",
+            (_TEXT, text),
+            b"\r\n--" + boundary + b"\r\n" + _PART_TYPE % b"html",
+            (_ENCODINGS, "html"),
+            b"\r\n\r\n",
+            (_HTML, html),
+            b"\r\n--" + boundary + b"--\r\n",
+        )
+        # What DKIM needs of the bodies, worked out once for the variant.
+        self.canonical: tuple[CanonicalBody, CanonicalBody] | None = None
+        if signer is not None:
+            self.canonical = (
+                CanonicalBody(self.text_only.literals),
+                CanonicalBody(self.alternative.literals),
+            )
         self._date_cache: tuple[datetime, bytes] | None = None
 
     @classmethod
-    def for_compiled(cls, compiled: CompiledEmail, site: SiteSettings) -> MessageFrame:
+    def for_compiled(
+        cls, compiled: CompiledEmail, site: SiteSettings, signer: DkimSigner | None = None
+    ) -> MessageFrame:
         """Raises CannotFold if the HTML cannot be kept under the line limit."""
         return cls(
             subject=compiled.subject,
@@ -387,12 +419,14 @@ class MessageFrame:
             list_id=site.list_id,
             list_name=site.name,
             unsubscribe_mailto=site.unsubscribe_mailto,
+            signer=signer,
         )
 
     def render(self, personal: Personal, date: datetime) -> bytes | None:
-        """The whole message, or None if this subscriber's values need the slow path."""
-        to = _to_header(personal.to_name, personal.to_address)
-        if to is None:
+        """The whole message (signed, if the frame has a signer), or None if this subscriber's
+        values need the slow path."""
+        address = headers.header_text(personal.to_address)
+        if not _PLAIN_ADDRESS.fullmatch(address):
             return None
         text_values = _slot_bytes(personal.text_values)
         if text_values is None:
@@ -402,56 +436,49 @@ class MessageFrame:
             html_values = _slot_bytes(personal.html_values)
             if html_values is None:
                 return None
-        boundary = self.boundary
-        if any(boundary in value for value in text_values.values()):
+        values = (text_values, html_values or {})
+        if any(self.boundary in value for group in values for value in group.values()):
             return None
-        chunks = [
-            self.head,
-            to,
+        head = self.head + recipient_headers(
+            personal.to_name,
+            address,
             self._date(date),
-            f"Message-ID: <{_clean(personal.message_id).strip(_ANGLES)}>\r\n".encode(),
-            self._unsubscribe(personal.unsubscribe_url),
-        ]
-        if _is_https(personal.unsubscribe_url):
-            chunks.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
-        text = self.text.fill(text_values)
-        text_encoding = _transfer_encoding(self.text, text_values)
+            personal.message_id,
+            personal.unsubscribe_url,
+            self.mailto,
+        )
+        text_encoding = _transfer_encoding(self.eight_bit[0], text_values)
         if html_values is None:
-            chunks += [
-                b"MIME-Version: 1.0\r\n",
-                b'Content-Type: text/plain; charset="utf-8"\r\n',
-                b"Content-Transfer-Encoding: " + text_encoding + b"\r\n\r\n",
-                text,
-            ]
-            return b"".join(chunks)
-        chunks += [
-            b"MIME-Version: 1.0\r\n",
-            b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n\r\n',
-            b"--" + boundary + b"\r\n",
-            b'Content-Type: text/plain; charset="utf-8"\r\n',
-            b"Content-Transfer-Encoding: " + text_encoding + b"\r\n\r\n",
-            text,
-            b"\r\n--" + boundary + b"\r\n",
-            b'Content-Type: text/html; charset="utf-8"\r\n',
-            b"Content-Transfer-Encoding: "
-            + _transfer_encoding(self.html, html_values)
-            + b"\r\n\r\n",
-            self.html.fill(html_values),
-            b"\r\n--" + boundary + b"--\r\n",
-        ]
-        return b"".join(chunks)
-
-    def _unsubscribe(self, url: str) -> bytes:
-        return f"List-Unsubscribe: {_list_unsubscribe(url, self.mailto)}\r\n".encode()
+            body = self.text_only
+            head += _MIME_VERSION + _PART_TYPE % b"plain" + text_encoding + b"\r\n"
+            encodings = {}
+        else:
+            body = self.alternative
+            head += _MIME_VERSION + self.alternative_type
+            encodings = {
+                "text": text_encoding,
+                "html": _transfer_encoding(self.eight_bit[1], html_values),
+            }
+        chunks = body.values((*values, encodings))
+        data = body.fill(chunks)
+        if self.signer is None:
+            return head + b"\r\n" + data
+        assert self.canonical is not None
+        body_hash = self.canonical[html_values is not None].digest(chunks)
+        if body_hash is None:  # a value that canonicalises with its neighbours: hash it all
+            return self.signer.sign(head + b"\r\n" + data, date)
+        return self.signer.signatures(head, body_hash, date) + head + b"\r\n" + data
 
     def _date(self, date: datetime) -> bytes:
-        if date.tzinfo is None or date.utcoffset() is None:
-            raise ValueError("date must be timezone-aware")
         # One send stamps thousands of messages with the same second: format it once.
         second = date.replace(microsecond=0)
         if self._date_cache is None or self._date_cache[0] != second:
-            self._date_cache = (second, f"Date: {format_datetime(second)}\r\n".encode())
+            self._date_cache = (second, _date_line(second))
         return self._date_cache[1]
+
+
+_TEXT, _HTML, _ENCODINGS = 0, 1, 2  # the groups of a body's slots
+_PART_TYPE = b'Content-Type: text/%s; charset="utf-8"\r\nContent-Transfer-Encoding: '
 
 
 def _slot_bytes(values: dict[str, str]) -> dict[str, bytes] | None:
@@ -464,8 +491,8 @@ def _slot_bytes(values: dict[str, str]) -> dict[str, bytes] | None:
     return encoded
 
 
-def _transfer_encoding(template: _BodyTemplate, values: dict[str, bytes]) -> bytes:
-    if template.eight_bit or not all(value.isascii() for value in values.values()):
+def _transfer_encoding(eight_bit: bool, values: dict[str, bytes]) -> bytes:
+    if eight_bit or not all(value.isascii() for value in values.values()):
         return b"8bit"
     return b"7bit"
 
@@ -477,11 +504,16 @@ def _boundary(*templates: _BodyTemplate) -> bytes:
             return boundary
 
 
+# Parsed and written again without refolding a single header: refolding would make the email
+# package decode our encoded words and write their text out as it is.
+_AS_WRITTEN = SMTP.clone(refold_source="none")
+
+
 def seven_bit(data: bytes) -> bytes:
     """The message re-encoded for a server without 8BITMIME: 8bit parts become base64."""
     if data.isascii():
         return data
-    message = email.message_from_bytes(data, policy=SMTP)
+    message = email.message_from_bytes(data, policy=_AS_WRITTEN)
     for part in message.walk():
         if part.get("Content-Transfer-Encoding", "").lower() == "8bit":
             payload = part.get_payload(decode=True)
@@ -489,4 +521,4 @@ def seven_bit(data: bytes) -> bytes:
             part["Content-Transfer-Encoding"] = "base64"
             wrapped = base64.encodebytes(payload).decode().replace("\n", "\r\n")
             part.set_payload(wrapped)
-    return message.as_bytes(policy=SMTP.clone(cte_type="7bit"))
+    return message.as_bytes(policy=_AS_WRITTEN.clone(cte_type="7bit"))

@@ -14,6 +14,7 @@ from digest.context import Context
 from digest.links import confirm_url, unsubscribe_url
 from digest.models import Delivery, DeliveryChannel, Subscriber, SubscriberStatus
 from digest.render.confirmation import confirmation_parts
+from digest.render.dkim import DkimSigner
 from digest.render.message import OutgoingEmail, site_message
 
 CONFIRMATION = "confirmation"
@@ -52,7 +53,12 @@ def skip_reason(subscriber: Subscriber | None) -> str | None:
 
 
 def confirmation_message(
-    ctx: Context, row: Delivery, subscriber: Subscriber, identifier: str, now: datetime
+    ctx: Context,
+    row: Delivery,
+    subscriber: Subscriber,
+    identifier: str,
+    now: datetime,
+    signer: DkimSigner | None = None,
 ) -> OutgoingEmail:
     site = ctx.settings.site
     leave = unsubscribe_url(site, subscriber.id)
@@ -73,4 +79,5 @@ def confirmation_message(
         to_address=subscriber.email,
         unsubscribe_url=leave,
         date=now,
+        signer=signer,
     )

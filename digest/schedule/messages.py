@@ -21,6 +21,7 @@ from digest.compose import weekly_variant
 from digest.context import Context
 from digest.links import archive_url, preferences_url, unsubscribe_url
 from digest.models import Company, Delivery, Digest, DigestKind, Subscriber, SubscriberStatus
+from digest.render.dkim import DkimSigner
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
 from digest.render.message import (
     CannotFold,
@@ -102,6 +103,7 @@ class MessageBuilder:
         self.renderer = EmailRenderer(ctx.env, ctx.settings.site)
         self.sender = parseaddr(ctx.settings.site.from_address)[1]
         self.id_domain = _id_domain(ctx)  # parsed once: a million messages share it
+        self.signer = DkimSigner.from_settings(ctx.settings)  # email.dkim, if set
         self._digests: dict[str, Digest] = {}
         self._variants: dict[tuple[str, tuple[str, ...]], _Variant | None] = {}
         self._companies: dict[str, Company] | None = None
@@ -186,7 +188,9 @@ class MessageBuilder:
         for warning in compiled.warnings:
             log.warning("%s: %s", variant.key, warning)
         try:
-            frame: MessageFrame | None = MessageFrame.for_compiled(compiled, self.ctx.settings.site)
+            frame: MessageFrame | None = MessageFrame.for_compiled(
+                compiled, self.ctx.settings.site, self.signer
+            )
         except CannotFold as error:
             log.warning("%s: %s; its messages are built the slow way", variant.key, error)
             frame = None
@@ -208,7 +212,9 @@ class MessageBuilder:
             personal = personal_values(recipient, site_name=site.name, message_id=identifier)
             data = variant.frame.render(personal, now)
             if data is not None:
-                return OutgoingEmail(key, identifier, self.sender, subscriber.email, data)
+                return OutgoingEmail(
+                    key, identifier, self.sender, subscriber.email, data, self.signer
+                )
         return site_message(
             site,
             variant.compiled.personalise(recipient),
@@ -218,6 +224,7 @@ class MessageBuilder:
             to_address=subscriber.email,
             unsubscribe_url=recipient.unsubscribe_url,
             date=now,
+            signer=self.signer,
         )
 
     def build_confirmation(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
@@ -228,7 +235,7 @@ class MessageBuilder:
             return Skip(reason or "subscriber forgotten")
         identifier = message_id(self.ctx, row.idempotency_key)
         try:
-            return confirmation_message(self.ctx, row, subscriber, identifier, now)
+            return confirmation_message(self.ctx, row, subscriber, identifier, now, self.signer)
         except ValueError as error:
             return _cannot_build(subscriber.email, error)
 
@@ -287,6 +294,7 @@ class MessageBuilder:
             to_address=address,
             unsubscribe_url=link,
             date=now,
+            signer=self.signer,
         )
 
 

@@ -6,6 +6,8 @@ import sys
 
 from digest.delivery.base import adapter_classes, unknown_type
 from digest.delivery.email.base import EmailAdapter
+from digest.errors import ConfigError, Problem
+from digest.render.dkim import DkimSigner
 from digest.settings import Settings
 
 __all__ = ["EmailAdapter", "check_email_settings", "email_adapter", "email_adapter_types"]
@@ -30,5 +32,14 @@ def email_adapter_class(settings: Settings) -> type[EmailAdapter]:
 
 
 def check_email_settings(settings: Settings) -> None:
-    """Validate `email:` without connecting anywhere, so a typo stops a run before it plans."""
-    email_adapter_class(settings).parse_options(settings.email.options, "email.options", settings)
+    """Validate `email:` without connecting anywhere, so a typo stops a run before it plans:
+    the adapter's options and the DKIM keys."""
+    cls = email_adapter_class(settings)
+    cls.parse_options(settings.email.options, "email.options", settings)
+    problems: list[Problem] = []
+    try:
+        DkimSigner.from_settings(settings)
+    except ConfigError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from digest.delivery.email.base import EmailAdapter
 from digest.models import DeliveryResult, DeliveryStatus
-from digest.render.message import OutgoingEmail, seven_bit
+from digest.render.message import OutgoingEmail
 from digest.settings import Secret, SectionProblems, Settings
 
 Security = Literal["starttls", "tls", "none"]
@@ -179,7 +179,7 @@ class SmtpEmailAdapter(EmailAdapter):
             if connection.eight_bit:
                 options.append("BODY=8BITMIME")
             else:
-                data = seven_bit(data)
+                data = message.seven_bit()  # re-signed, if it was signed
         if connection.pipelining:
             # RFC 2920: MAIL, RCPT and DATA in one write, then their three replies: one round
             # trip instead of three. A refused MAIL or RCPT makes the server refuse DATA too.
