@@ -73,6 +73,9 @@ class SiteSettings:
     timezone: str = "UTC"
     templates: str | None = None  # a folder whose templates override the packaged ones
     unsubscribe_mailto: str | None = None
+    # The sender's postal address, in every email's footer (CAN-SPAM); required to send
+    # through a real email adapter.
+    postal_address: str | None = None
 
     def check(self) -> None:
         problems = []
@@ -88,6 +91,12 @@ class SiteSettings:
             problems.append(("timezone", f"unknown time zone {self.timezone!r}; use an IANA name"))
         if "\n" in self.from_address or "\r" in self.from_address or "@" not in self.from_address:
             problems.append(("from_address", "write it as 'Name <address@domain>'"))
+        if self.postal_address is not None and (
+            not self.postal_address.strip() or not self.postal_address.isprintable()
+        ):
+            problems.append(
+                ("postal_address", "write it on one line, its parts separated by commas")
+            )
         if problems:
             raise SectionProblems(*problems)
 

@@ -326,3 +326,27 @@ def test_delivering_with_the_shipped_secret_key_warns(
     monkeypatch.setenv("DIGEST_SECRET_KEY", "a-real-secret-from-the-environment")
     assert main([*args, "worker", "--once"]) == 0
     assert "site.secret_key is the default" not in caplog.text
+
+
+def test_a_real_email_adapter_needs_the_postal_address_before_anything_is_planned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = settings_for(tmp_path)
+    text = settings.read_text()
+    address = '  postal_address: "AMW Media SAS, 12 rue du Sentier, 75002 Paris, France"\n'
+    assert address in text
+    smtp = "  type: smtp\n  options: {host: 127.0.0.1, port: 2525}\n"
+    settings.write_text(
+        text.replace(address, "").replace(
+            "  type: file\n  options: {directory: outbox/email}\n", smtp
+        )
+    )
+    args = cli_args(settings)
+    load_sample(args)
+    capsys.readouterr()
+    for command in (["send", "weekly", "--week", "2026-W48"], ["worker", "--once"]):
+        assert main([*args, *command]) == 2
+        error = capsys.readouterr().err
+        assert "site.postal_address: required to send through the smtp adapter" in error
+        assert "postal_address: " in error  # what to write
+    assert table_dump(tmp_path / "digest.db")["deliveries"] == []

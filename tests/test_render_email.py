@@ -30,8 +30,10 @@ from digests_for_tests import (
 
 from digest.models import Digest
 from digest.render import email as email_module
+from digest.render.confirmation import confirmation_parts
 from digest.render.email import (
     CompiledEmail,
+    EmailParts,
     EmailRenderer,
     Recipient,
     Slots,
@@ -39,6 +41,7 @@ from digest.render.email import (
     archive_url,
 )
 from digest.render.templates import date_range, dots, http_url, template_environment
+from digest.settings import SiteSettings
 
 GOLDEN = Path(__file__).parent / "golden"
 TOKEN_LIKE = re.compile(r"__[0-9a-f]{32}_")
@@ -292,6 +295,49 @@ def test_unsubscribe_and_preferences_are_visible_in_both_parts(renderer: EmailRe
     assert "Unsubscribe:\nhttps://" in parts.text
     assert "Manage your preferences:\nhttps://" in parts.text
     assert "weekly.news.example.org" in parts.html and "weekly.news.example.org" in parts.text
+
+
+def parts_of(kind: str, site: SiteSettings = SITE) -> EmailParts:
+    """Each kind of email there is, as its reader gets it."""
+    env = template_environment()
+    if kind == "confirmation":
+        return confirmation_parts(
+            env,
+            site,
+            email="ana@example.com",
+            confirm_url="https://news.example.org/confirm/t",
+            unsubscribe_url="https://news.example.org/unsubscribe/t",
+            email_format="html",
+        )
+    digest = weekly_digest() if kind == "weekly" else company_digest()
+    return EmailRenderer(env, site).compile(digest).personalise(ANA)
+
+
+KINDS = ["weekly", "company", "confirmation"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_preheader_is_hidden_without_text_coloured_like_its_background(kind: str) -> None:
+    """Spam filters score text coloured like its background as hidden text (SpamAssassin's
+    HTML_FONT_LOW_CONTRAST): the preheader is hidden by display and size only."""
+    html = parts_of(kind).html
+    assert html is not None
+    (style,) = re.findall(r'<div style="(display:none;[^"]*)">', html)
+    assert "mso-hide:all" in style and "max-height:0" in style and "opacity:0" in style
+    assert "color" not in style
+    body = html.split("<body", 1)[1]
+    assert body.index(style) < body.index("<table")  # the first text in the body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_email_footer_carries_the_postal_address(kind: str) -> None:
+    parts = parts_of(kind)
+    assert SITE.postal_address is not None and parts.html is not None
+    footer = parts.html.rsplit("Sent by", 1)[0][-300:]
+    assert f"<br />{SITE.postal_address}<br />" in footer
+    assert f"\n{SITE.postal_address}\nSent by " in parts.text
+    without = parts_of(kind, dataclasses.replace(SITE, postal_address=None))
+    assert "rue du Sentier" not in without.text and "rue du Sentier" not in (without.html or "")
 
 
 def test_text_part_wraps_and_keeps_urls_on_their_own_lines(renderer: EmailRenderer) -> None:

@@ -33,10 +33,22 @@ def email_adapter_class(settings: Settings) -> type[EmailAdapter]:
 
 def check_email_settings(settings: Settings) -> None:
     """Validate `email:` without connecting anywhere, so a typo stops a run before it plans:
-    the adapter's options and the DKIM keys."""
+    the adapter's options, the DKIM keys, and the postal address real mail must carry."""
     cls = email_adapter_class(settings)
     cls.parse_options(settings.email.options, "email.options", settings)
     problems: list[Problem] = []
+    if cls.reaches_recipients and not settings.site.postal_address:
+        problems.append(
+            Problem(
+                settings.source,
+                "",
+                "site.postal_address",
+                f"required to send through the {cls.type_name} adapter: commercial email must "
+                "carry the sender's postal address (CAN-SPAM); add your organisation's address "
+                'on one line, e.g. postal_address: "AMW Media, 12 Rue du Sentier, 75002 Paris, '
+                'France"',
+            )
+        )
     try:
         DkimSigner.from_settings(settings)
     except ConfigError as error:

@@ -23,6 +23,9 @@ class EmailAdapter(Adapter[Any]):
     max_per_second: ClassVar[float | None] = None
     max_per_hour: ClassVar[int | None] = None
     concurrency: ClassVar[int] = 1
+    # False for adapters that only write or show messages (file, console): mail to real
+    # people must meet the rules for it (a postal address in the footer) before it is sent.
+    reaches_recipients: ClassVar[bool] = True
 
     def send(self, message: OutgoingEmail) -> DeliveryResult:
         raise NotImplementedError

@@ -21,6 +21,7 @@ class ConsoleEmailOptions:
 class ConsoleEmailAdapter(EmailAdapter):
     type_name = "console"
     Options = ConsoleEmailOptions
+    reaches_recipients = False
 
     def send(self, message: OutgoingEmail) -> DeliveryResult:
         if self.options.full:

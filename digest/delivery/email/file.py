@@ -27,6 +27,7 @@ def safe_file_name(key: str) -> str:
 class FileEmailAdapter(EmailAdapter):
     type_name = "file"
     Options = FileEmailOptions
+    reaches_recipients = False
 
     def __init__(self, options: Any, settings: Settings) -> None:
         super().__init__(options, settings)
