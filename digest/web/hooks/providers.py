@@ -15,7 +15,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import importlib.util
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from digest.web.pages import context_of
 from digest.web.throttle import Policy, Throttle
 
 if TYPE_CHECKING:
-    from digest.web.hooks import sns  # imported when used: it needs the optional `cryptography`
+    from digest.web.hooks import sns  # imported when used: only SES needs it
 
 MAX_BODY_BYTES = 1_000_000  # a batch of events is a few KB; anything this large is not one
 BOUNCED, COMPLAINED = SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED
@@ -272,9 +271,6 @@ async def ses(request: Request) -> Response:
     settings = _settings(request)
     if not settings.topics:
         return _not_configured("SES (SNS)")
-    if importlib.util.find_spec("cryptography") is None:
-        message = "checking SNS signatures needs `cryptography`: pip install 'digest[ses]'"
-        return JSONResponse({"error": message}, 503)
     try:
         message = await _json_body(request)
         if not isinstance(message, Mapping):
