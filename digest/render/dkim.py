@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -59,6 +60,7 @@ SIGNED_HEADERS = (
     b"cc",
     b"sender",  # absent, and so signed as absent
 )
+_WANTED = frozenset(SIGNED_HEADERS)
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers refuse shorter keys
 _SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9_-]+)*")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}")
@@ -135,17 +137,15 @@ class CanonicalBody:
         *inner, last = literals
         self.self_contained = last.strip(b" \t\r\n") != b""
         self.literals = [*map(_relaxed_inside, inner), Relaxed.canonicalize_body(last)]
-        self.start = hashlib.sha256(self.literals[0])
 
     def digest(self, values: Sequence[bytes]) -> bytes | None:
         """The SHA-256 of the relaxed body, or None if a value needs the general way."""
-        if not self.self_contained or not all(map(_neutral, values)):
+        if not self.self_contained or (values and _awkward(values)):
             return None
-        hasher = self.start.copy()
+        pieces = [self.literals[0]]
         for value, literal in zip(values, self.literals[1:], strict=True):
-            hasher.update(value)
-            hasher.update(literal)
-        return hasher.digest()
+            pieces += (value, literal)
+        return hashlib.sha256(b"".join(pieces)).digest()
 
 
 def _relaxed_inside(literal: bytes) -> bytes:
@@ -153,15 +153,16 @@ def _relaxed_inside(literal: bytes) -> bytes:
     return Relaxed.canonicalize_body(literal + b"x")[:-3]
 
 
-def _neutral(value: bytes) -> bool:
-    return (
-        value != b""
-        and value[0] not in b" \t\r\n"
-        and value[-1] not in b" \t"
-        and b"\t" not in value
-        and b"  " not in value
-        and b" \r" not in value
-    )
+# What marks a value that could change how its neighbours canonicalise, in the values joined
+# and framed by NULs (a NUL inside a value can only make more of them match): empty, starting
+# with whitespace or a line break, ending with whitespace, or holding a tab, two spaces or a
+# space before a line break.
+_AWKWARD = (b"\x00\x00", b"\x00 ", b"\x00\t", b"\x00\r", b"\x00\n", b" \x00", b"\t", b"  ", b" \r")
+
+
+def _awkward(values: Sequence[bytes]) -> bool:
+    joined = b"\x00" + b"\x00".join(values) + b"\x00"
+    return any(mark in joined for mark in _AWKWARD)
 
 
 class DkimSigner:
@@ -218,26 +219,42 @@ class DkimSigner:
         return b"".join(self._signature(key, signed, body_hash, now) for key in self.keys)
 
     def _signature(self, key: DkimKey, signed: bytes, body_hash: bytes, now: datetime) -> bytes:
-        fields = (
-            (b"v", b"1"),
-            (b"a", key.algorithm),
-            (b"c", _POLICY.to_c_value()),
-            (b"d", key.domain.encode()),
-            (b"s", key.selector.encode()),
-            (b"t", str(int(now.timestamp())).encode()),
-            (b"h", b" : ".join(SIGNED_HEADERS)),  # spaces: where dkimpy may fold the list
-            (b"bh", base64.b64encode(body_hash)),
-        )
-        name = b"DKIM-Signature"
-        tags = b"; ".join(tag + b"=" + value for tag, value in fields)
-        # b= starts a line of its own, so that adding its value leaves the rest as it was hashed.
-        unsigned = dkim.fold(b" " + tags + b";", namelen=len(name) + 1) + b"\r\n b="
-        ((_, own),) = _POLICY.canonicalize_headers([(name, unsigned)])
+        folded, canonical = _tags(key.algorithm, key.domain, key.selector, int(now.timestamp()))
+        bh = base64.b64encode(body_hash)
+        # bh= and b= start lines of their own: the rest, folded and canonicalised once a second,
+        # stays as it was hashed, and the relaxed form of the whole is known without a regex.
+        unsigned = folded + b"\r\n bh=" + bh + b";\r\n b="
         # RFC 6376 section 3.7: the signed fields, then this field without b='s value or CRLF.
-        digest = hashlib.sha256(signed + b"dkim-signature:" + own.rstrip()).digest()
-        signature = base64.b64encode(key.signed_digest(digest))
+        own = b"dkim-signature:" + canonical + b" bh=" + bh + b"; b="
+        signature = base64.b64encode(key.signed_digest(hashlib.sha256(signed + own).digest()))
         lines = [signature[start : start + 72] for start in range(0, len(signature), 72)]
-        return name + b":" + unsigned + b"\r\n ".join(lines) + b"\r\n"
+        return b"DKIM-Signature:" + unsigned + b"\r\n ".join(lines) + b"\r\n"
+
+
+@functools.lru_cache(maxsize=8)
+def _tags(algorithm: bytes, domain: str, selector: str, timestamp: int) -> tuple[bytes, bytes]:
+    """The tags before bh=, folded by dkimpy, and their relaxed form (a send shares them for a
+    second)."""
+    fields = (
+        (b"v", b"1"),
+        (b"a", algorithm),
+        (b"c", _POLICY.to_c_value()),
+        (b"d", domain.encode()),
+        (b"s", selector.encode()),
+        (b"t", str(timestamp).encode()),
+        (b"h", b" : ".join(SIGNED_HEADERS)),  # spaces: where dkimpy may fold the list
+    )
+    tags = b"; ".join(tag + b"=" + value for tag, value in fields) + b";"
+    folded = dkim.fold(b" " + tags, namelen=len(b"DKIM-Signature:"))
+    ((_, canonical),) = _POLICY.canonicalize_headers([(b"DKIM-Signature", folded)])
+    return folded, canonical.rstrip()
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_field(name: bytes, value: bytes) -> bytes:
+    """One field's relaxed form; most fields of a send are the same in every message."""
+    ((name, value),) = _POLICY.canonicalize_headers([(name, value)])
+    return name + b":" + value
 
 
 def _signed_header_data(head: bytes) -> bytes:
@@ -250,10 +267,10 @@ def _signed_header_data(head: bytes) -> bytes:
         else:
             name, _, value = line.partition(b":")
             fields.append((name, value))
-    wanted = set(SIGNED_HEADERS)
     found: dict[bytes, list[bytes]] = {}
-    for name, value in _POLICY.canonicalize_headers([f for f in fields if f[0].lower() in wanted]):
-        found.setdefault(name, []).append(name + b":" + value)
+    for name, value in fields:
+        if name.lower() in _WANTED:
+            found.setdefault(name.lower(), []).append(_canonical_field(name, value))
     chunks = []
     for name in SIGNED_HEADERS:
         occurrences = found.get(name)
