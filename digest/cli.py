@@ -170,7 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     keygen = commands.add_parser(
         "dkim-keygen", help="a DKIM key pair: the private key to a file, the DNS record to print"
     )
-    keygen.add_argument("--type", choices=["rsa", "ed25519"], default="rsa", dest="key_type")
+    keygen.add_argument(
+        "--type",
+        choices=["rsa", "ed25519"],
+        default="rsa",
+        dest="key_type",
+        help="rsa (2048 bits, verified everywhere; the default) or ed25519 (RFC 8463)",
+    )
     keygen.add_argument("--selector", help="the key's DNS name (default digest-TYPE)")
     keygen.add_argument(
         "--domain", help="the signing domain (default: email.dkim.domain, or the From domain)"
