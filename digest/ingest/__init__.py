@@ -5,8 +5,16 @@ Both readers raise `InputError` listing every problem found; `read_sources` rais
 `ServiceError` when a URL's server cannot be reached at all.
 """
 
-from digest.ingest.readers import read_sources
+from digest.ingest.fetch import Loaded
+from digest.ingest.readers import read_bodies, read_sources
 from digest.ingest.subscribers import read_subscriber_files, read_subscribers
 from digest.ingest.validate import Batch
 
-__all__ = ["Batch", "read_sources", "read_subscriber_files", "read_subscribers"]
+__all__ = [
+    "Batch",
+    "Loaded",
+    "read_bodies",
+    "read_sources",
+    "read_subscriber_files",
+    "read_subscribers",
+]

@@ -32,7 +32,27 @@ def read_sources(
     if unreachable:
         reasons = "; ".join(f"{u.where}: {u.reason}" for u in unreachable)
         raise ServiceError(f"could not fetch {reasons}")
+    return read_bodies(
+        loaded,
+        known_companies=known_companies,
+        known_items=known_items,
+        problems=problems,
+        order=[str(source) for source in sources],
+    )
 
+
+def read_bodies(
+    loaded: Sequence[Loaded],
+    *,
+    known_companies: Collection[str] = (),
+    known_items: Collection[str] = (),
+    problems: Sequence[Problem] = (),
+    order: Sequence[str] | None = None,
+) -> Batch:
+    """Parse and validate bodies already in memory (files read, URLs fetched, a request's body)
+    into one Batch, or raise InputError listing every problem, `problems` found before included,
+    sorted by the position of their source in `order` (default: `loaded`'s), then by line."""
+    problems = list(problems)
     parsed: list[RawRecord | FeedEntry] = []
     for source in loaded:
         found: list[Problem]
@@ -55,7 +75,8 @@ def read_sources(
     records = [r.record(company_slugs) if isinstance(r, FeedEntry) else r for r in parsed]
     batch = validate(records, problems, known_companies=known_companies, known_items=known_items)
     if problems:
-        raise InputError(sorted(problems, key=_by_position(sources)))
+        wheres = order if order is not None else [source.where for source in loaded]
+        raise InputError(sorted(problems, key=_by_position(wheres)))
     return batch
 
 
