@@ -23,6 +23,7 @@ from pathlib import Path
 from digest import __version__, outbox
 from digest.cli_report import add_report_command
 from digest.cli_subscribers import add_subscriber_commands
+from digest.cli_tokens import add_api_token_commands
 from digest.compose import IsoWeek
 from digest.context import Context
 from digest.delivery.email import check_email_settings
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(handler=run_ingest)
 
     add_subscriber_commands(commands, open_context)
+    add_api_token_commands(commands, open_context)
 
     for name, handler, help_text in (
         ("build", run_build, "render digests to files without delivering"),

@@ -147,6 +147,7 @@ class DeliveryState(StrEnum):
 class DeliveryChannel(StrEnum):
     EMAIL = "email"
     SOCIAL = "social"
+    WEBHOOK = "webhook"  # an event for one endpoint of the outgoing webhooks
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
+from limits import parse_many
 
 from digest.errors import ConfigError, Problem
+from digest.events import events_problem, secret_problem
 
 SETTINGS_VERSION = 1
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -281,6 +283,29 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """The JSON API under /api/v1 (docs/api.md); tokens come from `digest api-token create`."""
+
+    # Requests per token, in `limits` notation ("600/minute;20000/hour"); more answer 429.
+    rate_limit: str = "600/minute;20000/hour"
+    page_size: int = 50  # rows per page when a request does not say (`limit`)
+
+    def check(self) -> None:
+        problems = []
+        try:
+            parse_many(self.rate_limit)
+        except ValueError:
+            problems.append(("rate_limit", "write it like '600/minute;20000/hour'"))
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            problems.append(("page_size", f"must be from 1 to {MAX_PAGE_SIZE}"))
+        if problems:
+            raise SectionProblems(*problems)
+
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
     host: str = "127.0.0.1"  # loopback unless configured: the editor must not face a network
     port: int = 8000
@@ -288,6 +313,59 @@ class WebSettings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     editor: EditorSettings = EditorSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    api: ApiSettings = ApiSettings()
+
+
+ENDPOINT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpointSettings:
+    """One receiver of the outgoing webhooks, signed with its own secret."""
+
+    name: str  # unique among the endpoints, those made through the API included
+    url: str
+    secret: Secret  # "whsec_" and base64 of 32 random bytes, from ${ENV}
+    events: tuple[str, ...] = ()  # the events it receives; none listed: every event
+
+    def check(self) -> None:
+        problems = []
+        if not ENDPOINT_NAME.fullmatch(self.name):
+            problems.append(("name", "use lower-case letters, digits, dots, hyphens, underscores"))
+        if not _is_http_url(self.url):
+            problems.append(("url", f"{self.url!r} is not an http(s) URL"))
+        if problem := secret_problem(self.secret.reveal()):
+            problems.append(("secret", problem))
+        if problem := events_problem(self.events):
+            problems.append(("events", problem))
+        if problems:
+            raise SectionProblems(*problems)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingWebhookSettings:
+    """Events sent to other systems (docs/api.md#webhooks), through the outbox."""
+
+    endpoints: tuple[WebhookEndpointSettings, ...] = ()
+    # An endpoint whose attempts failed this many times in a row is paused (its events wait)...
+    max_failures: int = 5
+    pause_minutes: int = 60  # ...for this long, then tried again; the API can resume it sooner
+    timeout_seconds: float = 10.0
+
+    def check(self) -> None:
+        problems = []
+        names = [endpoint.name for endpoint in self.endpoints]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            problems.append(("endpoints", f"endpoint names must be unique: {duplicates}"))
+        if not 1 <= self.max_failures <= 100:
+            problems.append(("max_failures", "must be from 1 to 100"))
+        if not 1 <= self.pause_minutes <= 7 * 24 * 60:
+            problems.append(("pause_minutes", "must be from 1 to 10080 (a week)"))
+        if not 1 <= self.timeout_seconds <= 60:
+            problems.append(("timeout_seconds", "must be from 1 to 60"))
+        if problems:
+            raise SectionProblems(*problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +418,7 @@ class Settings:
     social: tuple[SocialChannelSettings, ...] = ()
     web: WebSettings = WebSettings()
     tracking: TrackingSettings = TrackingSettings()
+    outgoing_webhooks: OutgoingWebhookSettings = OutgoingWebhookSettings()
     # Not keys of the file: where it was read from, the folder relative paths start from, and
     # the key paths whose ${VAR:-default} fell back to its default (VAR was not set).
     source: str = field(default="settings.yaml", metadata={"internal": True})

@@ -22,6 +22,8 @@ from sqlalchemy.exc import DBAPIError
 
 from digest.store import Store
 
+pytest_plugins = ["api_support"]  # the API's seeded stores: `seeded`, `world`
+
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 

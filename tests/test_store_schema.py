@@ -28,6 +28,10 @@ TABLES = {
     "engagement_events",
     "engagement_counts",
     "engagement_readers",
+    "api_tokens",
+    "webhook_endpoints",
+    "webhook_health",
+    "webhook_events",
 }
 
 

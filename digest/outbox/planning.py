@@ -20,6 +20,8 @@ from sqlalchemy import Connection, Engine, func, select
 
 from digest.models import DeliveryChannel, DeliveryState
 from digest.outbox.rows import writing
+from digest.store import events
+from digest.store.events import Event
 from digest.store.schema import deliveries
 
 
@@ -56,10 +58,13 @@ ON CONFLICT (idempotency_key) DO NOTHING
 """
 
 
-def plan(engine: Engine, rows: Iterable[PlannedDelivery], *, now: datetime) -> int:
+def plan(
+    engine: Engine, rows: Iterable[PlannedDelivery], *, now: datetime, event: Event | None = None
+) -> int:
     """Insert the rows not planned before, in one transaction; how many were new.
 
     `rows` is consumed a chunk at a time, so it may be a generator over a million subscribers.
+    `event` (digest.planned) is written in the same transaction when any row was new.
     """
     insert = _insert_postgres if engine.dialect.name == "postgresql" else _insert_sqlite
     new = 0
@@ -67,6 +72,8 @@ def plan(engine: Engine, rows: Iterable[PlannedDelivery], *, now: datetime) -> i
     with writing(engine) as connection:
         while chunk := list(itertools.islice(stream, PLAN_CHUNK)):
             new += insert(connection, chunk, now)
+        if event is not None and new:
+            events.emit(connection, event, now)
     return new
 
 

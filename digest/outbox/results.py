@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Integer, String, Text, bindparam, func, update
 
 from digest.models import Delivery, DeliveryResult, DeliveryState, DeliveryStatus
 from digest.outbox.rows import held_by, writing
+from digest.store import events
 from digest.store.schema import deliveries
 from digest.store.types import UTCDateTime
 
@@ -137,6 +138,8 @@ def record(
             held = set(marked.scalars())
         if parameters:
             connection.execute(_CLOSE, parameters)
+            finished = [(row, state) for (row, _), state in zip(outcomes, states, strict=True)]
+            events.emit_for_outcomes(connection, finished, now)
     return held, states
 
 

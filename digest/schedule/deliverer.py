@@ -27,6 +27,7 @@ from digest.outbox.rate import RateLimiter
 from digest.render.message import OutgoingEmail
 from digest.render.social import Platform, SocialPost
 from digest.schedule.messages import CannotBuild, MessageBuilder, Skip
+from digest.schedule.webhooks import WebhookDeliverer
 
 log = logging.getLogger("digest")
 
@@ -62,6 +63,7 @@ class Deliverer:
         self._email: EmailAdapter | None = None
         self._limiter: RateLimiter | None = None
         self._social: dict[str, SocialAdapter] | None = None
+        self.webhooks = WebhookDeliverer(ctx, owner=self.owner)
         self._failures_in_a_row = 0
 
     @property
@@ -87,6 +89,7 @@ class Deliverer:
         engine = self.ctx.store.engine
         try:
             while not self.stop.is_set() and report.paused is None:
+                self.webhooks.fan_out()  # the events of what changed, for their endpoints
                 limit = self._claim_limit()
                 # Email's hourly limit reached: the other channels' rows still go.
                 channels = None if limit else _NOT_EMAIL
@@ -105,7 +108,9 @@ class Deliverer:
                     self.stop.wait(30)
                     continue
                 for row in rows:
-                    if row.channel is not DeliveryChannel.EMAIL:
+                    if row.channel is DeliveryChannel.WEBHOOK:
+                        _counted(report, on_row, [self.webhooks.deliver(row)])
+                    elif row.channel is not DeliveryChannel.EMAIL:
                         _counted(report, on_row, [self._deliver_social(row)])
                 emails = [row for row in rows if row.channel is DeliveryChannel.EMAIL]
                 if emails:
@@ -309,6 +314,7 @@ class Deliverer:
             self._email.close()
         for adapter in (self._social or {}).values():
             adapter.close()
+        self.webhooks.close()
 
 
 def _guarded(call: Callable[[], DeliveryResult]) -> DeliveryResult:

@@ -35,6 +35,7 @@ from digest.render.social import (
     compose_weekly_posts,
 )
 from digest.settings import Settings
+from digest.store.events import Event
 from digest.store.store import ApprovalStatus, DigestSummary
 
 log = logging.getLogger("digest")
@@ -178,9 +179,22 @@ def plan_email(ctx: Context, digest: Digest, *, dry_run: bool = False) -> PlanRe
         log.info("%s: no emails planned: %s", digest.key, waiting)
         recipients = sum(1 for _ in iter_email_audience(ctx, digest))
         return PlanReport(digest.key, DeliveryChannel.EMAIL, recipients, 0, waiting)
-    new = outbox.plan(ctx.store.engine, rows(), now=ctx.clock())
+    new = outbox.plan(ctx.store.engine, rows(), now=ctx.clock(), event=planned_event(ctx, digest))
     ctx.store.mark_digest_planned(digest.key, ctx.clock())
     return PlanReport(digest.key, DeliveryChannel.EMAIL, counted[0], new)
+
+
+def planned_event(ctx: Context, digest: Digest) -> Event:
+    """digest.planned, once per digest: written with its first emails."""
+    data = {
+        "key": digest.key,
+        "kind": digest.kind.value,
+        "title": digest.title,
+        "window_start": digest.window_start.isoformat(),
+        "window_end": digest.window_end.isoformat(),
+        "archive_url": archive_url(ctx.settings.site, digest.key),
+    }
+    return Event("digest.planned", digest.key, data, key=f"digest.planned/{digest.key}")
 
 
 def compose_posts(

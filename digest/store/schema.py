@@ -264,3 +264,62 @@ engagement_readers = Table(
     Column("first_at", UTCDateTime, nullable=False),
     Column("subscriber_id", String, nullable=True, index=True),  # only with per_subscriber
 )
+
+
+# API tokens (store/api_tokens.py): only the SHA-256 of each token is kept; a revoked token stays
+# (its name is in the audit log) until a new token is created under that name.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),  # the token's first characters, to recognise it
+    Column("scopes", JSONDocument, nullable=False),  # ["items:write", ...]
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+# Outgoing webhooks: endpoints made through the API (those of settings.yaml are not stored), the
+# health of every endpoint (failures in a row, paused until), and the events to fan out to them.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),  # "whsec_…": needed to sign, so not hashed
+    Column("events", JSONDocument, nullable=False),  # [] is every event
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+
+webhook_health = Table(
+    "webhook_health",
+    metadata,
+    Column("name", String(80), primary_key=True),
+    Column("failures", Integer, nullable=False),  # failed attempts in a row
+    Column("paused_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("event_id", String(40), nullable=False, unique=True),  # "evt_…", the webhook-id
+    # What makes an event happen once ("digest.sent/weekly:2026-W48"): emitting it again adds
+    # nothing.
+    Column("key", String(300), nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    # Whom it is about ("subscriber:sub-001", a digest key): forgetting a subscriber deletes theirs.
+    Column("subject", String(300), nullable=False, index=True),
+    Column("data", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("fanned_out_at", UTCDateTime, nullable=True, index=True),  # rows planned per endpoint
+)

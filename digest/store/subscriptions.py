@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from digest.errors import InputError, Problem
 from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
-from digest.store import codec, engagement, schema
+from digest.store import codec, engagement, events, schema
 from digest.store.engine import dialect_insert, write_transaction
 from digest.store.rows import email_hash, email_key, subscriber_from_row, subscriber_row
 
@@ -72,6 +72,7 @@ def request_subscription(
                 timezone=timezone,
             )
             connection.execute(table.insert().values(subscriber_row(subscriber, schema.utcnow())))
+            events.emit(connection, events.subscriber_event("subscriber.created", subscriber))
             return subscriber, True
         subscriber = subscriber_from_row(row)
         if subscriber.status in (SubscriberStatus.ACTIVE, *UNDELIVERABLE):
@@ -109,7 +110,9 @@ def confirm(engine: Engine, subscriber_id: str, now: datetime) -> Subscriber | N
                 schema.suppressions.c.email_hash == email_hash(row.email)
             )
         )
-        return subscriber_from_row(_locked_row(connection, subscriber_id))
+        confirmed = subscriber_from_row(_locked_row(connection, subscriber_id))
+        events.emit(connection, events.subscriber_event("subscriber.confirmed", confirmed), now)
+        return confirmed
 
 
 def unsubscribe(engine: Engine, subscriber_id: str, now: datetime) -> Subscriber | None:
@@ -118,7 +121,8 @@ def unsubscribe(engine: Engine, subscriber_id: str, now: datetime) -> Subscriber
         row = _locked_row(connection, subscriber_id)
         if row is None:
             return None
-        if row.status != SubscriberStatus.UNSUBSCRIBED.value:
+        leaving = row.status != SubscriberStatus.UNSUBSCRIBED.value
+        if leaving:
             connection.execute(
                 update(schema.subscribers)
                 .where(schema.subscribers.c.id == subscriber_id)
@@ -127,7 +131,10 @@ def unsubscribe(engine: Engine, subscriber_id: str, now: datetime) -> Subscriber
                 )
             )
         _suppress(engine, connection, row.email, UNSUBSCRIBED, now, replace=False)
-        return subscriber_from_row(_locked_row(connection, subscriber_id))
+        left = subscriber_from_row(_locked_row(connection, subscriber_id))
+        if leaving:
+            events.emit(connection, events.subscriber_event("subscriber.unsubscribed", left), now)
+        return left
 
 
 # What a provider's bounce or complaint makes of an address: its status and suppression reason.
@@ -154,6 +161,9 @@ def mark_undeliverable(
         if row is not None and row.status not in keeps:
             statement = update(table).where(table.c.id == row.id)
             connection.execute(statement.values(status=status.value, updated_at=now))
+            if status is SubscriberStatus.BOUNCED:
+                bounced = subscriber_from_row(_locked_row(connection, row.id))
+                events.emit(connection, events.subscriber_event("subscriber.bounced", bounced), now)
         reasons = suppression_reasons(connection, [email])
         if reasons.get(email_key(email)) not in (FORGOTTEN, SubscriberStatus.COMPLAINED.value):
             _suppress(engine, connection, email, status.value, now, replace=True)
@@ -255,6 +265,7 @@ def forget(
             )
             engagement.forget_subscriber(connection, row.id)
             connection.execute(delete(table).where(table.c.id == row.id))
+            events.forget_subject(connection, events.subscriber_subject(row.id))
         if address is not None:
             _suppress(engine, connection, address, FORGOTTEN, now, replace=True)
         return 1 if row is not None else 0

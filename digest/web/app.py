@@ -1,5 +1,5 @@
 """The Starlette application: one factory mounting the routers of each audience side by side
-(public pages, provider webhooks, the editor's desk)."""
+(public pages, provider webhooks, the editor's desk, the JSON API)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from digest.context import Context
 from digest.engagement import HitRecorder, LinkSigner
-from digest.web import editor, hooks, public
+from digest.web import api, editor, hooks, public
 from digest.web.pages import page, redirect_to
 from digest.web.public import redirects
 from digest.web.security import SecurityMiddleware
@@ -68,6 +68,7 @@ def create_app(ctx: Context, *, recorder: HitRecorder | None = None) -> Starlett
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
             editor.mount(ctx),  # /editor: its own session cookie, behind a login
             Mount("/webhooks", app=hooks.router),  # bounces and complaints from providers
+            api.mount(ctx),  # /api/v1: JSON, token-scoped
             Mount("", app=public.router),  # last: it answers every other path
         ],
         exception_handlers={HTTPException: http_error},

@@ -18,8 +18,10 @@ def context_of(request: Request) -> Context:
 
 def path_for(request: Request, name: str, /, **params: Any) -> str:
     """The path of a named route: links and redirects never repeat the request's Host header,
-    which whoever sends the request chooses."""
-    return str(request.app.url_path_for(name, **params))
+    which whoever sends the request chooses. Names are the whole app's, from inside a mounted
+    app (the API's) too: the outermost router knows them all."""
+    routes = request.scope.get("router") or request.app
+    return str(routes.url_path_for(name, **params))
 
 
 def url_maker(request: Request) -> Any:

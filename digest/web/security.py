@@ -32,6 +32,8 @@ PAGE_CSP = (
 CROSS_SITE_PATHS: tuple[str, ...] = (
     "/webhooks/",  # email providers' servers, each call proven by the provider's signature
     "/unsubscribe/",  # RFC 8058 one-click: mail providers POST it; the signed link authorises
+    "/api/v1/",  # other systems' servers; each call carries its API token in a header, never a
+    # cookie, so a forged cross-site request has nothing to borrow
 )
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

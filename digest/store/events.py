@@ -1,0 +1,223 @@
+"""Events for the outgoing webhooks, written in the transaction of the change they report.
+
+An event is a row of `webhook_events` written on the caller's connection, so a change is never
+without its event, nor an event without its change, whatever crashes when. The outbox later
+fans each event out to the endpoints that listen (`schedule/webhooks.py`), one delivery row per
+endpoint, and delivers those like any other row. An event with a `key` happens once: emitting
+it again (a re-run after a crash) adds nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, false, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from digest.models import Delivery, DeliveryChannel, DeliveryState, Subscriber
+from digest.store.schema import deliveries, digests, utcnow, webhook_events
+
+SUBJECT_MAX = 190  # the subject, prefixed, is the fanned-out rows' digest_key (200 characters)
+_UNFINISHED = (DeliveryState.PLANNED.value, DeliveryState.CLAIMED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str  # one of digest.events.EVENT_TYPES
+    subject: str  # whom it is about: a digest key, "subscriber:ID"
+    data: Mapping[str, Any] = field(default_factory=dict)
+    key: str | None = None  # what makes it happen once; None: every emission is an event
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    event_id: str  # the webhook-id receivers deduplicate by
+    type: str
+    subject: str
+    data: Mapping[str, Any]
+    created_at: datetime
+
+
+def emit(connection: Connection, event: Event, now: datetime | None = None) -> bool:
+    """Write the event in the connection's transaction; False when its key was emitted before.
+
+    `now` is the change's own time; a change that has none (a sign-up, stamped by the store's
+    bookkeeping clock) leaves it out."""
+    event_id = f"evt_{secrets.token_hex(12)}"
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(webhook_events)
+        .values(
+            event_id=event_id,
+            key=event.key or f"{event.type}/{event_id}",
+            type=event.type,
+            subject=event.subject[:SUBJECT_MAX],
+            data=dict(event.data),
+            created_at=now or utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(webhook_events.c.id)
+    )
+    return connection.execute(statement).first() is not None
+
+
+def subscriber_event(event_type: str, subscriber: Subscriber) -> Event:
+    return Event(
+        event_type,
+        subject=subscriber_subject(subscriber.id),
+        data={
+            "id": subscriber.id,
+            "email": subscriber.email,
+            "name": subscriber.name,
+            "status": subscriber.status.value,
+        },
+    )
+
+
+def subscriber_subject(subscriber_id: str) -> str:
+    return f"subscriber:{subscriber_id}"
+
+
+def fanned_out_key(subject: str) -> str:
+    """The digest_key of an event's delivery rows: never a digest's own key, so a digest's
+    delivery counts never include its webhooks."""
+    return f"event:{subject}"
+
+
+def emit_for_outcomes(
+    connection: Connection, finished: Sequence[tuple[Delivery, DeliveryState]], now: datetime
+) -> None:
+    """The events of rows that just got their outcome, in the transaction that recorded it:
+    a failed email or post, a published post, and a digest whose last email is done."""
+    done_digests: set[str] = set()
+    for row, state in finished:
+        if row.is_test or row.channel is DeliveryChannel.WEBHOOK:
+            continue
+        if state is DeliveryState.FAILED:
+            emit(connection, _failure(row), now)
+        elif state is DeliveryState.SENT and row.channel is DeliveryChannel.SOCIAL:
+            emit(connection, _published(row), now)
+        if row.channel is DeliveryChannel.EMAIL and state not in (
+            DeliveryState.PLANNED,
+            DeliveryState.CLAIMED,
+        ):
+            done_digests.add(row.digest_key)
+    for key in sorted(done_digests):
+        _emit_if_sent(connection, key, now)
+
+
+def _failure(row: Delivery) -> Event:
+    email = row.channel is DeliveryChannel.EMAIL
+    return Event(
+        "delivery.failed",
+        # An email's failure names its recipient: forgetting them deletes it.
+        subject=subscriber_subject(row.target) if email else row.digest_key,
+        data={
+            "delivery_id": row.id,
+            "digest": row.digest_key,
+            "channel": row.channel.value,
+            "target": row.target,
+            "attempts": row.attempts,
+        },
+        key=f"delivery.failed/{row.id}/{row.attempts}",
+    )
+
+
+def _published(row: Delivery) -> Event:
+    payload = row.payload
+    return Event(
+        "post.published",
+        subject=row.digest_key,
+        data={
+            "delivery_id": row.id,
+            "digest": row.digest_key,
+            "channel": row.target,
+            "platform": payload.get("platform"),
+            "post_key": payload.get("key"),
+            "text": payload.get("text"),
+        },
+        key=f"post.published/{row.id}",
+    )
+
+
+def _emit_if_sent(connection: Connection, digest_key: str, now: datetime) -> None:
+    """digest.sent once no email of the digest is left to deliver. On PostgreSQL the check
+    waits for another worker checking the same digest, so that two workers finishing its last
+    rows at once cannot each see the other's rows unfinished."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"sent:{digest_key}"}
+        )
+    digest = connection.execute(
+        select(digests.c.kind, digests.c.title).where(digests.c.key == digest_key)
+    ).one_or_none()
+    if digest is None:
+        return  # a confirmation, or rows of something that is not a stored digest
+    rows = and_(
+        deliveries.c.digest_key == digest_key,
+        deliveries.c.channel == DeliveryChannel.EMAIL.value,
+        deliveries.c.is_test == false(),
+    )
+    counts = dict(
+        connection.execute(
+            select(deliveries.c.state, func.count()).where(rows).group_by(deliveries.c.state)
+        ).all()
+    )
+    if any(counts.get(state) for state in _UNFINISHED):
+        return
+    data = {"key": digest_key, "kind": digest.kind, "title": digest.title, "deliveries": counts}
+    emit(connection, Event("digest.sent", digest_key, data, key=f"digest.sent/{digest_key}"), now)
+
+
+def unfanned(connection: Connection, limit: int) -> list[StoredEvent]:
+    """Events not yet planned for their endpoints, oldest first (two workers may read the same
+    ones: planning them twice adds nothing)."""
+    query = (
+        select(webhook_events)
+        .where(webhook_events.c.fanned_out_at.is_(None))
+        .order_by(webhook_events.c.id)
+        .limit(limit)
+    )
+    return [
+        StoredEvent(
+            id=row.id,
+            event_id=row.event_id,
+            type=row.type,
+            subject=row.subject,
+            data=row.data,
+            created_at=row.created_at,
+        )
+        for row in connection.execute(query)
+    ]
+
+
+def mark_fanned_out(connection: Connection, ids: Sequence[int], now: datetime) -> None:
+    if ids:
+        connection.execute(
+            update(webhook_events)
+            .where(webhook_events.c.id.in_(list(ids)))
+            .values(fanned_out_at=now)
+        )
+
+
+def prune(connection: Connection, before: datetime) -> int:
+    """Delete events fanned out before `before` (their delivery rows stay); how many."""
+    statement = delete(webhook_events).where(webhook_events.c.fanned_out_at < before)
+    return connection.execute(statement).rowcount
+
+
+def forget_subject(connection: Connection, subject: str) -> None:
+    """Delete every event about `subject` and its webhook deliveries (a subscriber forgotten)."""
+    subject = subject[:SUBJECT_MAX]
+    connection.execute(delete(webhook_events).where(webhook_events.c.subject == subject))
+    connection.execute(
+        delete(deliveries).where(
+            deliveries.c.channel == DeliveryChannel.WEBHOOK.value,
+            deliveries.c.digest_key == fanned_out_key(subject),
+        )
+    )

@@ -1,0 +1,161 @@
+"""GET /digests, /digests/{key} (with its deliveries counted by state) and
+/digests/{key}/deliveries."""
+
+from __future__ import annotations
+
+from digest.links import archive_url
+from digest.models import Digest
+from digest.outbox import listing
+from digest.schedule.jobs import is_published
+from digest.store.store import DigestApproval, DigestSummary
+from digest.web.api import paging
+from digest.web.api.models import (
+    DeliveryOut,
+    DeliveryPage,
+    DeliveryQuery,
+    DigestOut,
+    DigestPage,
+    DigestSummaryOut,
+    EntryOut,
+    PageQuery,
+)
+from digest.web.api.operations import Answer, Call, Operation, not_found
+
+KEY = {"key": 'the digest\'s key, like "weekly:2026-W48" or "company:mistral-ai:2026-W48"'}
+
+
+def _summary(call: Call, summary: DigestSummary, planned: bool) -> DigestSummaryOut:
+    site = call.ctx.settings.site
+    published = is_published(call.ctx.settings, summary.kind, summary.status, planned)
+    return DigestSummaryOut(
+        key=summary.key,
+        kind=summary.kind,
+        title=summary.title,
+        window_start=summary.window_start,
+        window_end=summary.window_end,
+        approval=summary.status,
+        published=published,
+        archive_url=archive_url(site, summary.key) if published else None,
+    )
+
+
+def list_digests(call: Call) -> Answer:
+    store = call.ctx.store
+    summaries = store.digest_summaries()  # newest first; a few a week, so paged in memory
+    after = paging.decode(call.query.cursor, (str,))
+    if after is not None:
+        keys = [summary.key for summary in summaries]
+        summaries = summaries[keys.index(after[0]) + 1 :] if after[0] in keys else []
+    limit = paging.size(call)
+    planned = store.planned_digest_keys()
+    shown = summaries[:limit]
+    more = len(summaries) > limit
+    return Answer(
+        200,
+        DigestPage(
+            data=[_summary(call, summary, summary.key in planned) for summary in shown],
+            next_cursor=paging.encode([shown[-1].key]) if more else None,
+        ),
+    )
+
+
+def _stored(call: Call) -> tuple[Digest, DigestApproval]:
+    key = call.path["key"]
+    approval = call.ctx.store.digest_approval(key)
+    digest = call.ctx.store.load_digest(key) if approval is not None else None
+    if digest is None or approval is None:
+        raise not_found(f"no digest has the key {key!r}; GET /api/v1/digests lists them")
+    return digest, approval
+
+
+def get_digest(call: Call) -> Answer:
+    digest, approval = _stored(call)
+    summary = DigestSummary(
+        digest.key,
+        digest.kind,
+        digest.title,
+        digest.window_start,
+        digest.window_end,
+        approval.status.value,
+    )
+    base = _summary(call, summary, approval.planned > 0)
+    return Answer(
+        200,
+        DigestOut(
+            **base.model_dump(),
+            company=digest.company.slug if digest.company else None,
+            generated_at=digest.generated_at,
+            entries=[
+                EntryOut(
+                    section=section.title,
+                    item_id=entry.item.id,
+                    title=entry.item.title,
+                    url=entry.item.url,
+                )
+                for section in digest.sections
+                for entry in section.entries
+            ],
+            deliveries=listing.delivery_counts(call.ctx.store.engine, digest.key),
+        ),
+    )
+
+
+def list_deliveries(call: Call) -> Answer:
+    digest, _ = _stored(call)
+    after = paging.decode(call.query.cursor, (int,))
+    limit = paging.size(call)
+    rows = listing.deliveries_page(
+        call.ctx.store.engine,
+        digest.key,
+        state=call.query.state,
+        after=after[0] if after else None,
+        limit=limit + 1,
+    )
+    shown = rows[:limit]
+    return Answer(
+        200,
+        DeliveryPage(
+            data=[DeliveryOut.of(row) for row in shown],
+            next_cursor=paging.encode([shown[-1].id]) if len(rows) > limit else None,
+        ),
+    )
+
+
+operations = [
+    Operation(
+        "GET",
+        "/digests",
+        "listDigests",
+        "Stored digests, newest week first",
+        list_digests,
+        scope="digests:read",
+        tag="digests",
+        query=PageQuery,
+        responses={200: (DigestPage, "A page of digests")},
+    ),
+    Operation(
+        "GET",
+        "/digests/{key}",
+        "getDigest",
+        "One digest: its entries, and its deliveries counted by state",
+        get_digest,
+        scope="digests:read",
+        tag="digests",
+        path_params=KEY,
+        responses={200: (DigestOut, "The digest")},
+        errors={404: "No digest has that key"},
+    ),
+    Operation(
+        "GET",
+        "/digests/{key}/deliveries",
+        "listDigestDeliveries",
+        "A digest's outbox rows (emails and posts), oldest first; ?state=failed for failures",
+        list_deliveries,
+        scope="digests:read",
+        tag="digests",
+        query=DeliveryQuery,
+        path_params=KEY,
+        responses={200: (DeliveryPage, "A page of deliveries")},
+        errors={404: "No digest has that key"},
+    ),
+]
