@@ -390,10 +390,13 @@ def test_digests_list_and_one_with_its_deliveries_by_state(
     headers = world.auth("digests:read")
     listed = client.get("/api/v1/digests", headers=headers).json()
     assert [digest["key"] for digest in listed["data"]] == [key]
-    assert listed["data"][0]["published"] is True
+    assert listed["data"][0]["planned_at"] is not None
+    assert listed["data"][0]["stage"] == "planned"
+    assert listed["data"][0]["status"].startswith("planned for")
     assert listed["data"][0]["archive_url"] == f"https://news.example.org/archive/{key}"
     one = client.get(f"/api/v1/digests/{key}", headers=headers).json()
     assert one["deliveries"] == {"planned": recipients}
+    assert one["deliveries_by_channel"] == {"email": {"planned": recipients}}
     assert one["entries"] and one["kind"] == "weekly"
     missing = client.get("/api/v1/digests/weekly:1999-W01", headers=headers)
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"

@@ -1,9 +1,9 @@
-"""A digest's outbox rows for the API: counted by state, and paged by id (keyset: a page costs
-the same however deep, and rows planned meanwhile are neither skipped nor repeated)."""
+"""A digest's outbox rows for the API, paged by id (keyset: a page costs the same however deep,
+and rows planned meanwhile are neither skipped nor repeated)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, false, func, select
+from sqlalchemy import Engine, select
 
 from digest.models import Delivery, DeliveryState
 from digest.outbox.rows import DELIVERY_COLUMNS, delivery_from_row
@@ -31,14 +31,3 @@ def deliveries_page(
         query = query.where(deliveries.c.id > after)
     with engine.connect() as connection:
         return [delivery_from_row(row) for row in connection.execute(query).mappings()]
-
-
-def delivery_counts(engine: Engine, digest_key: str) -> dict[DeliveryState, int]:
-    """A digest's rows for its readers (test-sends aside) by state."""
-    query = (
-        select(deliveries.c.state, func.count())
-        .where(deliveries.c.digest_key == digest_key, deliveries.c.is_test == false())
-        .group_by(deliveries.c.state)
-    )
-    with engine.connect() as connection:
-        return {DeliveryState(state): count for state, count in connection.execute(query)}

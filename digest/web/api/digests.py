@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from digest.links import archive_url
-from digest.models import Digest
+from digest.models import DeliveryState, Digest
 from digest.outbox import listing
-from digest.schedule.jobs import is_published
-from digest.store.store import DigestApproval, DigestSummary
+from digest.schedule.status import DigestStatus, delivery_counts, digest_status
+from digest.store.store import DigestSummary
 from digest.web.api import paging
 from digest.web.api.models import (
     DeliveryOut,
@@ -24,9 +24,8 @@ from digest.web.api.operations import Answer, Call, Operation, not_found
 KEY = {"key": 'the digest\'s key, like "weekly:2026-W48" or "company:mistral-ai:2026-W48"'}
 
 
-def _summary(call: Call, summary: DigestSummary, planned: bool) -> DigestSummaryOut:
-    site = call.ctx.settings.site
-    published = is_published(call.ctx.settings, summary.kind, summary.status, planned)
+def _summary(call: Call, summary: DigestSummary, status: DigestStatus) -> DigestSummaryOut:
+    released = status.planned_at is not None
     return DigestSummaryOut(
         key=summary.key,
         kind=summary.kind,
@@ -34,55 +33,55 @@ def _summary(call: Call, summary: DigestSummary, planned: bool) -> DigestSummary
         window_start=summary.window_start,
         window_end=summary.window_end,
         approval=summary.status,
-        published=published,
-        archive_url=archive_url(site, summary.key) if published else None,
+        stage=status.stage,
+        status=status.words,
+        planned_at=status.planned_at,
+        archive_url=archive_url(call.ctx.settings.site, summary.key) if released else None,
     )
 
 
 def list_digests(call: Call) -> Answer:
-    store = call.ctx.store
-    summaries = store.digest_summaries()  # newest first; a few a week, so paged in memory
+    summaries = call.ctx.store.digest_summaries()  # newest first; a few a week: paged in memory
     after = paging.decode(call.query.cursor, (str,))
     if after is not None:
         keys = [summary.key for summary in summaries]
         summaries = summaries[keys.index(after[0]) + 1 :] if after[0] in keys else []
     limit = paging.size(call)
-    planned = store.planned_digest_keys()
     shown = summaries[:limit]
-    more = len(summaries) > limit
+    counts = delivery_counts(call.ctx, [summary.key for summary in shown])
     return Answer(
         200,
         DigestPage(
-            data=[_summary(call, summary, summary.key in planned) for summary in shown],
-            next_cursor=paging.encode([shown[-1].key]) if more else None,
+            data=[
+                _summary(call, summary, digest_status(call.ctx, summary, counts[summary.key]))
+                for summary in shown
+            ],
+            next_cursor=paging.encode([shown[-1].key]) if len(summaries) > limit else None,
         ),
     )
 
 
-def _stored(call: Call) -> tuple[Digest, DigestApproval]:
+def _stored(call: Call) -> tuple[Digest, DigestSummary]:
     key = call.path["key"]
-    approval = call.ctx.store.digest_approval(key)
-    digest = call.ctx.store.load_digest(key) if approval is not None else None
-    if digest is None or approval is None:
+    summary = next((s for s in call.ctx.store.digest_summaries() if s.key == key), None)
+    digest = call.ctx.store.load_digest(key) if summary is not None else None
+    if digest is None or summary is None:
         raise not_found(f"no digest has the key {key!r}; GET /api/v1/digests lists them")
-    return digest, approval
+    return digest, summary
 
 
 def get_digest(call: Call) -> Answer:
-    digest, approval = _stored(call)
-    summary = DigestSummary(
-        digest.key,
-        digest.kind,
-        digest.title,
-        digest.window_start,
-        digest.window_end,
-        approval.status.value,
-    )
-    base = _summary(call, summary, approval.planned > 0)
+    digest, summary = _stored(call)
+    status = digest_status(call.ctx, digest)
+    by_channel = {channel: dict(states) for channel, states in status.counts.by_channel.items()}
+    totals: dict[DeliveryState, int] = {}
+    for states in by_channel.values():
+        for state, count in states.items():
+            totals[state] = totals.get(state, 0) + count
     return Answer(
         200,
         DigestOut(
-            **base.model_dump(),
+            **_summary(call, summary, status).model_dump(),
             company=digest.company.slug if digest.company else None,
             generated_at=digest.generated_at,
             entries=[
@@ -95,7 +94,8 @@ def get_digest(call: Call) -> Answer:
                 for section in digest.sections
                 for entry in section.entries
             ],
-            deliveries=listing.delivery_counts(call.ctx.store.engine, digest.key),
+            deliveries=totals,
+            deliveries_by_channel=by_channel,
         ),
     )
 

@@ -24,6 +24,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
+from digest.schedule.status import Stage
 from digest.settings import MAX_PAGE_SIZE
 from digest.store.store import ApprovalStatus
 
@@ -163,8 +164,10 @@ class DigestSummaryOut(Answer):
     window_start: datetime
     window_end: datetime
     approval: ApprovalStatus = Field(description="draft, held or approved by an editor")
-    published: bool = Field(description="planned for its readers, so in the public archive")
-    archive_url: str | None = Field(description="its page in the archive, once published")
+    stage: Stage = Field(description="where it stands, from its outbox rows and its schedule")
+    status: str = Field(description="the stage in words, with its figures")
+    planned_at: datetime | None = Field(description="when it was released to its readers")
+    archive_url: str | None = Field(description="its page in the public archive, once released")
 
 
 class DigestPage(Answer):
@@ -186,6 +189,7 @@ class DigestOut(DigestSummaryOut):
     deliveries: dict[DeliveryState, int] = Field(
         description="its outbox rows (emails and posts, test-sends aside) by state"
     )
+    deliveries_by_channel: dict[DeliveryChannel, dict[DeliveryState, int]]
 
 
 class DeliveryQuery(PageQuery):
