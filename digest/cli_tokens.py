@@ -44,7 +44,7 @@ def add_api_token_commands(
     listing = actions.add_parser("list", help="the tokens, their scopes and last use")
     listing.set_defaults(handler=handler(run_list))
     revoke = actions.add_parser("revoke", help="revoke a token at once")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the token's name, from `digest api-token list`")
     revoke.set_defaults(handler=handler(run_revoke))
 
 
