@@ -33,6 +33,9 @@ JSON_BODY = {"Content-Type": "application/json"}
 # Every operation and the scope it needs: the contract, written out (the app must agree).
 SCOPE_TABLE = [
     ("POST", "/batch", "items:write"),
+    ("POST", "/companies", "items:write"),
+    ("POST", "/items", "items:write"),
+    ("POST", "/reads", "items:write"),
     ("GET", "/items", "items:read"),
     ("GET", "/digests", "digests:read"),
     ("GET", "/digests/{key}", "digests:read"),
@@ -273,6 +276,29 @@ def test_a_bad_batch_gets_ingests_problems_and_changes_nothing(
     texts = [problem["text"] for problem in response.json()["problems"]]
     assert all(str(p).endswith(text) for p, text in zip(ingest.value.problems, texts, strict=True))
     assert "items[1]: colour: unknown field" in " ".join(texts)
+
+
+def test_items_companies_and_reads_each_have_their_own_post(
+    client: TestClient, world: ApiWorld
+) -> None:
+    headers = world.auth("items:write")
+    company = client.post("/api/v1/companies", headers=headers, json=[NEW_COMPANY])
+    assert company.status_code == 200, company.text
+    item = client.post("/api/v1/items", headers=headers, json={"items": [NEW_ITEM]})
+    assert item.json()["items"] == {"inserted": 1, "updated": 0}
+    read = client.post("/api/v1/reads", headers=headers, json=[NEW_READ])
+    assert read.json()["reads"] == {"inserted": 1, "updated": 0}
+    # Another kind in the document: refused, pointing at /batch; nothing written.
+    before = store_counts(world)
+    mixed = client.post("/api/v1/items", headers=headers, json=BATCH)
+    assert mixed.status_code == 422
+    assert "POST /batch for companies and reads" in mixed.json()["problems"][0]["text"]
+    assert store_counts(world) == before
+    # A bad item: ingest's own words, with the record's place in the list.
+    bad = client.post("/api/v1/items", headers=headers, json=[{**NEW_ITEM, "colour": "red"}])
+    assert bad.status_code == 422
+    assert "items[0]: colour: unknown field" in bad.json()["problems"][0]["text"]
+    assert client.post("/api/v1/items", json=[NEW_ITEM]).status_code == 401
 
 
 def test_json_lines_are_read_as_ingest_reads_them(client: TestClient, world: ApiWorld) -> None:

@@ -4,6 +4,7 @@ GET /items."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from datetime import datetime
 
 from digest.compose import IsoWeek
@@ -46,17 +47,20 @@ _RECORDS = {
         },
     },
 }
+
+
+def _list_schema(kind: str) -> dict[str, object]:
+    # A list with nothing in it may be left empty (null), as in a YAML file.
+    return {"type": ["array", "null"], "items": _RECORDS[kind]}
+
+
 BATCH_BODY = RawBody(
     schema={
         "type": "object",
         "description": "A document as `digest ingest` reads it: up to three lists, validated "
         "by ingest's own rules, written all or nothing; an id already stored is updated. As "
         "application/x-ndjson: one record per line, each with its `kind`.",
-        "properties": {
-            # A list with nothing in it may be left empty (null), as in a YAML file.
-            name: {"type": ["array", "null"], "items": _RECORDS[kind]}
-            for name, kind in LISTS.items()
-        },
+        "properties": {name: _list_schema(kind) for name, kind in LISTS.items()},
         "additionalProperties": False,
     },
     media_types=(JSON, *JSON_LINES),
@@ -64,12 +68,34 @@ BATCH_BODY = RawBody(
 
 
 def post_batch(call: Call) -> Answer:
-    store = call.ctx.store
     body = Loaded("body", call.body, "jsonl" if call.content_type in JSON_LINES else "json")
+    return _ingest(call, body)
+
+
+def records_poster(name: str) -> Callable[[Call], Answer]:
+    """POST /items (/companies, /reads): a JSON list of that kind's records, or a document
+    holding only that list; read by ingest as the document `{name: [...]}` would be."""
+
+    def post_records(call: Call) -> Answer:
+        raw = bytes(call.body).strip()
+        listed = raw.startswith(b"[")  # anything else is read as a document, or refused as one
+        document = b'{"' + name.encode() + b'": ' + raw + b"}" if listed else raw
+        return _ingest(call, Loaded("body", document, "json"), only=name)
+
+    return post_records
+
+
+def _ingest(call: Call, body: Loaded, *, only: str | None = None) -> Answer:
+    store = call.ctx.store
     try:
         batch = read_bodies(
             [body], known_companies=store.company_slugs(), known_items=store.item_ids()
         )
+        if only is not None:
+            others = [name for name in LISTS if name != only and getattr(batch, name)]
+            if others:
+                message = f"only {only} are taken here; POST /batch for {' and '.join(others)}"
+                raise InputError([Problem("body", "", others[0], message)])
         counts = store.write_batch(batch)
     except InputError as error:
         raise invalid(error.problems) from None
@@ -155,6 +181,36 @@ operations = [
         body=BATCH_BODY,
         responses={200: (BatchResult, "Written: how many of each were new or updated")},
         errors={415: "Not JSON nor JSON Lines"},
+    ),
+    *(
+        Operation(
+            "POST",
+            f"/{name}",
+            f"post{name.capitalize()}",
+            f"Add or update {name}, all or nothing (as in a batch)",
+            records_poster(name),
+            scope="items:write",
+            tag="items",
+            body=RawBody(
+                schema={
+                    "description": f"A list of {name}, or a document holding only `{name}`; "
+                    "validated by `digest ingest`'s own rules, written all or nothing",
+                    "oneOf": [
+                        {"type": "array", "items": _RECORDS[kind]},
+                        {
+                            "type": "object",
+                            "properties": {
+                                name: {"type": ["array", "null"], "items": _RECORDS[kind]}
+                            },
+                            "additionalProperties": False,
+                        },
+                    ],
+                }
+            ),
+            responses={200: (BatchResult, "Written: how many were new or updated")},
+            errors={415: "Not JSON"},
+        )
+        for name, kind in LISTS.items()
     ),
     Operation(
         "GET",
