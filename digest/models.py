@@ -128,6 +128,10 @@ class Digest:
     sections: tuple[Section, ...]
     generated_at: datetime  # the digest's own date, never the clock
     company: Company | None = None  # set for a company digest
+    # An editor's changes to what the email says (compose/edits.py); None: the default wording.
+    note: str = ""  # the editor's note that opens the email, in Markdown
+    subject: str | None = None
+    preheader: str | None = None
 
     @property
     def entries(self) -> tuple[Entry, ...]:

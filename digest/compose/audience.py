@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from digest.compose.weekly import group_by_topic
-from digest.models import Digest, DigestKind, Subscriber, SubscriberStatus
+from digest.models import Digest, DigestKind, Section, Subscriber, SubscriberStatus
 
 
 def wants_weekly(subscriber: Subscriber) -> bool:
@@ -19,14 +18,25 @@ def wants_company_digest(subscriber: Subscriber, company_slug: str) -> bool:
     )
 
 
+def receives(subscriber: Subscriber, digest: Digest) -> bool:
+    """Whether the subscriber is in the digest's audience (one subscriber, no query)."""
+    if digest.kind is DigestKind.WEEKLY:
+        return wants_weekly(subscriber)
+    return digest.company is not None and wants_company_digest(subscriber, digest.company.slug)
+
+
 def weekly_variant(digest: Digest, topics: tuple[str, ...]) -> Digest:
     """The weekly digest cut to the entries touching any of `topics`; all of it when none.
 
-    Entries keep their rank and their sections; a subscriber whose topics had no news this week
-    gets a digest with no sections, which the caller does not send.
+    Entries keep their place and their sections (an editor's order and moves included); a
+    subscriber whose topics had no news this week gets a digest with no sections, which the
+    caller does not send.
     """
     if digest.kind is not DigestKind.WEEKLY or not topics:
         return digest
     chosen = set(topics)
-    entries = [entry for entry in digest.entries if chosen.intersection(entry.item.topics)]
-    return replace(digest, sections=group_by_topic(entries))
+    sections = (
+        Section(section.title, tuple(e for e in section.entries if chosen & set(e.item.topics)))
+        for section in digest.sections
+    )
+    return replace(digest, sections=tuple(section for section in sections if section.entries))

@@ -26,6 +26,7 @@ import mjml
 from digest.links import archive_url
 from digest.models import Digest, EmailFormat
 from digest.render.headers import header_text
+from digest.render.markdown import note_html, note_text
 from digest.render.templates import date_range
 from digest.settings import SiteSettings
 
@@ -190,16 +191,22 @@ class EmailRenderer:
             "date_range": days,
             "subject": subject_line(digest, days),
             "preheader": preheader(digest),
+            # The editor's note (Markdown): sanitised HTML, and its plain-text form.
+            "note_html": note_html(digest.note),
+            "note_text": note_text(digest.note),
             "sender_address": parseaddr(self.site.from_address)[1],
         }
 
 
 def subject_line(digest: Digest, days: str) -> str:
-    return _one_line(f"{digest.title} \N{MIDDLE DOT} {days}")
+    """The editor's subject if they wrote one, else the title and the dates."""
+    return _one_line(digest.subject or f"{digest.title} \N{MIDDLE DOT} {days}")
 
 
 def preheader(digest: Digest) -> str:
-    """The inbox preview line: as many top headlines as fit, plain text, one line."""
+    """The inbox preview line: the editor's, or as many top headlines as fit; one line."""
+    if digest.preheader and _one_line(digest.preheader):
+        return _one_line(digest.preheader)
     titles = [title for title in (_one_line(entry.item.title) for entry in digest.entries) if title]
     if not titles:
         return _one_line(digest.title)

@@ -5,20 +5,25 @@ delivery. The command line and the scheduler call these; nothing below them call
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
 from digest import outbox
 from digest.compose import (
+    ChangeSet,
+    Edited,
     IsoWeek,
+    compose_company_digest,
     compose_company_digests,
     compose_weekly_digest,
-    wants_company_digest,
-    wants_weekly,
+    edit_digest,
+    receives,
 )
 from digest.context import Context
 from digest.errors import ConfigError, Problem
@@ -35,6 +40,8 @@ from digest.render.social import (
     compose_weekly_posts,
 )
 from digest.settings import Settings
+from digest.store import edits as store_edits
+from digest.store.codec import content_hash
 from digest.store.events import Event
 from digest.store.store import ApprovalStatus, DigestSummary
 
@@ -62,17 +69,40 @@ def last_complete_week(ctx: Context) -> IsoWeek:
     return IsoWeek.containing(ctx.clock(), ctx.settings.site.zone).previous()
 
 
-def compose_weekly(ctx: Context, week: IsoWeek) -> Digest:
+def changes_for(ctx: Context, keys: Sequence[str]) -> dict[str, ChangeSet]:
+    """The editors' change sets of those digests that have one."""
+    found = store_edits.load_changes(ctx.store.engine, keys)
+    return {key: ChangeSet.from_dict(data) for key, data in found.items()}
+
+
+def compose_weekly_edited(ctx: Context, week: IsoWeek, changes: ChangeSet | None = None) -> Edited:
+    """The weekly digest of `week` composed from the store, with the editors' changes (or
+    `changes`) applied, and those that no longer apply."""
     zone = ctx.settings.site.zone
     start, end = week.window(zone)
     items = ctx.store.items_between(start, end)
     reads = ctx.store.reads_for([item.id for item in items])
-    return compose_weekly_digest(
-        week, zone, items, reads, ctx.store.companies(), top=ctx.settings.digests.weekly.top
+    companies = ctx.store.companies()
+    digest = compose_weekly_digest(
+        week, zone, items, reads, companies, top=ctx.settings.digests.weekly.top
     )
+    if changes is None:
+        changes = changes_for(ctx, [digest.key]).get(digest.key, ChangeSet())
+    return edit_digest(digest, changes, items, reads, companies)
 
 
-def compose_companies(ctx: Context, week: IsoWeek, slug: str | None = None) -> list[Digest]:
+def compose_weekly(ctx: Context, week: IsoWeek) -> Digest:
+    return compose_weekly_edited(ctx, week).digest
+
+
+def compose_companies_edited(
+    ctx: Context,
+    week: IsoWeek,
+    slug: str | None = None,
+    overrides: Mapping[str, ChangeSet] | None = None,
+) -> list[Edited]:
+    """Each company digest of `week` (or only `slug`'s), edited as `compose_weekly_edited`
+    (`overrides`: change sets to apply instead of the stored ones)."""
     options = ctx.settings.digests.company
     zone = ctx.settings.site.zone
     start, end = week.window(zone)
@@ -80,15 +110,85 @@ def compose_companies(ctx: Context, week: IsoWeek, slug: str | None = None) -> l
     reads = ctx.store.reads_for([item.id for item in items])
     companies = ctx.store.companies()
     if slug is not None:
-        companies_in_scope = {slug: companies[slug]} if slug in companies else {}
+        one = companies.get(slug)
+        found = one and compose_company_digest(
+            one, week, zone, items, reads, companies, connections=options.connections
+        )
+        digests = [found] if found else []
     else:
-        companies_in_scope = companies
-    digests = compose_company_digests(
-        week, zone, items, reads, companies, connections=options.connections
-    )
+        digests = list(
+            compose_company_digests(
+                week, zone, items, reads, companies, connections=options.connections
+            )
+        )
+    changes = {**changes_for(ctx, [digest.key for digest in digests]), **(overrides or {})}
     return [
-        digest for digest in digests if digest.company and digest.company.slug in companies_in_scope
+        edit_digest(
+            digest,
+            changes.get(digest.key, ChangeSet()),
+            items,
+            reads,
+            companies,
+            connections=options.connections,
+        )
+        for digest in digests
     ]
+
+
+def compose_companies(ctx: Context, week: IsoWeek, slug: str | None = None) -> list[Digest]:
+    return [edited.digest for edited in compose_companies_edited(ctx, week, slug)]
+
+
+_DIGEST_KEY = re.compile(
+    r"^(?:weekly|company:(?P<slug>[a-z0-9][a-z0-9-]*)):(?P<week>\d{4}-W\d{2})$"
+)
+
+
+def compose_key(ctx: Context, key: str, changes: ChangeSet | None = None) -> Edited | None:
+    """The digest named `key` composed now from the store and edited (with `changes` instead of
+    the stored change set, when given); None for a key that names no digest with news."""
+    match = _DIGEST_KEY.match(key)
+    if match is None:
+        return None
+    try:
+        week = IsoWeek.parse(match["week"])
+    except ValueError:
+        return None
+    if match["slug"] is None:
+        edited = compose_weekly_edited(ctx, week, changes)
+        return edited if edited.digest.entries else None
+    overrides = {key: changes} if changes is not None else None
+    found = compose_companies_edited(ctx, week, match["slug"], overrides)
+    return found[0] if found else None
+
+
+def save_edit(
+    ctx: Context,
+    key: str,
+    changes: ChangeSet,
+    *,
+    actor: str,
+    action: str,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> store_edits.EditSaved | None:
+    """Store an editor's change set for `key`, with its audit entry; a stored snapshot becomes
+    the digest composed now with these changes, and an approval of it is withdrawn. None when
+    the key names no digest. Raises store_edits.AlreadyPlanned once it has real rows."""
+    edited = compose_key(ctx, key, changes)
+    if edited is None:
+        return None
+    return store_edits.save_changes(
+        ctx.store.engine,
+        key,
+        changes.to_dict(),
+        edited.digest,
+        at=ctx.clock(),
+        actor=actor,
+        action=action,
+        before=before,
+        after=after,
+    )
 
 
 # Render --------------------------------------------------------------------------------------
@@ -142,11 +242,7 @@ def email_audience(ctx: Context, digest: Digest) -> list[Subscriber]:
 def iter_email_audience(ctx: Context, digest: Digest) -> Iterator[Subscriber]:
     """The active subscribers who want this digest, read a page at a time (a million fit)."""
     active = ctx.store.iter_subscribers([SubscriberStatus.ACTIVE])
-    if digest.kind is DigestKind.WEEKLY:
-        return (subscriber for subscriber in active if wants_weekly(subscriber))
-    assert digest.company is not None
-    slug = digest.company.slug
-    return (subscriber for subscriber in active if wants_company_digest(subscriber, slug))
+    return (subscriber for subscriber in active if receives(subscriber, digest))
 
 
 def plan_email(ctx: Context, digest: Digest, *, dry_run: bool = False) -> PlanReport:
@@ -279,7 +375,14 @@ def not_released(ctx: Context, digest: Digest) -> str | None:
     """
     approval = ctx.store.digest_approval(digest.key) if digest.entries else None
     decided = approval.status if approval else ApprovalStatus.DRAFT
-    return release_blocker(ctx.settings, digest.kind, bool(digest.entries), decided)
+    blocker = release_blocker(ctx.settings, digest.kind, bool(digest.entries), decided)
+    if blocker is not None or not requires_approval(ctx.settings, digest.kind):
+        return blocker
+    # Approved: only with the content that was approved (an edit since returned it to draft).
+    stored = ctx.store.load_digest(digest.key)
+    if approval is None or stored is None or approval.approved_hash != content_hash(stored):
+        return "its content is not what was approved: an editor must approve it again"
+    return None
 
 
 def release_blocker(
@@ -315,14 +418,30 @@ class Decision:
     planned_now: int  # rows planned at once: approved after its scheduled time had passed
 
 
-def decide(ctx: Context, digest: Digest, status: ApprovalStatus, editor: str) -> Decision:
+def decide(
+    ctx: Context,
+    digest: Digest,
+    status: ApprovalStatus,
+    editor: str,
+    *,
+    actor: str | None = None,
+) -> Decision:
     """An editor approves or holds a digest: its snapshot is stored (what they saw is what goes),
-    the decision recorded. An approval that comes after the digest's scheduled time plans its
+    the decision recorded with the hash of that content and an audit entry (`actor`, by
+    default "editor:NAME"). An approval that comes after the digest's scheduled time plans its
     rows at once, for `digest worker` to deliver; before that, the scheduler sends it at its time.
     """
     ctx.store.save_digest(digest)
     now = ctx.clock()
-    ctx.store.set_digest_approval(digest.key, status, by=editor, at=now)
+    snapshot = ctx.store.load_digest(digest.key) or digest
+    ctx.store.set_digest_approval(
+        digest.key,
+        status,
+        by=editor,
+        at=now,
+        content_hash=content_hash(snapshot),
+        audit_actor=actor or f"editor:{editor}",
+    )
     log.info("%s %s by %s", digest.key, status.value, editor)
     planned = 0
     due = scheduled_send_at(ctx, digest)

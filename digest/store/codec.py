@@ -6,6 +6,8 @@ reading back gives models equal to the ones written. Same input, same dict.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
@@ -188,6 +190,9 @@ def digest_to_dict(digest: Digest) -> JsonDict:
         "generated_at": datetime_to_str(digest.generated_at),
         "company": company_to_dict(digest.company) if digest.company is not None else None,
         "sections": [section_to_dict(section) for section in digest.sections],
+        "note": digest.note,
+        "subject": digest.subject,
+        "preheader": digest.preheader,
     }
 
 
@@ -206,7 +211,18 @@ def digest_from_dict(data: Mapping[str, Any]) -> Digest:
         sections=tuple(section_from_dict(section) for section in data["sections"]),
         generated_at=datetime_from_str(data["generated_at"]),
         company=company_from_dict(company) if company is not None else None,
+        note=data.get("note", ""),
+        subject=data.get("subject"),
+        preheader=data.get("preheader"),
     )
+
+
+def content_hash(digest: Digest) -> str:
+    """The SHA-256 of the digest's whole content, as stored: what an approval covers."""
+    canonical = json.dumps(
+        digest_to_dict(digest), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def preferences_to_dict(preferences: Preferences) -> JsonDict:

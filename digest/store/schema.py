@@ -110,6 +110,15 @@ subscribers = Table(
     Column("confirmed_at", UTCDateTime, nullable=True),  # double opt-in completed
     Column("unsubscribed_at", UTCDateTime, nullable=True),
 )
+# The editor searches subscribers by the start of their address, a range over email_key that
+# compares characters, not a locale's collation (which ignores punctuation): PostgreSQL's pattern
+# operators need this index; SQLite compares bytes and its unique index serves.
+Index(
+    "ix_subscribers_email_key_pattern",
+    subscribers.c.email_key,
+    postgresql_ops={"email_key": "varchar_pattern_ops"},
+).ddl_if(dialect="postgresql")
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_subscribers_email_key_pattern"})
 
 # Addresses that must never be mailed again, kept only as the SHA-256 of the lower-cased address,
 # so a forgotten subscriber leaves nothing readable behind.
@@ -138,6 +147,55 @@ digests = Table(
     Column("approved_at", UTCDateTime, nullable=True),
     # When it was released to its recipients: its rows planned (none, if nobody wants it).
     Column("planned_at", UTCDateTime, nullable=True),
+    # codec.content_hash of the content as approved: a send goes only with that content.
+    Column("approved_hash", String(64), nullable=True),
+)
+
+# An editor's change set for a digest (compose/edits.py's ChangeSet.to_dict), kept apart from the
+# snapshot: a digest composed on the fly, not stored yet, has its edits too.
+digest_edits = Table(
+    "digest_edits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("changes", JSONDocument, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(200), nullable=False),  # an audit actor, "editor:Ada"
+)
+
+# People who use the editor (store/accounts.py): a role each, a memory-hard password hash.
+editor_accounts = Table(
+    "editor_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False, unique=True),  # what they log in with
+    Column("email", String(254), nullable=False),
+    Column("role", String(16), nullable=False),  # marketing | editor | admin
+    Column("password_hash", String(200), nullable=False),  # argon2id, PHC string
+    Column("disabled", Boolean, nullable=False, default=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime, nullable=True),
+)
+
+# Logged-in browsers: the cookie holds a random token, the table only its SHA-256, so logging out,
+# a password change or an admin ends a session at once, on every process.
+editor_sessions = Table(
+    "editor_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    # NULL: a session opened with the bootstrap token (web.editor.token), acting as an admin.
+    Column(
+        "account_id",
+        Integer,
+        ForeignKey("editor_accounts.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+    Column("client", String(64), nullable=False),  # the address it logged in from
+    Column("flash", Text, nullable=True),  # what the last change did, shown on the next page
 )
 
 deliveries = Table(

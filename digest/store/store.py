@@ -47,7 +47,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
-from digest.store import codec, schema, subscriptions
+from digest.store import audit, codec, schema, subscriptions
 from digest.store.engine import (
     create_engine_for,
     dialect_insert,
@@ -147,6 +147,13 @@ class ApprovalStatus(StrEnum):
     APPROVED = "approved"  # an editor let it go: sent at its time
 
 
+DECISION_ACTIONS = {
+    ApprovalStatus.APPROVED: "digest.approve",
+    ApprovalStatus.HELD: "digest.hold",
+    ApprovalStatus.DRAFT: "digest.draft",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class DigestApproval:
     key: str
@@ -155,6 +162,7 @@ class DigestApproval:
     approved_at: datetime | None
     planned: int  # outbox rows for real recipients (test-sends not counted)
     planned_at: datetime | None = None  # when it was released to its recipients
+    approved_hash: str | None = None  # codec.content_hash of the content as approved
 
 
 class Store:
@@ -506,6 +514,7 @@ class Store:
             columns.approved_by,
             columns.approved_at,
             columns.planned_at,
+            columns.approved_hash,
             planned.label("planned"),
         ).where(columns.key == key)
         with self.engine.connect() as connection:
@@ -519,6 +528,7 @@ class Store:
             approved_at=row.approved_at,
             planned=row.planned,
             planned_at=row.planned_at,
+            approved_hash=row.approved_hash,
         )
 
     def planned_digest_keys(self) -> set[str]:
@@ -539,26 +549,51 @@ class Store:
             connection.execute(statement)
 
     def set_digest_approval(
-        self, key: str, status: ApprovalStatus, *, by: str | None, at: datetime | None
+        self,
+        key: str,
+        status: ApprovalStatus,
+        *,
+        by: str | None,
+        at: datetime | None,
+        content_hash: str | None = None,
+        audit_actor: str | None = None,
     ) -> bool:
-        """Record an editor's decision (approved: who and when; otherwise both cleared).
+        """Record an editor's decision (approved: who, when, and the hash of the content they
+        approved; otherwise all cleared), with its audit entry when `audit_actor` is given.
 
         False when no digest has that key. A hold clears the approval, so a digest approved
         and then held needs a new approval to go.
         """
         approved = status is ApprovalStatus.APPROVED
+        columns = schema.digests.c
         statement = (
             update(schema.digests)
-            .where(schema.digests.c.key == key)
+            .where(columns.key == key)
             .values(
                 status=status.value,
                 approved_by=by if approved else None,
                 approved_at=at if approved else None,
+                approved_hash=content_hash if approved else None,
             )
-            .returning(schema.digests.c.key)
+            .returning(columns.key)
         )
         with self.write() as connection:
-            return connection.execute(statement).first() is not None
+            before = connection.scalar(select(columns.status).where(columns.key == key))
+            found = connection.execute(statement).first() is not None
+            if found and audit_actor is not None and at is not None:
+                after = {"status": status.value}
+                if approved:
+                    after["content_hash"] = content_hash or ""
+                audit.record(
+                    connection,
+                    at=at,
+                    actor=audit_actor,
+                    action=DECISION_ACTIONS[status],
+                    subject=key,
+                    before={"status": before},
+                    after=after,
+                )
+            return found
 
     # --- helpers ------------------------------------------------------------------------------
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import email
 import email.policy
-import re
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
-from digest.compose import IsoWeek
+from digest.compose import IsoWeek, StaleEdit, receives
 from digest.context import Context
 from digest.models import Delivery, DeliveryChannel, DeliveryState, Digest, DigestKind
 from digest.render.email import GMAIL_CLIP_BYTES, WARN_HTML_BYTES
@@ -27,33 +26,22 @@ from digest.schedule.messages import MessageBuilder, Skip
 from digest.schedule.status import DigestStatus, delivery_counts, digest_status
 
 PREVIEW_ADDRESS = "reader@example.com"
-_KEY = re.compile(r"^(?:weekly|company:[a-z0-9][a-z0-9-]*):(\d{4}-W\d{2})$")
 
 
 @dataclass(frozen=True, slots=True)
 class Found:
     digest: Digest
     stored: bool  # False: composed now, on the fly, from what the store holds
+    stale: tuple[StaleEdit, ...] = ()  # the editors' changes that no longer apply
 
 
 def find_digest(ctx: Context, key: str) -> Found | None:
-    """The stored snapshot of `key`, or else the digest composed now from the store."""
+    """The stored snapshot of `key`, or else the digest composed now from the store, edited."""
     stored = ctx.store.load_digest(key)
     if stored is not None:
         return Found(stored, True)
-    match = _KEY.match(key)
-    if match is None:
-        return None
-    try:
-        week = IsoWeek.parse(match.group(1))
-    except ValueError:
-        return None
-    if key.startswith("weekly:"):
-        digest = jobs.compose_weekly(ctx, week)
-        return Found(digest, False) if digest.entries else None
-    slug = key.split(":")[1]
-    digests = jobs.compose_companies(ctx, week, slug)
-    return Found(digests[0], False) if digests else None
+    edited = jobs.compose_key(ctx, key)
+    return Found(edited.digest, False, edited.stale) if edited is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +132,10 @@ def message_view(ctx: Context, digest: Digest, subscriber_id: str | None) -> Mes
             digest, PREVIEW_ADDRESS, key=f"{digest.key}/preview", now=now, subject_prefix=""
         )
         return parse_message(built.data)
-    subscriber = ctx.store.subscriber(subscriber_id)
+    subscriber = ctx.store.subscriber(subscriber_id)  # one query, never the whole audience
     if subscriber is None:
         return NotSent("no subscriber has that id")
-    if subscriber.id not in {s.id for s in jobs.email_audience(ctx, digest)}:
+    if not receives(subscriber, digest):
         return NotSent(not_in_audience(digest, subscriber.status.value))
     row = Delivery(
         id=0,
