@@ -21,6 +21,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from digest import __version__, outbox
+from digest.cli_editor import add_editor_commands
 from digest.cli_report import add_report_command
 from digest.cli_subscribers import add_subscriber_commands
 from digest.cli_tokens import add_api_token_commands
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_subscriber_commands(commands, open_context)
     add_api_token_commands(commands, open_context)
+    add_editor_commands(commands, open_context)
 
     for name, handler, help_text in (
         ("build", run_build, "render digests to files without delivering"),
@@ -187,13 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-file", help="where the private key goes, mode 0600 (default dkim-SELECTOR.key)"
     )
     keygen.set_defaults(handler=run_dkim_keygen)
-
-    editor = commands.add_parser("editor", help="the web editor's login")
-    editor_commands = editor.add_subparsers(dest="action", required=True)
-    hashing = editor_commands.add_parser(
-        "hash-password", help="print the scrypt hash of a password for web.editor.password_hash"
-    )
-    hashing.set_defaults(handler=run_editor_hash_password)
 
     status = commands.add_parser(
         "status", help="where each digest of a week stands: draft, approved, planned, sent…"
@@ -528,29 +523,6 @@ def run_status(args: argparse.Namespace) -> int:
                 print(f"  {digest.key:44} {status.words}")
     finally:
         ctx.close()
-    return 0
-
-
-def run_editor_hash_password(args: argparse.Namespace) -> int:
-    """Asks twice on a terminal; reads one line from a pipe (for scripts)."""
-    import getpass
-
-    from digest.passwords import hash_password
-
-    if sys.stdin.isatty():
-        password = getpass.getpass("Editor password: ")
-        if getpass.getpass("Again: ") != password:
-            raise InputError([Problem("", "", "password", "the two passwords differ; try again")])
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if len(password) < 12:
-        raise InputError([Problem("", "", "password", "too short: use at least 12 characters")])
-    print(hash_password(password))
-    print(
-        "Set it in the environment as DIGEST_EDITOR_PASSWORD_HASH (single quotes keep the $ "
-        "signs), then restart `digest serve`.",
-        file=sys.stderr,
-    )
     return 0
 
 

@@ -222,32 +222,20 @@ class SocialChannelSettings:
 
 @dataclass(frozen=True, slots=True)
 class EditorSettings:
-    """How editors log in to /editor/: a password hash, a token, or both; neither disables it."""
+    """How people log in to /editor/: with their accounts (`digest editor add`, stored in the
+    database); the token is only an admin's bootstrap, until an admin account exists."""
 
-    # A self-describing KDF string from `digest editor hash-password` ("$scrypt$ln=15,r=8,p=1$…").
-    password_hash: Secret | None = None
-    token: Secret | None = None  # a long random string an editor may type instead
+    token: Secret | None = None  # a long random string that logs in as an admin, once
     session_minutes: int = 480  # a login lasts this long, then the editor logs in again
-    secure_cookie: bool = False  # true when the app is reached over HTTPS (behind a proxy)
 
     def check(self) -> None:
         problems = []
-        if self.password_hash is not None and not self.password_hash.reveal().startswith(
-            "$scrypt$"
-        ):
-            problems.append(
-                ("password_hash", "not a hash: make one with `digest editor hash-password`")
-            )
         if self.token is not None and len(self.token.reveal()) < 24:
             problems.append(("token", "too short: use at least 24 random characters"))
         if not 5 <= self.session_minutes <= 7 * 24 * 60:
             problems.append(("session_minutes", "must be from 5 to 10080 (a week)"))
         if problems:
             raise SectionProblems(*problems)
-
-    @property
-    def enabled(self) -> bool:
-        return self.password_hash is not None or self.token is not None
 
 
 @dataclass(frozen=True, slots=True)

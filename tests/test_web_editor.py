@@ -1,5 +1,6 @@
-"""The editor's side of the web app: login, sessions, CSRF, the digest pages, view as subscriber,
-test-sends as outbox rows, approval, and templates that reload and explain their errors."""
+"""The editor's side of the web app: logins by account, server-side sessions, throttling, CSRF,
+the digest pages, view as subscriber, test-sends as outbox rows, approval, curating, and
+templates that reload and explain their errors."""
 
 from __future__ import annotations
 
@@ -28,26 +29,23 @@ from digest import outbox
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
 from digest.models import DeliveryState
-from digest.passwords import hash_password
 from digest.render.templates import template_environment
 from digest.schedule.deliverer import deliver_due
 from digest.settings import Settings, parse_settings
 from digest.store import Store, schema
+from digest.store.accounts import Role, create_account
+from digest.store.audit import entries_for
 from digest.store.store import ApprovalStatus
 from digest.web.app import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "digest" / "data"
 PASSWORD = "correct horse battery staple"
+EDITOR = "Ada Editor"
 TOKEN = "t0ken-for-the-editor-tests-0123456789"
 WEEKLY = "weekly:2026-W48"
 # The Monday after the sample's last week, before the 07:00 weekly run.
 SUNDAY = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def password_hash() -> str:
-    return hash_password(PASSWORD)
 
 
 @dataclass
@@ -84,13 +82,19 @@ def overrides(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def context(tmp_path: Path, password_hash: str, clock: Clock, overrides: Path) -> Iterator[Context]:
-    settings = editor_settings(
-        tmp_path, {"password_hash": password_hash, "token": TOKEN}, overrides
-    )
+def context(tmp_path: Path, clock: Clock, overrides: Path) -> Iterator[Context]:
+    settings = editor_settings(tmp_path, {"token": TOKEN}, overrides)
     store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
     store.write_batch(read_sources([str(DATA / "sample.yaml")]))
     store.save_subscribers(read_subscribers(DATA / "sample-subscribers.csv"))
+    create_account(
+        store.engine,
+        name=EDITOR,
+        email="ada@example.org",
+        role=Role.EDITOR,
+        password=PASSWORD,
+        now=SUNDAY,
+    )
     ctx = Context(settings=settings, store=store, env=template_environment(overrides), clock=clock)
     yield ctx
     store.close()
@@ -100,11 +104,11 @@ class Client:
     """httpx's AsyncClient on the app, driven from a thread of its own: these tests also run
     after the browser tests, whose Playwright keeps an event loop in the main thread."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, base_url: str = "http://testserver") -> None:
         self._portal = start_blocking_portal()
         self.portal = self._portal.__enter__()
         transport = httpx.ASGITransport(app=app)
-        self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        self.client = httpx.AsyncClient(transport=transport, base_url=base_url)
         self.cookies = self.client.cookies
 
     def get(self, url: str, **options: Any) -> httpx.Response:
@@ -119,8 +123,8 @@ class Client:
 
 
 @contextmanager
-def client_for(app: Starlette) -> Iterator[Client]:
-    client = Client(app)
+def client_for(app: Starlette, base_url: str = "http://testserver") -> Iterator[Client]:
+    client = Client(app, base_url)
     try:
         yield client
     finally:
@@ -139,17 +143,30 @@ def csrf_of(page: str) -> str:
     return match.group(1)
 
 
-def log_in(client: Client, password: str = PASSWORD) -> httpx.Response:
+def use_cookie(client: Client, token: str) -> None:
+    """Send this session token, as a browser holding an old cookie would."""
+    client.cookies.clear()
+    client.cookies.set("digest_editor", token, domain="testserver.local", path="/editor")
+
+
+def log_in(client: Client, password: str = PASSWORD, name: str = EDITOR) -> httpx.Response:
     form = client.get("/editor/login")
     return client.post(
         "/editor/login",
         data={
             "csrf_token": csrf_of(form.text),
-            "name": "Ada Editor",
+            "name": name,
             "password": password,
             "next": "/editor/",
         },
     )
+
+
+def hash_shown(page: str) -> str:
+    """The content hash the page's Approve form carries: what the editor saw."""
+    found = re.search(r'name="content_hash" value="([^"]+)"', page)
+    assert found, "the page has no Approve form"
+    return found.group(1)
 
 
 def digest_page(client: Client, key: str = WEEKLY, **query: str) -> str:
@@ -171,21 +188,113 @@ def test_editor_pages_need_a_login(client: Client) -> None:
     assert change.status_code == 401
 
 
-def test_a_wrong_password_is_refused_and_the_right_one_or_the_token_lets_in(
+def test_a_wrong_password_is_refused_and_the_right_one_lets_in_with_a_tight_cookie(
     client: Client,
 ) -> None:
     wrong = log_in(client, "not the password")
     assert wrong.status_code == 401
-    assert "That password or token is not right." in wrong.text
+    assert "That name and password do not match an account." in wrong.text
     assert (client.get("/editor/")).status_code == 303
     right = log_in(client)
     assert right.status_code == 303 and right.headers["location"] == "/editor/"
-    cookie = right.headers["set-cookie"]
+    cookie = right.headers["set-cookie"].lower()
     assert "path=/editor" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    assert "secure" not in cookie  # plain http: a Secure cookie would never come back
     index = client.get("/editor/")
-    assert index.status_code == 200 and "logged in as Ada Editor" in index.text
+    assert index.status_code == 200 and 'id="who">Ada Editor<' in index.text
+    # The cookie holds a random token; the session is a row, only the token's hash in it.
+    token = client.cookies["digest_editor"]
+    assert EDITOR not in token and len(token) >= 40
+
+
+def test_the_cookie_is_secure_when_a_trusted_proxy_says_https(context: Context) -> None:
+    # The proxy took https and passes plain http on (the browser's cookie jar saw https).
+    with client_for(create_app(context), "https://testserver") as client:
+        client.client.headers["X-Forwarded-Proto"] = "https"
+        response = log_in(client)
+    assert response.status_code == 303
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+def test_logging_out_and_a_new_password_end_sessions_on_the_server(
+    client: Client, context: Context
+) -> None:
+    log_in(client)
+    stolen = client.cookies["digest_editor"]
+    page = client.get("/editor/").text
+    client.post("/editor/logout", data={"csrf_token": csrf_of(page)})
+    use_cookie(client, stolen)
+    assert client.get("/editor/").status_code == 303  # the old cookie no longer works
     client.cookies.clear()
-    assert (log_in(client, TOKEN)).status_code == 303
+    # Log in twice (two devices); changing the password ends both.
+    log_in(client)
+    other = client.cookies["digest_editor"]
+    client.cookies.clear()
+    log_in(client)
+    page = client.get("/editor/password").text
+    changed = client.post(
+        "/editor/password",
+        data={
+            "csrf_token": csrf_of(page),
+            "current": PASSWORD,
+            "new": "a brand new passphrase",
+            "again": "a brand new passphrase",
+        },
+    )
+    assert changed.status_code == 303 and changed.headers["location"].endswith("changed=1")
+    use_cookie(client, other)
+    assert client.get("/editor/").status_code == 303
+    client.cookies.clear()
+    assert log_in(client).status_code == 401
+    client.cookies.clear()
+    assert log_in(client, "a brand new passphrase").status_code == 303
+    actions = [entry.action for entry in entries_for(context.store.engine, f"account:{EDITOR}")]
+    assert actions[:2] == ["account.login", "account.password"]
+
+
+def test_logins_are_throttled_per_account_and_per_client(client: Client, clock: Clock) -> None:
+    for _ in range(5):
+        assert log_in(client, "guess").status_code == 401
+    refused = log_in(client)  # even the right password, while the account is throttled
+    assert refused.status_code == 429
+    assert "Too many failed logins for this account. Wait " in refused.text
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    clock.now += timedelta(seconds=61)
+    assert log_in(client).status_code == 303  # the minute is over: the right one goes in
+    client.cookies.clear()
+    # From one address, trying many names: the per-client limit (10 a minute) stops it.
+    for number in range(10):
+        log_in(client, "guess", name=f"nobody {number}")
+    blocked = log_in(client, name="someone else")
+    assert blocked.status_code == 429 and "from your address" in blocked.text
+
+
+def test_the_token_is_only_a_bootstrap_until_an_admin_exists(
+    client: Client, context: Context
+) -> None:
+    assert log_in(client, TOKEN, name="whoever").status_code == 303
+    accounts_page = client.get("/editor/accounts")
+    assert accounts_page.status_code == 200 and "bootstrap token" in accounts_page.text
+    added = client.post(
+        "/editor/accounts",
+        data={
+            "csrf_token": csrf_of(accounts_page.text),
+            "action": "add",
+            "name": "Grace Admin",
+            "email": "grace@example.org",
+            "role": "admin",
+            "password": "grace's own long password",
+        },
+    )
+    assert added.status_code == 303
+    # An admin exists now: the token's session ends and the token no longer logs in.
+    assert client.get("/editor/").status_code == 303
+    refused = log_in(client, TOKEN, name="whoever")
+    assert refused.status_code == 401 and "bootstrap token no longer logs in" in refused.text
+    client.cookies.clear()
+    assert log_in(client, "grace's own long password", name="Grace Admin").status_code == 303
+    (entry,) = entries_for(context.store.engine, "account:Grace Admin")[-1:]
+    assert entry.actor == "token:bootstrap" and entry.action == "account.add"
 
 
 def test_a_session_ends_after_its_lifetime(client: Client, clock: Clock) -> None:
@@ -199,54 +308,32 @@ def test_a_session_ends_after_its_lifetime(client: Client, clock: Clock) -> None
 
 def test_forms_without_the_csrf_token_change_nothing(client: Client, context: Context) -> None:
     # Login itself is protected: a form posted from elsewhere has no token.
-    forged_login = client.post("/editor/login", data={"name": "Mallory", "password": PASSWORD})
+    forged_login = client.post("/editor/login", data={"name": EDITOR, "password": PASSWORD})
     assert forged_login.status_code == 403
     log_in(client)
-    for action in ("approve", "hold", "test-send"):
+    for action in ("approve", "hold", "test-send", "edit"):
         response = client.post(
             f"/editor/digest/{WEEKLY}/{action}",
-            data={"csrf_token": "guessed", "address": "x@example.org"},
+            data={"csrf_token": "guessed", "address": "x@example.org", "action": "note"},
         )
         assert response.status_code == 403, action
     assert context.store.digest_approval(WEEKLY) is None
     assert outbox.state_counts(context.store.engine) == {}
 
 
-def test_the_editor_is_disabled_with_a_clear_message_when_no_secret_is_set(
+def test_the_editor_is_disabled_with_a_clear_message_without_accounts_or_token(
     tmp_path: Path,
 ) -> None:
     settings = editor_settings(tmp_path, None)
-    assert not settings.web.editor.enabled
     with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as store:
         ctx = Context(settings=settings, store=store, env=template_environment())
         with client_for(create_app(ctx)) as client:
             for path in ("/editor/", "/editor/login"):
                 response = client.get(path)
                 assert response.status_code == 503
-                assert "The editor is disabled" in response.text
-                assert "digest editor hash-password" in response.text
+                assert "The editor has no accounts yet" in response.text
+                assert "digest editor add NAME EMAIL --role admin" in response.text
             assert (client.get("/archive")).status_code == 200
-
-
-def test_settings_yaml_without_editor_secrets_leaves_the_editor_off(tmp_path: Path) -> None:
-    """The shipped settings.yaml reads the secrets from ${ENV:-}: unset, the editor is off."""
-    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_EDITOR")}
-    script = (
-        "import sys, yaml; from digest.settings import parse_settings; "
-        "raw = yaml.safe_load(sys.stdin.read()); "
-        "s = parse_settings(raw, where='settings.yaml', root=__import__('pathlib').Path('.')); "
-        "print(s.web.editor.enabled, s.web.host)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        input=yaml.safe_dump(raw),
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=True,
-    )
-    assert result.stdout.split() == ["False", "127.0.0.1"]
 
 
 def test_the_web_app_never_imports_delivery() -> None:
@@ -264,25 +351,30 @@ def test_the_web_app_never_imports_delivery() -> None:
 # The digest pages ---------------------------------------------------------------------------
 
 
-def test_the_index_lists_upcoming_and_past_digests(client: Client, context: Context) -> None:
+def test_the_calendar_shows_each_digest_at_its_time_with_its_state(
+    client: Client, context: Context, clock: Clock
+) -> None:
     log_in(client)
-    page = (client.get("/editor/")).text
-    upcoming, past = page.split("Past digests")
-    assert f"/editor/digest/{WEEKLY}" in upcoming
-    assert "/editor/digest/company:mistral-ai:2026-W48" in upcoming
-    assert "composed now, not stored" in upcoming
-    assert "No digest has been planned for delivery yet." in past
+    page = client.get("/editor/", params={"week": "2026-W49"}).text  # W48's digests go out
+    assert "Week 49: 30 Nov – 6 Dec 2026" in page
+    monday = page.split("Mon <span>30</span>")[1].split("Tue <span>")[0]
+    assert f'href="/editor/digest/{WEEKLY}"' in monday
+    assert 'href="/editor/digest/company:mistral-ai:2026-W48"' in monday
+    assert '<span class="time">07:00</span>' in monday  # Paris time, the weekly's run
+    assert '<span class="badge draft">draft</span>' in monday
     from digest.schedule import jobs
 
-    week = jobs.latest_week(context)
-    assert week is not None
-    jobs.plan_email(context, jobs.compose_weekly(context, week))
-    upcoming, past = (client.get("/editor/")).text.split("Past digests")
-    assert f"/editor/digest/{WEEKLY}" in past and f"/editor/digest/{WEEKLY}" not in upcoming
-    assert "planned for" in past
-    # Planned for its readers and not sent yet: it reads as planned, neither draft nor sent.
-    assert '<span class="badge planned">planned</span>' in past and "badge draft" not in past
-    assert "no worker has sent any yet" in past
+    jobs.plan_email(context, jobs.compose_weekly(context, jobs.IsoWeek(2026, 48)))
+    monday = client.get("/editor/", params={"week": "2026-W49"}).text.split("Tue <span>")[0]
+    weekly = monday.split(f'data-key="{WEEKLY}"')[1].split("</a>")[0]
+    assert '<span class="badge planned">planned</span>' in weekly
+    # Once Monday's run and its grace (6 hours) have passed, an unplanned digest is missed.
+    clock.now = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    client.cookies.clear()
+    log_in(client)  # the Sunday login has ended by now
+    late = client.get("/editor/", params={"week": "2026-W49"}).text
+    company = late.split('data-key="company:mistral-ai:2026-W48"')[1].split("</a>")[0]
+    assert '<span class="badge missed">missed</span>' in company
 
 
 def test_a_digest_page_shows_the_email_its_text_headers_size_and_posts(
@@ -303,7 +395,7 @@ def test_a_digest_page_shows_the_email_its_text_headers_size_and_posts(
         assert f'data-channel="{channel}"' in page
     assert re.search(r'<span class="count ">\d+ / 280</span>', page)
     assert re.search(r'<span class="count ">\d+ / 300</span>', page)
-    assert 'class="secondary copy" data-copy="post-0"' in page
+    assert 'class="secondary small copy" data-copy="post-0"' in page
     assert 'src="/static/editor.js"' in page
     assert "navigator.clipboard.writeText" in client.get("/static/editor.js").text
     frame = client.get(f"/editor/digest/{WEEKLY}/email.html")
@@ -396,6 +488,8 @@ def test_a_test_send_is_an_outbox_row_marked_test_that_the_worker_delivers(
         rows = connection.execute(select(schema.deliveries)).mappings().all()
     assert len(rows) == 1 and rows[0]["is_test"] is True
     assert rows[0]["payload"]["address"] == "proof@example.org"
+    (sent,) = entries_for(context.store.engine, WEEKLY)
+    assert sent.action == "digest.test-send" and sent.actor == f"editor:{EDITOR}"
     # The digest was not stored by previewing or test-sending it: it is not frozen yet.
     assert context.store.load_digest(WEEKLY) is None
     report = deliver_due(context)
@@ -429,7 +523,10 @@ def test_approving_records_who_and_when_and_holding_clears_it(
 ) -> None:
     log_in(client)
     page = digest_page(client)
-    approved = client.post(f"/editor/digest/{WEEKLY}/approve", data={"csrf_token": csrf_of(page)})
+    approved = client.post(
+        f"/editor/digest/{WEEKLY}/approve",
+        data={"csrf_token": csrf_of(page), "content_hash": hash_shown(page)},
+    )
     assert approved.status_code == 303
     approval = context.store.digest_approval(WEEKLY)
     assert approval is not None
@@ -451,7 +548,10 @@ def test_approving_after_the_scheduled_time_plans_it_at_once(
     clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # after Monday 07:00 in Paris
     log_in(client)
     page = digest_page(client)
-    client.post(f"/editor/digest/{WEEKLY}/approve", data={"csrf_token": csrf_of(page)})
+    client.post(
+        f"/editor/digest/{WEEKLY}/approve",
+        data={"csrf_token": csrf_of(page), "content_hash": hash_shown(page)},
+    )
     approval = context.store.digest_approval(WEEKLY)
     assert approval is not None and approval.planned > 0
     page = digest_page(client)
@@ -514,9 +614,9 @@ def test_a_template_error_shows_its_file_line_and_message(client: Client, overri
     assert "no_such_field" in page.text
     # An editor page's own template.
     (overrides / "web" / "editor").mkdir(parents=True)
-    (overrides / "web" / "editor" / "index.html.j2").write_text("{% for x in %}\n")
+    (overrides / "web" / "editor" / "calendar.html.j2").write_text("{% for x in %}\n")
     index = client.get("/editor/")
-    assert "index.html.j2</code>" in index.text and "line 1" in index.text
+    assert "calendar.html.j2</code>" in index.text and "line 1" in index.text
 
 
 def test_a_held_or_unapproved_digest_stays_out_of_the_public_archive(
@@ -528,3 +628,100 @@ def test_a_held_or_unapproved_digest_stays_out_of_the_public_archive(
     assert context.store.load_digest(WEEKLY) is not None  # stored by the decision
     assert WEEKLY not in (client.get("/archive")).text
     assert (client.get(f"/archive/{WEEKLY}")).status_code == 404
+
+
+# Curating ------------------------------------------------------------------------------------
+
+
+def edit(client: Client, action: str, **fields: str) -> httpx.Response:
+    page = digest_page(client)
+    return client.post(
+        f"/editor/digest/{WEEKLY}/edit",
+        data={"csrf_token": csrf_of(page), "action": action, **fields},
+    )
+
+
+def test_curating_changes_the_preview_and_every_change_is_in_the_history(
+    client: Client, context: Context
+) -> None:
+    from digest.schedule import jobs
+
+    log_in(client)
+    digest = jobs.compose_weekly(context, jobs.IsoWeek(2026, 48))
+    last, first = digest.entries[-1].item, digest.entries[0].item
+    assert edit(client, "pin", item=last.id).status_code == 303
+    assert edit(client, "drop", item=first.id).status_code == 303
+    note = "**Big week.** Read [this](https://example.com/a) <script>alert(1)</script>"
+    edit(client, "text", note=note, subject="Pinned: our pick", preheader="")
+    page = digest_page(client)
+    assert "Saved the note, subject." in page
+    assert "<th>Subject</th><td>Pinned: our pick</td>" in page
+    contents = page.split('id="contents"')[1].split('id="words"')[0]
+    first_entry = contents.split('class="entry-title">')[1].split("</div>")[0]
+    assert "Pinned" in first_entry and last.title.replace("'", "&#39;") in first_entry
+    assert 'value="restore"' in page  # the dropped item can be put back
+    frame = client.get(f"/editor/digest/{WEEKLY}/email.html").text
+    assert "<strong>Big week.</strong>" in frame
+    assert "<script>" not in frame and "&lt;script&gt;alert(1)&lt;/script&gt;" in frame
+    assert first.title not in frame
+    history = page.split('id="history"')[1]
+    for action in ("pin", "drop", "text"):
+        assert f'<td class="action">{action}</td>' in history
+    assert [e.action for e in entries_for(context.store.engine, WEEKLY)] == [
+        "digest.text",
+        "digest.drop",
+        "digest.pin",
+    ]
+    # The note's text part is plain text, shown as typed.
+    assert "Big week. Read this (https://example.com/a) <script>" in (
+        page.split('id="text-part">')[1].replace("&lt;", "<").replace("&gt;", ">")
+    )
+
+
+def test_an_edit_after_approval_returns_it_to_draft_and_says_so(
+    client: Client, context: Context
+) -> None:
+    log_in(client)
+    page = digest_page(client)
+    client.post(
+        f"/editor/digest/{WEEKLY}/approve",
+        data={
+            "csrf_token": csrf_of(page),
+            "content_hash": re.findall(r'name="content_hash" value="([^"]+)"', page)[0],
+        },
+    )
+    approval = context.store.digest_approval(WEEKLY)
+    assert approval is not None and approval.status is ApprovalStatus.APPROVED
+    edit(client, "text", note="One more thing.", subject="", preheader="")
+    page = digest_page(client)
+    assert "the edit returned it to draft" in page
+    assert '<span class="badge draft" id="status">draft</span>' in page
+    # An approval of what the page showed before another change is refused.
+    stale_hash = hash_shown(page)
+    edit(client, "text", note="Changed again.", subject="", preheader="")
+    page = digest_page(client)
+    client.post(
+        f"/editor/digest/{WEEKLY}/approve",
+        data={"csrf_token": csrf_of(page), "content_hash": stale_hash},
+    )
+    assert "Not approved: the digest changed since you opened it" in digest_page(client)
+    approval = context.store.digest_approval(WEEKLY)
+    assert approval is not None and approval.status is ApprovalStatus.DRAFT
+
+
+def test_the_subscriber_picker_searches_instead_of_listing_everyone(
+    client: Client, context: Context
+) -> None:
+    log_in(client)
+    everyone = context.store.subscribers()
+    page = digest_page(client)
+    assert '<select id="subscriber"' not in page and everyone[0].email not in page
+    someone = everyone[0]
+    found = digest_page(client, q=someone.email[:4].upper())
+    people = found.split('id="people"')[1].split("</ul>")[0]
+    assert someone.email in people
+    assert all(
+        s.email.lower().startswith(someone.email[:4].lower()) for s in everyone if s.email in people
+    )
+    by_id = digest_page(client, q=someone.id)
+    assert f"subscriber={someone.id}" in by_id

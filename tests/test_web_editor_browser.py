@@ -1,9 +1,13 @@
-"""The editor end to end in headless Chromium: log in, open the weekly digest, see its two-column
-entries side by side at 600 px and stacked at 375 px, view it as a subscriber, approve it.
-Screenshots of each step are kept in test-artifacts/."""
+"""The desk end to end in headless Chromium: log in, curate the weekly digest (pin, leave out,
+reorder, a note in Markdown with a <script> in it), see the preview change, view it as a
+subscriber, approve it, and find exactly that in the delivered .eml; then every desk page at
+375 px without sideways scrolling. Screenshots of each step are kept in test-artifacts/."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,16 +18,27 @@ from web_support import ARTIFACTS, live_server
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
 from digest.models import SubscriberStatus
-from digest.passwords import hash_password
 from digest.render.templates import template_environment
+from digest.schedule import jobs
 from digest.settings import parse_settings
 from digest.store import Store
+from digest.store.accounts import Role, create_account
 from digest.store.store import ApprovalStatus
 from digest.web.app import create_app
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "digest" / "data"
 PASSWORD = "a browser-typed password"
+WEEKLY = "weekly:2026-W48"
+NOTE = "**A big week** for [compute](https://example.com/compute).\n\n<script>alert(1)</script>"
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def column_boxes(page: Any) -> tuple[dict[str, float], dict[str, float]]:
@@ -32,87 +47,160 @@ def column_boxes(page: Any) -> tuple[dict[str, float], dict[str, float]]:
     image = frame.locator("div.mj-column-per-40").first
     headline = frame.locator("div.mj-column-per-60").first
     image.wait_for()
-    image.scroll_into_view_if_needed()  # for the screenshots
     image_box, headline_box = image.bounding_box(), headline.bounding_box()
     assert image_box is not None and headline_box is not None
     return image_box, headline_box
 
 
-def test_an_editor_previews_views_as_a_subscriber_and_approves_in_chromium(
+def entry_button(page: Any, item_id: str, action: str) -> Any:
+    return page.locator(f'li.entry[data-item="{item_id}"] button[value="{action}"]')
+
+
+def no_sideways_scroll(page: Any) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_an_editor_curates_approves_and_the_delivered_email_is_what_they_saw(
     browser: Any, tmp_path: Path
 ) -> None:
     raw = yaml.safe_load((REPO / "settings.yaml").read_text())
-    raw["web"]["editor"] = {"password_hash": hash_password(PASSWORD)}
     raw["digests"]["weekly"]["require_approval"] = True
+    raw["email"]["options"]["directory"] = str(tmp_path / "outbox" / "email")
+    for channel in raw["social"]:
+        channel["options"]["directory"] = str(tmp_path / "outbox" / "social")
     settings = parse_settings(raw, where="settings.yaml", root=tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
+    clock = Clock(datetime(2026, 11, 29, 18, 0, tzinfo=UTC))  # Sunday, before Monday's run
     with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as store:
         store.write_batch(read_sources([str(DATA / "sample.yaml")]))
         store.save_subscribers(read_subscribers(DATA / "sample-subscribers.csv"))
-        subscriber = next(
+        create_account(
+            store.engine, name="Ada Editor", email="ada@example.org", role=Role.ADMIN,
+            password=PASSWORD, now=clock.now,
+        )  # fmt: skip
+        ctx = Context(settings=settings, store=store, env=template_environment(), clock=clock)
+        composed = jobs.compose_weekly(ctx, jobs.IsoWeek(2026, 48))
+        first, second, last = (composed.entries[i].item for i in (0, 1, -1))
+        reader = next(
             s
             for s in store.subscribers([SubscriberStatus.ACTIVE])
-            if s.preferences.weekly and s.preferences.format == "html"
-        )
-        # Before the week's scheduled send (Monday 30 November, 07:00 in Paris): an approval
-        # then waits for the schedule, so the digest shows as approved, not yet sent.
-        before_send = datetime(2026, 11, 29, 12, tzinfo=UTC)
-        ctx = Context(
-            settings=settings, store=store, env=template_environment(), clock=lambda: before_send
+            if s.preferences.weekly and s.preferences.format == "html" and not s.preferences.topics
         )
         with live_server(create_app(ctx)) as base:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             page = context.new_page()
             try:
-                # Log in: the editor's pages send a stranger to the login form first.
-                page.goto(f"{base}/editor/")
+                page.goto(f"{base}/editor/?week=2026-W49")
                 assert "/editor/login" in page.url
                 page.fill("#name", "Ada Editor")
                 page.fill("#password", PASSWORD)
                 page.click("button[type=submit]")
-                page.wait_for_url(f"{base}/editor/")
-                page.screenshot(path=str(ARTIFACTS / "editor-index.png"), full_page=True)
+                page.wait_for_url("**/editor/?week=2026-W49")
+                assert no_sideways_scroll(page)
+                page.screenshot(path=str(ARTIFACTS / "desk-calendar-1280.png"), full_page=True)
 
-                # Open the weekly digest: at 600 px an entry's image and headline sit side by side.
-                page.click("a[href$='/editor/digest/weekly:2026-W48']")
-                page.wait_for_url("**/editor/digest/weekly:2026-W48")
+                # From the calendar to the weekly digest; the email's columns sit side by side.
+                page.click(f'#calendar a[data-key="{WEEKLY}"]')
+                page.wait_for_url(f"**/editor/digest/{WEEKLY}")
                 assert page.locator("#email-frame").get_attribute("sandbox") == ""
                 image, headline = column_boxes(page)
                 assert headline["x"] >= image["x"] + image["width"] - 1
-                assert abs(headline["y"] - image["y"]) < image["height"]
-                assert page.locator("#posts .post-card").count() > 0
-                page.screenshot(path=str(ARTIFACTS / "editor-digest-600.png"))
 
-                # Phone width: the columns stack, the image above the headline, full width.
-                page.click("#width-phone")
-                page.wait_for_url("**width=375")
-                assert page.locator("#email-frame").evaluate("frame => frame.clientWidth") == 375
-                image, headline = column_boxes(page)
-                assert headline["y"] >= image["y"] + image["height"] - 1
-                assert abs(headline["x"] - image["x"]) < 2
-                assert image["width"] > 0.8 * 375 - 40
-                page.screenshot(path=str(ARTIFACTS / "editor-digest-375.png"))
+                # Curate: pin the last item, leave out the first, move the (new) second down.
+                entry_button(page, last.id, "pin").click()
+                page.wait_for_selector("#flash")
+                assert "Pinned to the top" in page.locator("#flash").inner_text()
+                entry_button(page, first.id, "drop").click()
+                page.wait_for_selector(f'#dropped >> text="{first.title}"')
+                entry_button(page, second.id, "down").click()
+                page.wait_for_selector("#flash")
+                page.fill("#note", NOTE)
+                page.fill("#subject", "Our pick: the week in AI")
+                page.click("#save-words")
+                page.wait_for_selector("#flash")
+                order = page.locator("li.entry").evaluate_all("els => els.map(e => e.dataset.item)")
+                assert order[0] == last.id and first.id not in order
+                page.screenshot(path=str(ARTIFACTS / "desk-digest-curated-1280.png"))
 
-                # View as a subscriber: their own address and greeting.
-                page.select_option("#subscriber", subscriber.id)
-                page.click("#view-as-button")
-                page.wait_for_url(f"**subscriber={subscriber.id}**")
-                assert subscriber.email in page.locator("#headers").inner_text()
+                # The preview changed: the note rendered, the <script> only as text, the pin first.
                 frame = page.frame_locator("#email-frame")
-                assert subscriber.name.split()[0] in frame.locator("body").inner_text()
-                page.screenshot(path=str(ARTIFACTS / "editor-view-as.png"))
+                note = frame.locator(".editor-note")
+                note.wait_for()
+                assert note.locator("strong").inner_text() == "A big week"
+                assert "<script>alert(1)</script>" in note.inner_text()
+                assert frame.locator("script").count() == 0
+                assert frame.locator("h3").first.inner_text().strip() == last.title
+                frame_html = page.locator("#email-frame").get_attribute("src")
+                assert frame_html is not None
 
-                # Approve it: who and when are recorded and shown.
-                assert page.locator("#status").inner_text() == "draft"
+                # View as one reader: found by the start of their address.
+                page.fill("#q", reader.email[:6])
+                page.click("#find-subscriber")
+                page.click(f'#people a[href*="subscriber={reader.id}"]')
+                page.wait_for_url(f"**subscriber={reader.id}**")
+                assert reader.email in page.locator("#headers").inner_text()
+                assert "Our pick: the week in AI" in page.locator("#headers").inner_text()
+                seen = page.request.get(
+                    f"{base}/editor/digest/{WEEKLY}/email.html?subscriber={reader.id}"
+                ).text()
+                page.screenshot(path=str(ARTIFACTS / "desk-view-as-1280.png"))
+
+                # Approve what was seen.
                 page.click("#approve")
-                page.wait_for_load_state()
+                page.wait_for_selector("#flash")
                 assert page.locator("#status").inner_text() == "approved"
                 assert page.locator("#approved-by").inner_text() == "Ada Editor"
-                page.screenshot(path=str(ARTIFACTS / "editor-approved.png"))
-                first_channel = page.locator("#posts details").first
-                first_channel.screenshot(path=str(ARTIFACTS / "editor-posts.png"))
+                history = page.locator("#history").inner_text()
+                for action in ("pin", "drop", "reorder", "text", "approve"):
+                    assert action in history
+                page.locator("#history").screenshot(path=str(ARTIFACTS / "desk-history.png"))
+
+                # Every desk page at 375 px: nothing scrolls sideways.
+                phone = browser.new_context(viewport={"width": 375, "height": 800})
+                small = phone.new_page()
+                try:
+                    small.goto(f"{base}/editor/login")
+                    assert no_sideways_scroll(small)
+                    small.fill("#name", "Ada Editor")
+                    small.fill("#password", PASSWORD)
+                    small.click("button[type=submit]")
+                    small.wait_for_url(f"{base}/editor/")
+                    for name, path in (
+                        ("calendar", "/editor/?week=2026-W49"),
+                        ("digest", f"/editor/digest/{WEEKLY}?width=375&find=a&q=a"),
+                        ("view-as", f"/editor/digest/{WEEKLY}?subscriber={reader.id}"),
+                        ("company", "/editor/digest/company:mistral-ai:2026-W48"),
+                        ("accounts", "/editor/accounts"),
+                        ("password", "/editor/password"),
+                    ):
+                        small.goto(f"{base}{path}")
+                        small.wait_for_load_state("networkidle")
+                        assert no_sideways_scroll(small), name
+                        small.screenshot(
+                            path=str(ARTIFACTS / f"desk-{name}-375.png"), full_page=name != "digest"
+                        )
+                finally:
+                    phone.close()
             finally:
                 context.close()
-        approval = store.digest_approval("weekly:2026-W48")
+        approval = store.digest_approval(WEEKLY)
         assert approval is not None and approval.status is ApprovalStatus.APPROVED
-        assert approval.approved_by == "Ada Editor"
+
+        # Monday's run sends it: the delivered .eml is exactly what the editor saw.
+        clock.now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # 07:00 in Paris
+        jobs.weekly_job(ctx)
+        sent = [
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in (tmp_path / "outbox" / "email").glob("*.eml")
+        ]
+        theirs = next(m for m in sent if reader.email in str(m["To"]))
+        assert str(theirs["Subject"]) == "Our pick: the week in AI"
+        html_part, text_part = theirs.get_body(("html",)), theirs.get_body(("plain",))
+        assert html_part is not None and text_part is not None
+        assert html_part.get_content() == seen
+        text = text_part.get_content()
+        assert "A big week for compute (https://example.com/compute)." in text
+        assert "<script>alert(1)</script>" in text
+        assert first.title not in text
+        numbered = [line for line in text.splitlines() if line.startswith("1. ")]
+        assert last.title.startswith(numbered[0][3:])

@@ -10,6 +10,7 @@ from digest.compose.weeks import IsoWeek
 from digest.models import AmwRead, Company, Digest, DigestKind, Entry, NewsItem, Section
 
 UNFILED_TOPIC = "More news"
+WEEKLY_TITLE = "The week in AI"
 
 
 def rank_items(items: Sequence[NewsItem], reads: Mapping[str, AmwRead]) -> list[NewsItem]:
@@ -64,7 +65,7 @@ def compose_weekly_digest(
     return Digest(
         kind=DigestKind.WEEKLY,
         key=f"weekly:{week}",
-        title="The week in AI",
+        title=WEEKLY_TITLE,
         window_start=start,
         window_end=end,
         sections=group_by_topic([make_entry(item, reads, companies) for item in ranked]),

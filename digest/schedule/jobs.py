@@ -402,12 +402,17 @@ def release_blocker(
 def scheduled_send_at(ctx: Context, digest: Digest | DigestSummary) -> datetime | None:
     """When the scheduler sends this digest: its kind's first run after the digest's window
     closes (the jobs send the week that just ended); None when that schedule is disabled."""
+    return send_time(ctx, digest.kind, digest.window_end)
+
+
+def send_time(ctx: Context, kind: DigestKind, window_end: datetime) -> datetime | None:
+    """`scheduled_send_at` for a digest of `kind` whose window ends at `window_end`."""
     schedules = ctx.settings.schedules
-    schedule = schedules.weekly if digest.kind is DigestKind.WEEKLY else schedules.company
+    schedule = schedules.weekly if kind is DigestKind.WEEKLY else schedules.company
     if not schedule.enabled:
         return None
     trigger = CronTrigger.from_crontab(schedule.cron, timezone=ctx.settings.site.zone)
-    fire: datetime | None = trigger.get_next_fire_time(None, digest.window_end)
+    fire: datetime | None = trigger.get_next_fire_time(None, window_end)
     return fire
 
 

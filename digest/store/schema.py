@@ -242,6 +242,13 @@ deliveries = Table(
         sqlite_where=text("state = 'planned'"),
         postgresql_where=text("state = 'planned'"),
     ),
+    # The posts by their slot, for the editor's calendar: social rows only, a few per digest.
+    Index(
+        "ix_deliveries_posts",
+        "available_at",
+        sqlite_where=text("channel = 'social'"),
+        postgresql_where=text("channel = 'social'"),
+    ),
     Index(
         "ix_deliveries_leased",
         "lease_until",

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Engine,
     Table,
     delete,
+    exists,
     false,
     func,
     select,
@@ -311,6 +312,72 @@ class Store:
                     found[row.item_id] = read_from_row(row)
         return found
 
+    def item_titles(self, item_ids: Collection[str]) -> dict[str, str]:
+        """The titles of those of the items the store has, by id."""
+        found: dict[str, str] = {}
+        items = schema.items.c
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(item_ids))):
+                query = select(items.id, items.title).where(items.id.in_(chunk))
+                found.update({item_id: title for item_id, title in connection.execute(query)})
+        return found
+
+    def has_items_between(self, start: datetime, end: datetime) -> bool:
+        items = schema.items.c
+        query = select(exists().where(items.published_at >= start, items.published_at < end))
+        with self.engine.connect() as connection:
+            return bool(connection.scalar(query))
+
+    def companies_with_news(self, start: datetime, end: datetime) -> list[str]:
+        """The slugs of the companies with an item published in [start, end), sorted."""
+        items, links = schema.items, schema.item_companies
+        query = (
+            select(links.c.company_slug)
+            .join(items, items.c.id == links.c.item_id)
+            .where(items.c.published_at >= start, items.c.published_at < end)
+            .distinct()
+            .order_by(links.c.company_slug)
+        )
+        with self.engine.connect() as connection:
+            return list(connection.scalars(query))
+
+    def search_items(
+        self, start: datetime, end: datetime, words: str, *, limit: int = 20
+    ) -> list[NewsItem]:
+        """Items published in [start, end) whose title, or one of whose companies' names or
+        slugs, contains `words` (any case), newest first."""
+        items, links, companies = schema.items, schema.item_companies, schema.companies
+        pattern = f"%{_like_escaped(words.strip())}%"
+        by_company = (
+            select(links.c.item_id)
+            .join(companies, companies.c.slug == links.c.company_slug)
+            .where(
+                companies.c.name.ilike(pattern, escape="\\")
+                | companies.c.slug.ilike(pattern, escape="\\")
+            )
+        )
+        query = (
+            select(items)
+            .where(
+                items.c.published_at >= start,
+                items.c.published_at < end,
+                items.c.title.ilike(pattern, escape="\\") | items.c.id.in_(by_company),
+            )
+            .order_by(items.c.published_at.desc(), items.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).all()
+            slugs: dict[str, list[str]] = {}
+            link_query = (
+                select(links.c.item_id, links.c.company_slug)
+                .where(links.c.item_id.in_([row.id for row in rows]))
+                .order_by(links.c.item_id, links.c.position)
+            )
+            for item_id, slug in connection.execute(link_query):
+                slugs.setdefault(item_id, []).append(slug)
+        return [item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows]
+
     def latest_published_at(self) -> datetime | None:
         with self.engine.connect() as connection:
             return connection.scalar(select(func.max(schema.items.c.published_at)))
@@ -402,6 +469,29 @@ class Store:
                 found.update(topics)
         return sorted(found)
 
+    def search_subscribers(self, words: str, *, limit: int = 20) -> list[Subscriber]:
+        """The subscriber with that id, and those whose address starts with `words` (any
+        case), by address: a range over the indexed lower-case address, never a scan (on
+        PostgreSQL with the pattern operators, so a locale's collation cannot bend it)."""
+        table = schema.subscribers
+        prefix = email_key(words.strip())
+        if not prefix:
+            return []
+        key = table.c.email_key
+        if self.engine.dialect.name == "postgresql":
+            at_least, below = key.op("~>=~", is_comparison=True), key.op("~<~", is_comparison=True)
+            in_range = at_least(prefix) & below(prefix + "\U0010ffff")
+        else:
+            in_range = (key >= prefix) & (key < prefix + "\U0010ffff")
+        by_address = select(table).where(in_range).order_by(key).limit(limit)
+        by_id = select(table).where(table.c.id == words.strip())
+        with self.engine.connect() as connection:
+            rows = [*connection.execute(by_id), *connection.execute(by_address)]
+        found: dict[str, Subscriber] = {}
+        for row in rows:
+            found.setdefault(row.id, subscriber_from_row(row))
+        return list(found.values())[:limit]
+
     def subscribers_by_id(self, subscriber_ids: Collection[str]) -> dict[str, Subscriber]:
         """Those of the ids that exist, in one query per chunk (the deliverer asks per batch)."""
         found: dict[str, Subscriber] = {}
@@ -470,8 +560,9 @@ class Store:
         with self.engine.connect() as connection:
             return list(connection.scalars(select(schema.digests.c.key).order_by("key")))
 
-    def digest_summaries(self) -> list[DigestSummary]:
-        """Every stored digest without its content, newest window first (for lists of them)."""
+    def digest_summaries(self, *, window_start: datetime | None = None) -> list[DigestSummary]:
+        """Every stored digest (or those whose window starts at `window_start`) without its
+        content, newest window first (for lists of them)."""
         columns = schema.digests.c
         query = select(
             columns.key,
@@ -482,6 +573,8 @@ class Store:
             columns.status,
             columns.planned_at,
         ).order_by(columns.window_start.desc(), columns.kind.desc(), columns.key)
+        if window_start is not None:
+            query = query.where(columns.window_start == window_start)
         with self.engine.connect() as connection:
             return [
                 DigestSummary(
@@ -681,6 +774,11 @@ def _existing(connection: Connection, column: Column[Any], keys: Sequence[Any]) 
     for chunk in _chunks(list(keys)):
         found.update(connection.scalars(select(column).where(column.in_(chunk))))
     return found
+
+
+def _like_escaped(words: str) -> str:
+    """`words` for a LIKE pattern, its wildcards taken literally (escape character "\\")."""
+    return words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _require_aware(name: str, value: datetime) -> None:

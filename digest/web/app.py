@@ -66,7 +66,7 @@ def create_app(ctx: Context, *, recorder: HitRecorder | None = None) -> Starlett
         routes=[
             Route("/", home),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
-            editor.mount(ctx),  # /editor: its own session cookie, behind a login
+            editor.mount,  # /editor: the desk, behind a login
             Mount("/webhooks", app=hooks.router),  # bounces and complaints from providers
             api.mount(ctx),  # /api/v1: JSON, token-scoped
             Mount("", app=public.router),  # last: it answers every other path

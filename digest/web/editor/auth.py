@@ -1,19 +1,19 @@
-"""The editor's login: a password checked against its scrypt hash, or a token; a signed session
-cookie that expires; a CSRF token on every form that changes anything.
+"""Logins to the desk: accounts and server-side sessions (store/accounts.py), the cookie that
+carries a session's token, CSRF tokens, and the guard every editor route goes through.
 
-The session cookie (Starlette's SessionMiddleware, signed with itsdangerous) lives only under
-/editor, is HttpOnly and SameSite=Strict, and carries the editor's name, when the login ends, a
-fingerprint of the credentials (changing the password or token logs everyone out) and the CSRF
-token. Nothing secret is in it: the signature is what makes it trusted.
+The cookie holds only a random token (HttpOnly, SameSite=Strict, path /editor, and Secure when
+the request came over https, as web.trusted_proxies tell); the session itself is a row, so
+logging out or a password change ends it on every process. Before login, the form's CSRF token
+is a second cookie that the form repeats (double submit). Every route declares the permission it
+needs (roles.py); without a session a page sends the browser to the login form, a change is
+refused with 401; with a role that lacks the permission, 403 and what the role cannot do.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from functools import wraps
 from urllib.parse import quote
 
@@ -22,73 +22,90 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from digest.passwords import BadHash, verify_password
-from digest.settings import EditorSettings, SiteSettings
+from digest.store import accounts
+from digest.store.accounts import Session
+from digest.web.editor.roles import Permission, may, refusal
 from digest.web.pages import context_of, path_for
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 SESSION_COOKIE = "digest_editor"
+LOGIN_COOKIE = "digest_editor_login"  # the login form's CSRF token, before any session
 CSRF_FIELD = "csrf_token"
-MAX_NAME = 80
+COOKIE_PATH = "/editor"
 DISABLED = (
-    "The editor is disabled: no editor password or token is configured. Set "
-    "DIGEST_EDITOR_PASSWORD_HASH to the output of `digest editor hash-password` (or "
-    "DIGEST_EDITOR_TOKEN to a long random string) for web.editor in settings.yaml, then restart "
-    "`digest serve`."
+    "The editor has no accounts yet. Make the first one with `digest editor add NAME EMAIL "
+    "--role admin` (it asks for the password), or set DIGEST_EDITOR_TOKEN (web.editor.token in "
+    "settings.yaml) to a long random string to log in once and add accounts in the browser; "
+    "then reload this page."
 )
 
 
-def session_secret(site: SiteSettings) -> str:
-    """The cookie-signing key: derived from the site's secret, never the secret itself."""
-    key = site.secret_key.reveal().encode()
-    return hmac.new(key, b"digest editor session v1", hashlib.sha256).hexdigest()
+def enabled(request: Request) -> bool:
+    """Whether anyone can log in: an account exists, or the bootstrap token is configured."""
+    ctx = context_of(request)
+    return ctx.settings.web.editor.token is not None or bool(accounts.accounts(ctx.store.engine))
 
 
-def credentials_fingerprint(site: SiteSettings, editor: EditorSettings) -> str:
-    material = "\0".join(
-        secret.reveal() if secret else "" for secret in (editor.password_hash, editor.token)
-    )
-    key = site.secret_key.reveal().encode()
-    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()[:32]
+def require_enabled(request: Request) -> None:
+    if not enabled(request):
+        raise HTTPException(503, DISABLED)
 
 
-def check_credentials(editor: EditorSettings, password: str) -> bool:
-    """Whether `password` is the editor password or the token (each compared in constant
-    time; both are always checked, so timing does not tell which one exists)."""
-    by_hash = False
-    if editor.password_hash is not None:
-        try:
-            by_hash = verify_password(password, editor.password_hash.reveal())
-        except BadHash:
-            by_hash = False
-    by_token = editor.token is not None and hmac.compare_digest(
-        password.encode(), editor.token.reveal().encode()
-    )
-    return by_hash or by_token
+def client_address(request: Request) -> str:
+    """The client's address (a trusted proxy's X-Forwarded-For already applied)."""
+    return request.client.host if request.client else "unknown"
 
 
-def clean_name(name: str) -> str:
-    """An editor's name as recorded on an approval: one line, printable, at most MAX_NAME."""
-    printable = "".join(char if char.isprintable() else " " for char in name)
-    return " ".join(printable.split())[:MAX_NAME]
+def current_session(request: Request) -> Session | None:
+    """This request's live session, looked up once per request."""
+    looked_up: tuple[Session | None] | None = getattr(request.state, "editor_session", None)
+    if looked_up is None:
+        token = request.cookies.get(SESSION_COOKIE)
+        ctx = context_of(request)
+        found = accounts.session_for(ctx.store.engine, token, ctx.clock()) if token else None
+        looked_up = (found,)
+        request.state.editor_session = looked_up
+    return looked_up[0]
+
+
+def session_token(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
 
 
 def csrf_token(request: Request) -> str:
-    """This session's CSRF token, made on first use (the login form uses it too)."""
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
+    """The token forms carry: the session's, or before login the login cookie's (made once)."""
+    session = current_session(request)
+    if session is not None:
+        return session.csrf_token
+    token = request.cookies.get(LOGIN_COOKIE) or getattr(request.state, "login_csrf", None)
+    if not token:
         token = secrets.token_urlsafe(32)
-        request.session["csrf"] = token
-    return token
+        request.state.login_csrf = token
+    return str(token)
+
+
+def keep_login_cookie(request: Request, response: Response) -> None:
+    """Give the browser the login form's CSRF cookie if this request made one."""
+    token = getattr(request.state, "login_csrf", None)
+    if token:
+        response.set_cookie(
+            LOGIN_COOKIE,
+            token,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
 
 
 def check_csrf(request: Request, form: FormData) -> None:
+    session = current_session(request)
+    expected = session.csrf_token if session else request.cookies.get(LOGIN_COOKIE)
     sent = form.get(CSRF_FIELD)
-    expected = request.session.get("csrf")
     if (
         not isinstance(sent, str)
-        or not isinstance(expected, str)
+        or not expected
         or not hmac.compare_digest(sent.encode(), expected.encode())
     ):
         raise HTTPException(
@@ -96,59 +113,65 @@ def check_csrf(request: Request, form: FormData) -> None:
         )
 
 
-def log_in(request: Request, name: str) -> None:
-    ctx = context_of(request)
-    editor = ctx.settings.web.editor
-    request.session.clear()
-    ends = ctx.clock() + timedelta(minutes=editor.session_minutes)
-    request.session.update(
-        editor=name,
-        ends=ends.timestamp(),
-        credentials=credentials_fingerprint(ctx.settings.site, editor),
-        csrf=secrets.token_urlsafe(32),  # a new token: one seen before login is not reused
+def start_session(request: Request, response: Response, token: str, minutes: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=minutes * 60,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
     )
+    response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
 
 
-def log_out(request: Request) -> None:
-    request.session.clear()
+def end_session(request: Request, response: Response) -> None:
+    token = session_token(request)
+    if token:
+        accounts.end_session(context_of(request).store.engine, token)
+    response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
 
 
-def current_editor(request: Request) -> str | None:
-    """The logged-in editor's name, or None (no session, expired, or credentials changed)."""
-    ctx = context_of(request)
-    session = request.session
-    name, ends, fingerprint = session.get("editor"), session.get("ends"), session.get("credentials")
-    if not isinstance(name, str) or not isinstance(ends, int | float):
+def flash(request: Request, message: str) -> None:
+    """A message for the next page this session sees ("Approved: …")."""
+    token = session_token(request)
+    if token:
+        accounts.set_flash(context_of(request).store.engine, token, message)
+
+
+def take_flash(request: Request) -> str | None:
+    session, token = current_session(request), session_token(request)
+    if session is None or session.flash is None or token is None:
         return None
-    expected = credentials_fingerprint(ctx.settings.site, ctx.settings.web.editor)
-    if not isinstance(fingerprint, str) or not hmac.compare_digest(fingerprint, expected):
-        return None
-    if ctx.clock().timestamp() >= ends:
-        return None
-    return name
+    accounts.set_flash(context_of(request).store.engine, token, None)
+    return session.flash
 
 
-def require_enabled(request: Request) -> None:
-    if not context_of(request).settings.web.editor.enabled:
-        raise HTTPException(503, DISABLED)
+def requires(permission: Permission) -> Callable[[Handler], Handler]:
+    """The guard of an editor route: a live session whose role has `permission`."""
 
+    def decorate(handler: Handler) -> Handler:
+        @wraps(handler)
+        async def guarded(request: Request) -> Response:
+            session = current_session(request)
+            if session is None:
+                require_enabled(request)
+                if request.method in ("GET", "HEAD"):
+                    target = request.url.path + (
+                        f"?{request.url.query}" if request.url.query else ""
+                    )
+                    login = path_for(request, "editor:login")
+                    return RedirectResponse(f"{login}?next={quote(target)}", status_code=303)
+                raise HTTPException(401, "Log in to the editor first: your session has ended.")
+            if not may(session.account.role, permission):
+                raise HTTPException(403, refusal(session.account.role, permission))
+            return await handler(request)
 
-def editor_only(handler: Handler) -> Handler:
-    """Editor pages: 503 while the editor is disabled; without a valid login, a GET is sent to
-    the login page and anything else is refused with 401."""
+        guarded.permission = permission  # type: ignore[attr-defined]
+        return guarded
 
-    @wraps(handler)
-    async def guarded(request: Request) -> Response:
-        require_enabled(request)
-        if current_editor(request) is None:
-            if request.method in ("GET", "HEAD"):
-                login = path_for(request, "editor:login")
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"{login}?next={quote(target)}", status_code=303)
-            raise HTTPException(401, "Log in to the editor first: your session has ended.")
-        return await handler(request)
-
-    return guarded
+    return decorate
 
 
 def safe_next(target: str | None) -> str:

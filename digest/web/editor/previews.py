@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from digest.compose import IsoWeek, StaleEdit, receives
+from digest.compose import StaleEdit, receives
 from digest.context import Context
 from digest.models import Delivery, DeliveryChannel, DeliveryState, Digest, DigestKind
 from digest.render.email import GMAIL_CLIP_BYTES, WARN_HTML_BYTES
@@ -23,7 +23,6 @@ from digest.render.social import BlueskyPlatform, SocialPost, ThreadsPlatform
 from digest.render.social.threads import links_in
 from digest.schedule import jobs
 from digest.schedule.messages import MessageBuilder, Skip
-from digest.schedule.status import DigestStatus, delivery_counts, digest_status
 
 PREVIEW_ADDRESS = "reader@example.com"
 
@@ -42,57 +41,6 @@ def find_digest(ctx: Context, key: str) -> Found | None:
         return Found(stored, True)
     edited = jobs.compose_key(ctx, key)
     return Found(edited.digest, False, edited.stale) if edited is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    key: str
-    title: str
-    kind: DigestKind
-    week: str
-    stored: bool
-    status: DigestStatus
-
-
-def upcoming_weeks(ctx: Context) -> list[IsoWeek]:
-    """The week of the newest item and the week the next Monday run sends, newest first."""
-    weeks = {jobs.next_run_week(ctx)}
-    latest = jobs.latest_week(ctx)
-    if latest is not None:
-        weeks.add(latest)
-    return sorted(weeks, reverse=True)
-
-
-def digest_lists(ctx: Context) -> tuple[list[Listed], list[Listed]]:
-    """(upcoming, past): upcoming are those not planned for their recipients yet, composed on the
-    fly or stored and waiting (approved, held, or waiting for approval); past are the planned."""
-    upcoming: dict[str, Listed] = {}
-    past: list[Listed] = []
-    stored = {summary.key: summary for summary in ctx.store.digest_summaries()}
-    composed = {
-        digest.key: digest
-        for week in upcoming_weeks(ctx)
-        for digest in [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]
-        if digest.entries and digest.key not in stored
-    }
-    counts = delivery_counts(ctx, [*stored, *composed])
-    for key, summary in stored.items():
-        status = digest_status(ctx, summary, counts[key])
-        listed = Listed(key, summary.title, summary.kind, week_of(key), True, status)
-        if status.is_out:
-            past.append(listed)
-        else:
-            upcoming[key] = listed
-    for key, digest in composed.items():
-        status = digest_status(ctx, digest, counts[key])
-        week = week_of(key)
-        upcoming[key] = Listed(key, digest.title, digest.kind, week, False, status)
-    ordered = sorted(upcoming.values(), key=lambda d: (d.week, d.kind is DigestKind.WEEKLY, d.key))
-    return list(reversed(ordered)), past
-
-
-def week_of(key: str) -> str:
-    return key.rsplit(":", 1)[-1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """The editorial desk: editors' change sets, the content hash an approval covers, editor
-accounts and their server-side sessions, and an index for searching subscribers by address.
+accounts and their server-side sessions, an index for searching subscribers by address, and
+one of the posts by their slot (the calendar).
 
 Revision ID: 0008_editor_desk
 Revises: 0007_api_webhooks
@@ -71,6 +72,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_editor_sessions_account_id"), "editor_sessions", ["account_id"])
     op.create_index(op.f("ix_editor_sessions_expires_at"), "editor_sessions", ["expires_at"])
+    # The calendar's posts by slot: a partial index of the social rows, never the email millions.
+    op.create_index(
+        "ix_deliveries_posts",
+        "deliveries",
+        ["available_at"],
+        sqlite_where=sa.text("channel = 'social'"),
+        postgresql_where=sa.text("channel = 'social'"),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PREFIX_INDEX)
 
@@ -78,6 +87,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX ix_subscribers_email_key_pattern")
+    op.drop_index("ix_deliveries_posts", table_name="deliveries")
     op.drop_index(op.f("ix_editor_sessions_expires_at"), table_name="editor_sessions")
     op.drop_index(op.f("ix_editor_sessions_account_id"), table_name="editor_sessions")
     op.drop_table("editor_sessions")

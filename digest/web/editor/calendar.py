@@ -1,0 +1,145 @@
+"""The desk's front page: a week of what is scheduled, each digest and each social post at its
+time, with its state, and a link to it.
+
+A calendar week shows what is *sent* in it: Monday's runs send the digests of the week before
+(jobs.send_time), and posts go at their outbox slots. Built from a few indexed queries (the
+companies with news that week, the stored digests of that window, the post rows due in the
+week), never by composing digests or reading the audience.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from digest.compose import IsoWeek
+from digest.compose.weekly import WEEKLY_TITLE
+from digest.context import Context
+from digest.models import DigestKind
+from digest.outbox import calendar as outbox_calendar
+from digest.schedule.status import delivery_counts, digest_status
+from digest.store.store import DigestSummary
+from digest.web.editor import auth
+from digest.web.editor.pages import render
+from digest.web.editor.roles import Permission
+from digest.web.pages import context_of
+
+MAX_POSTS = 200  # post rows shown in one week: beyond that the week is summarised
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at: datetime | None  # None: its schedule is disabled
+    kind: str  # "weekly" | "company" | "post"
+    key: str  # the digest's key (a post's digest key)
+    title: str
+    state: str  # draft, approved, held, planned, missed, sending, sent, failed, …
+    detail: str  # one line: what it is
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    date: date
+    events: tuple[Event, ...]
+    today: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WeekView:
+    week: IsoWeek  # the week things are sent in
+    content_week: IsoWeek  # the week the digests are about
+    days: tuple[Day, ...]
+    unscheduled: tuple[Event, ...]  # digests whose kind's schedule is disabled
+    more_posts: int  # post rows beyond MAX_POSTS
+
+
+def week_view(ctx: Context, week: IsoWeek) -> WeekView:
+    zone = ctx.settings.site.zone
+    now = ctx.clock()
+    content = week.previous()  # the Monday runs of `week` send the week before
+    start, end = content.window(zone)
+    stored = {s.key: s for s in ctx.store.digest_summaries(window_start=start)}
+    # Digests not stored yet, known from the week's news alone (nothing composed for them).
+    unstored: dict[str, DigestSummary] = {}
+    if ctx.store.has_items_between(start, end):
+        key = f"weekly:{content}"
+        unstored[key] = DigestSummary(key, DigestKind.WEEKLY, WEEKLY_TITLE, start, end)
+    companies = ctx.store.companies()
+    for slug in ctx.store.companies_with_news(start, end):
+        name = companies[slug].name if slug in companies else slug
+        key = f"company:{slug}:{content}"
+        unstored[key] = DigestSummary(key, DigestKind.COMPANY, f"{name}: what's new", start, end)
+    digests = {**unstored, **stored}
+    counts = delivery_counts(ctx, list(digests))
+    events: list[Event] = []
+    for key, summary in digests.items():
+        status = digest_status(ctx, summary, counts[key])
+        where = "stored" if key in stored else "composed from the store"
+        events.append(
+            Event(
+                status.send_at,
+                summary.kind.value,
+                key,
+                summary.title,
+                status.stage.value,
+                f"{summary.kind.value} digest · {where}",
+            )
+        )
+    week_start, week_end = week.window(zone)
+    posts = outbox_calendar.post_slots(ctx.store.engine, week_start, week_end, limit=MAX_POSTS + 1)
+    for post in posts[:MAX_POSTS]:
+        detail = f"{post.channel} · {post.text[:80]}" if post.text else post.channel
+        events.append(Event(post.at, "post", post.digest_key, post.digest_key, post.state, detail))
+    today = now.astimezone(zone).date()
+    monday = week.first_day()
+    days = tuple(
+        Day(
+            date=monday + timedelta(days=offset),
+            events=tuple(
+                sorted(
+                    (
+                        e
+                        for e in events
+                        if e.at is not None
+                        and e.at.astimezone(zone).date() == monday + timedelta(days=offset)
+                    ),
+                    key=lambda e: (e.at, e.kind != "weekly", e.key),
+                )
+            ),
+            today=monday + timedelta(days=offset) == today,
+        )
+        for offset in range(7)
+    )
+    return WeekView(
+        week=week,
+        content_week=content,
+        days=days,
+        unscheduled=tuple(e for e in events if e.at is None),
+        more_posts=max(0, len(posts) - MAX_POSTS),
+    )
+
+
+@auth.requires(Permission.VIEW)
+async def index(request: Request) -> Response:
+    ctx = context_of(request)
+    zone = ctx.settings.site.zone
+    asked = request.query_params.get("week")
+    try:
+        week = IsoWeek.parse(asked) if asked else IsoWeek.containing(ctx.clock(), zone)
+    except ValueError:
+        week = IsoWeek.containing(ctx.clock(), zone)
+    view = week_view(ctx, week)
+    following = IsoWeek.containing(
+        datetime.combine(week.first_day() + timedelta(days=7), datetime.min.time(), zone), zone
+    )
+    return render(
+        request,
+        "calendar.html.j2",
+        view=view,
+        previous=week.previous(),
+        following=following,
+        this_week=IsoWeek.containing(ctx.clock(), zone),
+    )
