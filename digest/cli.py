@@ -13,7 +13,9 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import threading
+import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from email.utils import parseaddr
@@ -65,6 +67,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DigestError as error:
         print(f"digest: {error}", file=sys.stderr)
         return error.exit_code
+    except Exception as error:  # a bug: one line here, the traceback in a file
+        print(crash_report(args, error), file=sys.stderr)
+        return 1
+
+
+def crash_report(args: argparse.Namespace, error: Exception) -> str:
+    """Write the traceback to a private file (a temporary one: nothing else is sure to be
+    writable); the one line that says what failed and where the report is."""
+    command = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
+    reason = (str(error).strip().splitlines() or [""])[0][:200]
+    what = f"digest {command} failed unexpectedly ({type(error).__name__}: {reason})"
+    try:
+        descriptor, path = tempfile.mkstemp(prefix="digest-crash-", suffix=".log")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as report:
+            report.write(f"digest {__version__}: digest {command}\n\n")
+            report.write("".join(traceback.format_exception(error)))
+    except OSError as failure:
+        return f"digest: {what}; the report could not be written ({failure})"
+    return f"digest: {what}; the full report is in {path}, please send it to the maintainers"
 
 
 def build_parser() -> argparse.ArgumentParser:
