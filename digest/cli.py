@@ -31,7 +31,7 @@ from digest.compose import IsoWeek
 from digest.context import Context
 from digest.delivery.email import check_email_settings
 from digest.errors import DigestError, InputError, Problem, ProblemsError
-from digest.ingest import read_sources, read_subscribers
+from digest.ingest import read_subscribers
 from digest.links import preferences_url
 from digest.models import DeliveryState, Digest, SubscriberStatus
 from digest.progress import Progress
@@ -40,9 +40,9 @@ from digest.render.social import PLATFORMS
 from digest.render.templates import date_range
 from digest.schedule import jobs, scheduler
 from digest.schedule.deliverer import deliver_due, pending, social_rules
+from digest.schedule.ingest import IngestReport, describe, ingest_sources
 from digest.schedule.status import digest_status
 from digest.settings import Secret, Settings, load_settings
-from digest.store import BatchCounts
 
 log = logging.getLogger("digest")
 
@@ -340,20 +340,18 @@ def known_company(ctx: Context, slug: str) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
-        counts = ingest_into(ctx, args.sources)
-        for kind in ("companies", "items", "reads"):
-            written = getattr(counts, kind)
-            print(f"{kind}: {written.inserted} new, {written.updated} updated")
+        report = ingest_into(ctx, args.sources)
     finally:
         ctx.close()
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for line in describe(report.counts):
+        print(line)
     return 0
 
 
-def ingest_into(ctx: Context, sources: Sequence[str]) -> BatchCounts:
-    batch = read_sources(
-        sources, known_companies=ctx.store.company_slugs(), known_items=ctx.store.item_ids()
-    )
-    return ctx.store.write_batch(batch)
+def ingest_into(ctx: Context, sources: Sequence[str]) -> IngestReport:
+    return ingest_sources(ctx, sources)
 
 
 def run_build(args: argparse.Namespace) -> int:

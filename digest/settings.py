@@ -155,9 +155,55 @@ class CompanyDigestSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredTopic:
+    name: str
+    hashtag: str | None = None  # without "#"; None: derived from the name where needed
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSettings:
+    """The controlled list of topics: those of the stored items plus these. An item topic not on
+    it is a warning at ingest, or with `strict` an error."""
+
+    declared: tuple[DeclaredTopic | str, ...] = ()  # a name, or {name, hashtag}
+    strict: bool = False
+
+    def check(self) -> None:
+        names = [
+            topic.name if isinstance(topic, DeclaredTopic) else topic for topic in self.declared
+        ]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise SectionProblems(("declared", f"each topic once: {duplicates} twice"))
+        for index, topic in enumerate(self.declared):
+            hashtag = topic.hashtag if isinstance(topic, DeclaredTopic) else None
+            if hashtag is not None and not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", hashtag):
+                message = "letters and digits, starting with a letter, without #"
+                raise SectionProblems((f"declared[{index}].hashtag", message))
+
+    def hashtags(self) -> dict[str, str | None]:
+        """The declared topics by name, with their hashtags (None where none is declared)."""
+        return {
+            topic.name if isinstance(topic, DeclaredTopic) else topic: (
+                topic.hashtag if isinstance(topic, DeclaredTopic) else None
+            )
+            for topic in self.declared
+        }
+
+    def controlled(self, stored: Mapping[str, str | None]) -> dict[str, str | None]:
+        """The controlled list: the store's topics (name → declared hashtag) and these; a hashtag
+        from an input wins, one from here fills in where the input gave none."""
+        merged = self.hashtags()
+        for name, hashtag in stored.items():
+            merged[name] = hashtag or merged.get(name)
+        return dict(sorted(merged.items()))
+
+
+@dataclass(frozen=True, slots=True)
 class DigestSettings:
     weekly: WeeklyDigestSettings = WeeklyDigestSettings()
     company: CompanyDigestSettings = CompanyDigestSettings()
+    topics: TopicSettings = TopicSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -555,7 +601,13 @@ def _convert(hint: Any, value: Any, path: str, where: str, problems: list[Proble
             return None
         if value == "" and Secret in args and type(None) in args:
             return None  # an optional secret from an unset ${VAR:-}: not configured
-        (inner,) = [arg for arg in args if arg is not type(None)]
+        choices = [arg for arg in args if arg is not type(None)]
+        if str in choices and len(choices) == 2:
+            # Text or a section (a topic's name, or its {name, hashtag}): text picks str.
+            choices = (
+                [str] if isinstance(value, str) else [arg for arg in choices if arg is not str]
+            )
+        (inner,) = choices
         return _convert(inner, value, path, where, problems)
     if origin is Literal:
         if value not in args:

@@ -274,7 +274,7 @@ def test_a_mistyped_company_or_platform_is_an_error_not_an_empty_run(
     settings = settings_for(tmp_path)
     args = cli_args(settings)
     assert main([*args, "ingest", str(SAMPLE)]) == 0
-    assert capsys.readouterr().out.splitlines()[1] == "items: 73 new, 0 updated"
+    assert capsys.readouterr().out.splitlines()[1] == "items: 73 new, 0 updated, 0 unchanged"
     assert main([*args, "send", "company", "--company", "nvdia", "--dry-run"]) == 2
     assert (
         capsys.readouterr().err.strip() == '--company: no company "nvdia"; did you mean "nvidia"?'

@@ -184,6 +184,15 @@ def test_optional_fields_default() -> None:
     assert batch.reads[0].refs == ()
 
 
+def test_page_url_and_social_line_are_read() -> None:
+    document = changed("items", "page_url", "https://news.example.org/news/mistral")
+    document["reads"][0]["social"] = "  Mistral builds its own compute.  "
+    batch = read_sources([write("in.yaml", document)])
+    assert batch.items[0].page_url == "https://news.example.org/news/mistral"
+    assert batch.reads[0].social == "Mistral builds its own compute."
+    assert EXPECTED.items[0].page_url is None and EXPECTED.reads[0].social is None
+
+
 def test_text_is_stripped() -> None:
     batch = read_sources([write("in.yaml", changed("items", "title", "  A title \n"))])
     assert batch.items[0].title == "A title"
@@ -282,9 +291,9 @@ FIELD_CASES = [
     ("reads", "significance", True, "significance: must be a whole number from 1 to 5, got true"),
     ("reads", "significance", "5", 'significance: must be a whole number from 1 to 5, got "5"'),
     ("reads", "novelty", 4.5, "novelty: must be a whole number from 1 to 5, got 4.5"),
-    ("items", "read_minutes", 0, "read_minutes: must be a whole number of 1 or more, got 0"),
+    ("items", "read_minutes", 0, "read_minutes: must be a whole number from 1 to 600, got 0"),
     ("items", "read_minutes", False,
-     "read_minutes: must be a whole number of 1 or more, got false"),
+     "read_minutes: must be a whole number from 1 to 600, got false"),
     # references
     ("items", "companies", ["foo"],
      'companies: unknown company "foo"; add it under companies: or ingest it first'),
@@ -306,6 +315,9 @@ FIELD_CASES = [
      'image_url: must be an http(s) URL, got "data:image/png;base64,AAAA"'),
     ("companies", "profile_url", "javascript:x",
      'profile_url: must be an http(s) URL, got "javascript:x"'),
+    ("items", "page_url", "news/x", 'page_url: must be an http(s) URL, got "news/x"'),
+    ("reads", "social", 5, f"social: must be text, got a number (5); {QUOTES}"),
+    ("reads", "social", "x" * 501, "social: too long: 501 characters, at most 500"),
     # formats of slugs and hashtags
     ("companies", "slug", "Mistral_AI", f'slug: "Mistral_AI" is not a valid slug; {SLUG}, e.g. "mistral-ai"'),
     ("companies", "slug", "mistral--ai", f'slug: "mistral--ai" is not a valid slug; {SLUG}, e.g. "mistral-ai"'),
@@ -369,8 +381,9 @@ def test_unquoted_no_is_norway_in_quotes() -> None:
         ("publishedAt", "publishedAt: unknown field; did you mean published_at?"),
         (
             "zzz",
-            "zzz: unknown field; an item has id, title, summary, url, published_at, companies, "
-            "category, topics, countries, region, hashtags, image_url, read_minutes, source",
+            "zzz: unknown field; an item has id, title, summary, url, page_url, published_at, "
+            "companies, category, topics, countries, region, hashtags, image_url, read_minutes, "
+            "source",
         ),
     ],
 )
@@ -439,7 +452,7 @@ def test_a_company_with_problems_still_counts_as_defined() -> None:
 
 DOCUMENT_CASES = [
     ("in.yaml", "items: [1\nreads: 2\n",
-     "in.yaml:line 2: not valid YAML: expected ',' or ']', but got ':' "
+     "in.yaml:line 2: not valid YAML: did not find expected ',' or ']' "
      "(while parsing a flow sequence)"),
     ("in.json", '{"items": [\n  {"id": "x",}\n]}',
      "in.json:line 2: not valid JSON: Expecting property name enclosed in double quotes "

@@ -1,7 +1,11 @@
-"""read_sources on RSS and Atom feeds (fixtures in tests/data/ingest/)."""
+"""read_sources on RSS, Atom and JSON Feed (fixtures in tests/data/ingest/)."""
+
+# Tables of exact problem lines read best one case to a line.
+# ruff: noqa: E501
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -143,3 +147,91 @@ def test_malformed_xml_names_the_line(declaration: str) -> None:
 def test_xml_that_is_no_feed() -> None:
     Path("feed.xml").write_text("<?xml version='1.0'?><html><p>hi</p></html>", encoding="utf-8")
     assert problems("feed.xml") == ["feed.xml: not an RSS or Atom feed"]
+
+
+def test_an_atom_entry_about_a_source_keeps_its_own_page_too() -> None:
+    Path("related.atom").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>T</title><id>urn:t</id><updated>2026-11-27T09:30:00+01:00</updated><entry>"
+        "<id>urn:x1</id><title>Mistral opens a data centre</title><summary>Compute.</summary>"
+        '<link rel="alternate" href="https://news.example.org/news/x1"/>'
+        '<link rel="related" href="https://dcnnmagazine.com/x1"/>'
+        "<updated>2026-11-27T09:30:00+01:00</updated>"
+        '<category term="mistral-ai"/><category term="Expansion"/></entry></feed>',
+        encoding="utf-8",
+    )
+    (item,) = read_sources(["related.atom"], known_companies={"mistral-ai"}).items
+    assert (item.url, item.page_url) == (
+        "https://dcnnmagazine.com/x1",
+        "https://news.example.org/news/x1",
+    )
+
+
+JSON_FEED_ITEM = {
+    "id": "https://news.example.org/news/x1",
+    "url": "https://news.example.org/news/x1",
+    "external_url": "https://dcnnmagazine.com/x1",
+    "title": "Mistral opens a Swedish data centre",
+    "content_html": "<p>Sovereign <b>compute</b>.</p><p>In 2027.</p>",
+    "date_published": "2026-11-27T09:30:00+01:00",
+    "image": "https://news.example.org/img/x1.jpg",
+    "tags": ["mistral-ai", "Expansion", "Compute Economics"],
+}
+
+
+def json_feed(*items: dict[str, object]) -> str:
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "News", "items": list(items)}
+    Path("feed.json").write_text(json.dumps(feed), encoding="utf-8")
+    return "feed.json"
+
+
+def test_json_feed_items_become_items() -> None:
+    (item,) = read_sources([json_feed(JSON_FEED_ITEM)], known_companies={"mistral-ai"}).items
+    assert item.id == "https://news.example.org/news/x1"
+    assert (item.url, item.page_url) == (
+        "https://dcnnmagazine.com/x1",
+        "https://news.example.org/news/x1",
+    )
+    assert item.summary == "Sovereign compute. In 2027."
+    assert item.published_at == datetime(2026, 11, 27, 9, 30, tzinfo=CET)
+    assert item.image_url == "https://news.example.org/img/x1.jpg"
+    assert (item.companies, item.category, item.topics) == (
+        ("mistral-ai",),
+        "Expansion",
+        ("Compute Economics",),
+    )
+
+
+def test_json_feed_without_external_url_and_with_a_number_for_id() -> None:
+    entry = {**JSON_FEED_ITEM, "id": 42, "summary": "Short.", "external_url": None}
+    del entry["external_url"]
+    (item,) = read_sources([json_feed(entry)], known_companies={"mistral-ai"}).items
+    assert (item.id, item.url, item.page_url) == ("42", JSON_FEED_ITEM["url"], None)
+    assert item.summary == "Short."
+
+
+JSON_FEED_CASES = [
+    ({"id": None}, 'id: missing; give the item an "id"'),
+    ({"content_html": None}, 'summary: missing; give the item a "summary", "content_text" or "content_html"'),
+    ({"url": None, "external_url": None}, 'url: missing; give the item a "url" (or an "external_url")'),
+    ({"date_published": None}, 'published_at: missing; give the item a "date_published"'),
+    ({"date_published": "27 Nov 2026"},
+     'published_at: "27 Nov 2026" is not an ISO 8601 date and time; write it as 2026-11-27T09:30:00+01:00'),
+    ({"tags": ["Expansion"]}, "companies: no tag names a known company; add one with the company's slug to \"tags\""),
+    ({"image": "data:x"}, 'image_url: must be an http(s) URL, got "data:x"'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "expected"), JSON_FEED_CASES)
+def test_json_feed_item_problem(changes: dict[str, object], expected: str) -> None:
+    entry = {
+        key: value for key, value in {**JSON_FEED_ITEM, **changes}.items() if value is not None
+    }
+    assert problems(json_feed(entry), known_companies={"mistral-ai"}) == [
+        f"feed.json:items[0]: {expected}"
+    ]
+
+
+def test_a_json_feed_without_items() -> None:
+    Path("feed.json").write_text('{"version": "https://jsonfeed.org/version/1.1", "items": 3}')
+    assert problems("feed.json") == ["feed.json: items: must be a list, got a number (3)"]

@@ -196,7 +196,7 @@ def test_row_with_too_many_cells() -> None:
         ("list.yaml", "subscribers: {id: x}\n", "list.yaml: subscribers: must be a list, got a mapping"),
         ("list.yaml", "- id: x\n", "list.yaml: expected a subscribers: list, got a list"),
         ("list.yaml", "subscriber: []\n", "list.yaml: expected a subscribers: list, got no subscribers: key"),
-        ("list.yaml", "subscribers: [\n", "list.yaml:line 2: not valid YAML: expected the node content, but found '<stream end>' (while parsing a flow node)"),
+        ("list.yaml", "subscribers: [\n", "list.yaml:line 2: not valid YAML: did not find expected node content (while parsing a flow node)"),
         ("list.yaml", "subscribers: [x]\n", 'list.yaml:subscribers[0]: must be a mapping of fields, got text ("x")'),
     ],
 )  # fmt: skip

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,11 +22,12 @@ MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Batch:
-    """Stand-in for digest.ingest.Batch: the three fields write_batch reads."""
+    """Stand-in for digest.ingest.Batch: the fields write_batch reads."""
 
     companies: tuple[Company, ...] = ()
     items: tuple[NewsItem, ...] = ()
     reads: tuple[AmwRead, ...] = ()
+    topics: Mapping[str, str] = field(default_factory=dict)
 
 
 def company(slug: str, **changes: Any) -> Company:
@@ -100,7 +102,9 @@ def count(store: Store, table: Any) -> int:
 def test_first_batch_inserts_and_reads_back(store: Store) -> None:
     batch = sample_batch()
     counts = store.write_batch(batch)
-    assert counts == BatchCounts(companies=Counts(3, 0), items=Counts(3, 0), reads=Counts(2, 0))
+    assert counts == BatchCounts(
+        companies=Counts(3, 0), items=Counts(3, 0), reads=Counts(2, 0), topics=Counts(2, 0)
+    )
     assert (counts.items_inserted, counts.items_updated) == (3, 0)
     assert store.company_slugs() == {"mistral-ai", "openai", "nvidia"}
     assert store.item_ids() == {"i1", "i2", "i3"}
@@ -110,13 +114,17 @@ def test_first_batch_inserts_and_reads_back(store: Store) -> None:
     assert store.latest_published_at() == MONDAY + timedelta(days=1)
 
 
-def test_identical_batch_again_updates_and_never_duplicates(store: Store) -> None:
+def test_identical_batch_again_changes_nothing(store: Store) -> None:
     store.write_batch(sample_batch())
-    before = {table: count(store, table) for table in schema.metadata.sorted_tables}
+    before = dump(store)
     counts = store.write_batch(sample_batch())
-    assert counts == BatchCounts(companies=Counts(0, 3), items=Counts(0, 3), reads=Counts(0, 2))
-    after = {table: count(store, table) for table in schema.metadata.sorted_tables}
-    assert after == before
+    assert counts == BatchCounts(
+        companies=Counts(0, 0, 3),
+        items=Counts(0, 0, 3),
+        reads=Counts(0, 0, 2),
+        topics=Counts(0, 0, 2),
+    )
+    assert dump(store) == before  # not even updated_at moved
     assert count(store, schema.item_companies) == 5
 
 
@@ -142,7 +150,12 @@ def test_changed_fields_are_updated_and_company_order_kept(store: Store) -> None
         reads=(read("i2", text="Revised.", significance=1, refs=(ReadRef("cross.§E"),)),),
     )
     counts = store.write_batch(changed)
-    assert counts == BatchCounts(companies=Counts(1, 1), items=Counts(1, 1), reads=Counts(0, 1))
+    assert counts == BatchCounts(
+        companies=Counts(1, 1, 0),
+        items=Counts(1, 1, 0),
+        reads=Counts(0, 1, 0),
+        topics=Counts(1, 0, 2),
+    )
     companies = store.companies()
     assert companies["openai"] == changed.companies[0]
     assert companies["mistral-ai"] == sample_batch().companies[0]
@@ -251,7 +264,61 @@ def test_many_items_in_chunks(store: Store) -> None:
     reads = tuple(read(i.id) for i in items[::2])
     batch = Batch(companies=(company("mistral-ai"),), items=items, reads=reads)
     assert store.write_batch(batch).items == Counts(n, 0)
-    assert store.write_batch(batch) == BatchCounts(Counts(0, 1), Counts(0, n), Counts(0, n // 2))
+    assert store.write_batch(batch) == BatchCounts(
+        Counts(0, 0, 1), Counts(0, 0, n), Counts(0, 0, n // 2), Counts(0, 0, 2)
+    )
     assert store.items_between(MONDAY, MONDAY + timedelta(days=7)) == list(items)
     assert len(store.reads_for([i.id for i in items])) == len(reads)
     assert count(store, schema.item_companies) == n
+
+
+def test_page_url_and_social_line_round_trip(store: Store) -> None:
+    page = item("i1", MONDAY, page_url="https://news.example.org/news/i1")
+    line = read("i1", social="Mistral builds its own compute in Sweden.")
+    store.write_batch(Batch(companies=(company("mistral-ai"),), items=(page,), reads=(line,)))
+    assert store.items_between(MONDAY, MONDAY + timedelta(days=1)) == [page]
+    assert store.reads_for(["i1"]) == {"i1": line}
+
+
+def test_topics_are_kept_with_their_declared_hashtags(store: Store) -> None:
+    first = Batch(
+        companies=(company("mistral-ai"),),
+        items=(item("i1", MONDAY, topics=("Foundation Models · Case Studies", "Geopolitics")),),
+        topics={"Foundation Models · Case Studies": "FoundationModels"},
+    )
+    store.write_batch(first)
+    assert store.topics() == {
+        "Foundation Models · Case Studies": "FoundationModels",
+        "Geopolitics": None,
+    }
+    # A later input that declares nothing keeps the hashtag; one that declares another changes it.
+    later = item("i2", MONDAY, topics=("Geopolitics", "Foundation Models · Case Studies"))
+    store.write_batch(Batch(items=(later,)))
+    assert store.topics()["Foundation Models · Case Studies"] == "FoundationModels"
+    counts = store.write_batch(Batch(items=(later,), topics={"Geopolitics": "Geopolitics"}))
+    assert counts.topics == Counts(0, 1, 1)
+    assert store.topics() == {
+        "Foundation Models · Case Studies": "FoundationModels",
+        "Geopolitics": "Geopolitics",
+    }
+
+
+def test_existing_item_ids_answers_only_for_the_stored(store: Store) -> None:
+    store.write_batch(sample_batch())
+    asked = [f"i{n}" for n in range(CHUNK_PLUS)]
+    assert store.existing_item_ids(asked) == {"i1", "i2", "i3"}
+
+
+CHUNK_PLUS = 1203  # more than one IN (...) list
+
+
+def test_records_stream_from_iterables_read_once(store: Store) -> None:
+    batch = sample_batch()
+    counts = store.write_records(
+        iter(batch.companies),
+        iter(batch.items),
+        iter(batch.reads),
+        {"Compute Economics": "Compute"},
+    )
+    assert counts.items == Counts(3, 0, 0)
+    assert store.topics()["Compute Economics"] == "Compute"

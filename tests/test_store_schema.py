@@ -5,11 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from digest.store import Store, schema
 from digest.store.store import MIGRATIONS
@@ -35,6 +36,8 @@ TABLES = {
     "digest_edits",
     "editor_accounts",
     "editor_sessions",
+    "topics",
+    "feed_sources",
 }
 
 
@@ -169,3 +172,31 @@ def test_stores_opened_together_migrate_once(database_url: str) -> None:
     finally:
         for opened in stores:
             opened.close()
+
+
+def test_the_topics_migration_fills_the_table_from_stored_items(database_url: str) -> None:
+    """A store with items from before the topics table gets their topics in it."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0002")
+            connection.execute(
+                text(
+                    "INSERT INTO items (id, title, summary, url, published_at, category, topics,"
+                    " countries, hashtags, read_minutes, updated_at) VALUES ('i1', 't', 's',"
+                    " 'https://x', :when, 'c', :topics, '[]', '[]', 1, :when)"
+                ),
+                {
+                    "when": datetime(2026, 11, 30, tzinfo=UTC).replace(tzinfo=None),
+                    "topics": '["Geopolitics", "Open Models"]',
+                },
+            )
+            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT name, hashtag FROM topics ORDER BY name")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [("Geopolitics", None), ("Open Models", None)]

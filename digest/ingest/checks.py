@@ -15,10 +15,22 @@ from urllib.parse import urlsplit
 
 import emoji
 
+from digest.ingest.limits import FIRST_YEAR, LAST_YEAR, MAX_DIGITS
+
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 HASHTAG = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 REGIONS = ("global", "EU")
 EXAMPLE_WHEN = "2026-11-27T09:30:00+01:00"
+# The shape of an ISO 8601 date and time, to tell "not a real date" from "not a date at all".
+_ISO_SHAPE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
+    r"\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Control characters other than tab and line breaks: PostgreSQL refuses NUL, mail headers the rest.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# How long a value may be before a problem shows only its start: a problem stays one short line.
+SHOWN = 60
 
 # Codes people write for a country that ISO spells otherwise.
 _COUNTRY_HINTS = {"UK": "GB", "EL": "GR"}
@@ -46,35 +58,69 @@ def flag(code: str) -> str:
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def quoted(value: object) -> str:
-    """A value as the user wrote it, in double quotes for text.
+class LongNumber(str):
+    """A number literal too long to convert (more than MAX_DIGITS digits), kept as its text."""
 
-    Line breaks and other control characters are escaped: a problem must stay on one line.
+    __slots__ = ()
+
+
+def number_literal(digits: str) -> int | LongNumber:
+    """An integer literal as a number, or kept as text when it is too long to be one."""
+    return int(digits) if len(digits.lstrip("+-")) <= MAX_DIGITS else LongNumber(digits)
+
+
+def quoted(value: object) -> str:
+    """A value as the user wrote it, in double quotes for text; lists and mappings by their kind.
+
+    Line breaks and other control characters are escaped and long values cut: a problem must
+    stay on one short line.
     """
+    if isinstance(value, LongNumber):
+        return f"a number of {len(value.lstrip('+-'))} digits"
     if isinstance(value, str):
         return f'"{escape(value)}"'
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
-    return str(value)
+    if isinstance(value, int | float | date):
+        return str(value)
+    return type_name(value)
 
 
 def escape(text: str) -> str:
-    """Text with backslashes, quotes, line breaks and control characters escaped."""
-    return "".join(_escape(char) for char in text)
+    """Text with backslashes, quotes, line breaks, control characters and lone surrogates
+    escaped, cut after SHOWN characters."""
+    shown = "".join(_escape(char) for char in text[:SHOWN])
+    return shown if len(text) <= SHOWN else f"{shown}… ({len(text)} characters)"
 
 
 def _escape(char: str) -> str:
     if char in _ESCAPES:
         return _ESCAPES[char]
-    if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+    if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
         return f"\\u{ord(char):04x}"
     return char
 
 
+def text_problem(text: str, limit: int) -> str | None:
+    """Text that no database or mail header can carry, or that is longer than its limit."""
+    if len(text) > limit:
+        return f"too long: {len(text)} characters, at most {limit}"
+    if _SURROGATE.search(text):
+        return (
+            "contains a lone surrogate (a broken \\uD800-\\uDFFF escape), which is not text; "
+            "fix the escape or remove it"
+        )
+    if control := _CONTROL.search(text):
+        return f"contains a control character ({escape(control.group())}); remove it"
+    return None
+
+
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """The closest of `choices` to a misspelt `word`, if one is close enough."""
+    if len(word) > SHOWN:
+        return None  # nobody misspells a word that long, and comparing it would be slow
     options = list(choices)
     by_fold = {option.casefold(): option for option in options}
     if word.casefold() in by_fold:
@@ -148,7 +194,8 @@ def url_problem(url: str) -> str | None:
 
 
 def when_problem(value: object) -> tuple[datetime | None, str | None]:
-    """A timezone-aware datetime from an ISO 8601 string or a (YAML-parsed) datetime.
+    """A timezone-aware datetime from an ISO 8601 string or a (YAML-parsed) datetime, in the
+    years FIRST_YEAR to LAST_YEAR.
 
     Returns (datetime, None) or (None, problem).
     """
@@ -164,10 +211,8 @@ def when_problem(value: object) -> tuple[datetime | None, str | None]:
         text = value.strip()
         try:
             parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return None, (
-                f"{quoted(value)} is not an ISO 8601 date and time; write it as {EXAMPLE_WHEN}"
-            )
+        except ValueError as error:
+            return None, _not_a_date(value, text, error)
         # fromisoformat reads "2026-11-27" as midnight; a date alone names no moment.
         if "T" not in text.upper() and " " not in text:
             return None, (
@@ -177,6 +222,12 @@ def when_problem(value: object) -> tuple[datetime | None, str | None]:
             )
     else:
         return None, f"must be a date and time, got {type_name(value)}; write it as {EXAMPLE_WHEN}"
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        # Checked before the offset is used: year 1 or 9999 would overflow in UTC.
+        return None, (
+            f"{quoted(value) if isinstance(value, str) else text} is outside the years "
+            f"{FIRST_YEAR} to {LAST_YEAR}; check the year"
+        )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         return None, (
             f"no time zone offset; write it as {text}+01:00 (with its real offset) or {text}Z"
@@ -184,10 +235,20 @@ def when_problem(value: object) -> tuple[datetime | None, str | None]:
     return parsed, None
 
 
+def _not_a_date(value: str, text: str, error: ValueError) -> str:
+    if _ISO_SHAPE.fullmatch(text):
+        # Python says what is out of range ("month must be in 1..12"), except for offsets.
+        reason = str(error) if "offset" not in str(error) else "the offset is 24 hours or more"
+        return f"{quoted(value)} is not a real date and time ({reason}); check it"
+    return f"{quoted(value)} is not an ISO 8601 date and time; write it as {EXAMPLE_WHEN}"
+
+
 def type_name(value: object) -> str:
     """How a value's type reads in a problem: "a number (7)", "a list", …"""
     if isinstance(value, bool):
         return f"a boolean ({quoted(value)})"
+    if isinstance(value, LongNumber):
+        return quoted(value)
     if isinstance(value, int | float):
         return f"a number ({value})"
     if isinstance(value, str):

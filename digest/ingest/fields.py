@@ -8,16 +8,33 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from digest.errors import Problem
-from digest.ingest.checks import escape, quoted, suggest, type_name, url_problem, when_problem
+from digest.ingest.checks import (
+    escape,
+    quoted,
+    suggest,
+    text_problem,
+    type_name,
+    url_problem,
+    when_problem,
+)
+from digest.ingest.limits import MAX_LIST, text_limit
 
 Check = Callable[[str], str | None]
 # A parsed record: YAML allows keys of any type, so they are not assumed to be text.
 Record = Mapping[Any, object]
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
+
+
+class Sink(Protocol):
+    """Where problems go: a list, or anything that appends and counts like one."""
+
+    def append(self, problem: Problem, /) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +68,7 @@ class Fields:
         self,
         data: Record,
         loc: Loc,
-        problems: list[Problem],
+        problems: Sink,
         *,
         noun: str,
         known: Collection[str],
@@ -80,7 +97,16 @@ class Fields:
             self.problem(name, f"unknown field; {article} {self.noun} has {', '.join(known)}")
 
     def problem(self, name: str, message: str) -> None:
-        self.problems.append(Problem(self.loc.where, self.loc.record, self.prefix + name, message))
+        self.problems.append(self.problem_for(name, message))
+
+    def problem_for(self, name: str, message: str) -> Problem:
+        return Problem(self.loc.where, self.loc.record, self.prefix + name, message)
+
+    def sub(self, data: Record, label: str, *, noun: str, known: Collection[str]) -> Fields:
+        """The fields of a mapping inside this record, named "label.field"."""
+        return Fields(
+            data, self.loc, self.problems, noun=noun, known=known, prefix=f"{self.prefix}{label}."
+        )
 
     def _absent(self, name: str, required: bool) -> None:
         if required and name not in self.reported:
@@ -96,6 +122,10 @@ class Fields:
             return None
         return self._text_value(name, value, required=required, check=check)
 
+    def text_value(self, name: str, value: object) -> str | None:
+        """A required text that came as one entry of a list."""
+        return self._text_value(name, value, required=True, check=None)
+
     def _text_value(
         self, name: str, value: object, *, required: bool, check: Check | None
     ) -> str | None:
@@ -107,7 +137,7 @@ class Fields:
             if required:
                 self.problem(name, f"empty; every {self.noun} needs one")
             return None
-        problem = check(value) if check else None
+        problem = text_problem(value, text_limit(name)) or (check(value) if check else None)
         if problem:
             self.problem(name, problem)
             return None
@@ -131,24 +161,35 @@ class Fields:
         if required and not value:
             self.problem(name, f"empty; every {self.noun} needs at least one")
             return None
+        if not self.short_enough(name, value):
+            return None
         texts: list[str] = []
         first: dict[str, int] = {}
         ok = True
         for index, element in enumerate(value):
             label = f"{name}[{index}]"
             text = self._text_value(label, element, required=True, check=check)
-            if text is None:
+            if text is None or not self.first_time(name, index, text, first):
                 ok = False
                 continue
-            if text in first:
-                ok = False
-                self.problem(
-                    label, f"{quoted(text)} is listed twice (also {name}[{first[text]}]); drop one"
-                )
-                continue
-            first[text] = index
             texts.append(text)
         return tuple(texts) if ok else None
+
+    def first_time(self, name: str, index: int, text: str, first: dict[str, int]) -> bool:
+        """Whether `text` is new in list `name` (noted in `first`); a repeat is a problem that
+        names the first: duplicates are reported, never dropped."""
+        if text in first:
+            message = f"{quoted(text)} is listed twice (also {name}[{first[text]}]); drop one"
+            self.problem(f"{name}[{index}]", message)
+            return False
+        first[text] = index
+        return True
+
+    def short_enough(self, name: str, value: list[object] | tuple[object, ...]) -> bool:
+        if len(value) <= MAX_LIST:
+            return True
+        self.problem(name, f"too many entries: {len(value)}, at most {MAX_LIST}")
+        return False
 
     def whole(
         self, name: str, low: int, high: int | None = None, *, default: int | None = None
@@ -201,6 +242,8 @@ class Fields:
             return []
         if not isinstance(value, list | tuple):
             self.problem(name, f"must be a list, got {type_name(value)}")
+            return None
+        if not self.short_enough(name, value):
             return None
         found: list[tuple[str, Record]] = []
         ok = True

@@ -1,101 +1,219 @@
-"""`read_sources`: every source read, every record validated, one Batch or one InputError."""
+"""Reading sources: every record validated before anything is written, in bounded memory.
+
+`check_sources` reads every source once, record by record, validating each as it comes and
+keeping only keys (for duplicates and references) and topics in memory; the valid models wait
+in a `Spool` on disk. It raises InputError listing every problem, or returns the `Checked`
+input for the store to write (`Store.write_records`) a batch at a time, in one transaction.
+`read_sources` (files, URLs) and `read_bodies` (bodies at hand) are the same check, with the
+models read back into one `Batch` (small inputs).
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO
 
 import httpx
 
 from digest.errors import InputError, Problem, ServiceError
-from digest.ingest.documents import parse_document, parse_jsonl
-from digest.ingest.feeds import FeedEntry, parse_feed
-from digest.ingest.fetch import Loaded, Unreachable, fetch, is_url, new_client, read_file
-from digest.ingest.validate import Batch, RawRecord, key_of, validate
+from digest.ingest.documents import (
+    Found,
+    Unreadable,
+    json_records,
+    jsonl_records,
+    yaml_records,
+)
+from digest.ingest.feeds import FeedEntry, feed_records
+from digest.ingest.fetch import Format, Loaded, Unreachable, fetch, is_url, new_client, read_file
+from digest.ingest.spool import Spool
+from digest.ingest.validate import Batch, Checker, Lookup, Naming, TopicRules
+from digest.models import AmwRead, Company, NewsItem
 
-_LINE = re.compile(r"line ([0-9]+)")
+READERS: dict[Format, Callable[[IO[bytes], str], Iterator[Found]]] = {
+    "yaml": yaml_records,
+    "json": json_records,
+    "jsonl": jsonl_records,
+    "feed": feed_records,
+}
+NAMING: dict[Format, Naming] = {
+    "yaml": "lists",
+    "json": "lists",
+    "jsonl": "lines",
+    "feed": "entries",
+}
+
+
+@dataclass
+class Checked:
+    """An input that passed every check, its models waiting in a spool to be written."""
+
+    spool: Spool
+    topics: Mapping[str, str]  # hashtags the input declared for topics
+    warnings: tuple[Problem, ...]
+
+    def companies(self) -> Iterator[Company]:
+        return self.spool.companies()
+
+    def items(self) -> Iterator[NewsItem]:
+        return self.spool.items()
+
+    def reads(self) -> Iterator[AmwRead]:
+        return self.spool.reads()
+
+    def batch(self) -> Batch:
+        return Batch(
+            tuple(self.companies()),
+            tuple(self.items()),
+            tuple(self.reads()),
+            dict(self.topics),
+            self.warnings,
+        )
+
+    def close(self) -> None:
+        self.spool.close()
+
+    def __enter__(self) -> Checked:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def read_sources(
     sources: Sequence[str],
     *,
     known_companies: Collection[str] = (),
-    known_items: Collection[str] = (),
+    known_items: Collection[str] | Lookup = (),
+    topics: TopicRules | None = None,
     client: httpx.Client | None = None,
 ) -> Batch:
-    """Read and validate all sources into one Batch.
-
-    Raises InputError listing every problem across all sources, or ServiceError (after trying
-    every source) when a URL's server could not be reached at all.
-    """
-    loaded, problems, unreachable = _load_all(sources, client)
-    if unreachable:
-        reasons = "; ".join(f"{u.where}: {u.reason}" for u in unreachable)
-        raise ServiceError(f"could not fetch {reasons}")
-    return read_bodies(
-        loaded,
+    """Read and validate all sources into one Batch (see `check_sources`)."""
+    with check_sources(
+        sources,
         known_companies=known_companies,
         known_items=known_items,
-        problems=problems,
-        order=[str(source) for source in sources],
-    )
+        topics=topics,
+        client=client,
+    ) as checked:
+        return checked.batch()
+
+
+def check_sources(
+    sources: Sequence[str],
+    *,
+    known_companies: Collection[str] = (),
+    known_items: Collection[str] | Lookup = (),
+    topics: TopicRules | None = None,
+    client: httpx.Client | None = None,
+) -> Checked:
+    """Read and validate all sources, keeping their models in a spool (close the result).
+
+    `known_companies` are the slugs already in the store; `known_items` the ids, or a function
+    that answers which of some ids are there (so a big store is never read whole). Raises
+    InputError listing every problem across all sources, or ServiceError (after trying every
+    source) when a URL's server could not be reached at all.
+    """
+    loaded, unreachable = _load_all(sources, client)
+    try:
+        if unreachable:
+            reasons = "; ".join(f"{u.where}: {u.reason}" for u in unreachable)
+            raise ServiceError(f"could not fetch {reasons}")
+        return check_loaded(
+            loaded, known_companies=known_companies, known_items=known_items, topics=topics
+        )
+    finally:
+        for source in loaded:
+            if isinstance(source, Loaded):
+                source.close()
 
 
 def read_bodies(
     loaded: Sequence[Loaded],
     *,
     known_companies: Collection[str] = (),
-    known_items: Collection[str] = (),
-    problems: Sequence[Problem] = (),
-    order: Sequence[str] | None = None,
+    known_items: Collection[str] | Lookup = (),
+    topics: TopicRules | None = None,
 ) -> Batch:
-    """Parse and validate bodies already in memory (files read, URLs fetched, a request's body)
-    into one Batch, or raise InputError listing every problem, `problems` found before included,
-    sorted by the position of their source in `order` (default: `loaded`'s), then by line."""
-    problems = list(problems)
-    parsed: list[RawRecord | FeedEntry] = []
-    for source in loaded:
-        found: list[Problem]
-        if source.format == "feed":
-            entries, found = parse_feed(source.body, source.where)
-            parsed.extend(entries)
-        elif source.format == "jsonl":
-            lines, found = parse_jsonl(source.body, source.where)
-            parsed.extend(lines)
-        else:
-            documents, found = parse_document(source.body, source.where, source.format)
-            parsed.extend(documents)
-        problems.extend(found)
-
-    # A feed's categories can only be sorted into companies once every company is known.
-    company_slugs = set(known_companies)
-    for raw in parsed:
-        if isinstance(raw, RawRecord) and raw.kind == "company" and (slug := key_of(raw)):
-            company_slugs.add(slug)
-    records = [r.record(company_slugs) if isinstance(r, FeedEntry) else r for r in parsed]
-    batch = validate(records, problems, known_companies=known_companies, known_items=known_items)
-    if problems:
-        wheres = order if order is not None else [source.where for source in loaded]
-        raise InputError(sorted(problems, key=_by_position(wheres)))
-    return batch
+    """Validate bodies already at hand (a request's body, say) into one Batch, as `read_sources`
+    does files and URLs; InputError listing every problem."""
+    with check_loaded(
+        loaded, known_companies=known_companies, known_items=known_items, topics=topics
+    ) as checked:
+        return checked.batch()
 
 
-def _by_position(sources: Sequence[str]) -> Callable[[Problem], tuple[int, int]]:
-    """Sort key: the source's position in the call, then the line (JSON Lines), else as found."""
-    order = {str(source): index for index, source in reversed(list(enumerate(sources)))}
+def check_loaded(
+    loaded: Sequence[Loaded | Problem],
+    *,
+    known_companies: Collection[str] = (),
+    known_items: Collection[str] | Lookup = (),
+    topics: TopicRules | None = None,
+) -> Checked:
+    """`check_sources` for sources already at hand (files, or fetched bodies)."""
+    spool = Spool()
+    checker = Checker(
+        spool, known_companies=known_companies, known_items=_lookup(known_items), topics=topics
+    )
+    try:
+        for source in loaded:
+            if isinstance(source, Problem):
+                checker.source(source.where, "lists")
+                checker.problem(source)
+            else:
+                _check_source(checker, source)
+        problems, warnings = checker.finish()
+        if problems:
+            raise InputError(problems)
+    except BaseException:
+        spool.close()
+        raise
+    return Checked(spool, checker.topic_hashtags, tuple(warnings))
 
-    def key(problem: Problem) -> tuple[int, int]:
-        line = _LINE.fullmatch(problem.record)
-        return order.get(problem.where, len(order)), int(line.group(1)) if line else 0
 
-    return key
+def _check_source(checker: Checker, source: Loaded) -> None:
+    checker.source(source.where, NAMING[source.format])
+    try:
+        stream = source.open()
+    except OSError as error:
+        message = f"cannot read: {error.strerror or error}"
+        checker.problem(Problem(source.where, "", "", message))
+        return
+    try:
+        for found in READERS[source.format](stream, source.where):
+            if isinstance(found, Problem):
+                checker.problem(found)
+            elif isinstance(found, Unreadable):
+                checker.unreadable(found.problem)
+            elif isinstance(found, FeedEntry):
+                checker.entry(found)
+            else:
+                checker.record(found)
+    except OSError as error:  # the file went away, or the disk failed, while being read
+        checker.problem(Problem(source.where, "", "", f"cannot read: {error.strerror or error}"))
+    finally:
+        if source.path is not None:
+            stream.close()
+
+
+def _lookup(known: Collection[str] | Lookup) -> Lookup:
+    if callable(known):
+        return known
+    known_set = frozenset(known)
+    return lambda keys: known_set.intersection(keys)
 
 
 def _load_all(
     sources: Sequence[str], client: httpx.Client | None
-) -> tuple[list[Loaded], list[Problem], list[Unreachable]]:
-    loaded: list[Loaded] = []
-    problems: list[Problem] = []
+) -> tuple[list[Loaded | Problem], list[Unreachable]]:
+    """Every source at hand in order (URLs fetched), or the problem that keeps it from us."""
+    loaded: list[Loaded | Problem] = []
     unreachable: list[Unreachable] = []
     own_client: httpx.Client | None = None
     try:
@@ -109,13 +227,16 @@ def _load_all(
                 result = Problem(source, "", "", "only http:// and https:// URLs can be fetched")
             else:
                 result = read_file(source)
-            if isinstance(result, Loaded):
-                loaded.append(result)
-            elif isinstance(result, Unreachable):
+            if isinstance(result, Unreachable):
                 unreachable.append(result)
-            else:
-                problems.append(result)
+            elif isinstance(result, Loaded | Problem):
+                loaded.append(result)
+    except BaseException:
+        for source in loaded:
+            if isinstance(source, Loaded):
+                source.close()
+        raise
     finally:
         if own_client is not None:
             own_client.close()
-    return loaded, problems, unreachable
+    return loaded, unreachable

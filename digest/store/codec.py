@@ -83,6 +83,7 @@ def item_to_dict(item: NewsItem) -> JsonDict:
         "image_url": item.image_url,
         "read_minutes": item.read_minutes,
         "source": item.source,
+        "page_url": item.page_url,
     }
 
 
@@ -102,6 +103,7 @@ def item_from_dict(data: Mapping[str, Any]) -> NewsItem:
         image_url=data.get("image_url"),
         read_minutes=data.get("read_minutes", 1),
         source=data.get("source"),
+        page_url=data.get("page_url"),
     )
 
 
@@ -120,6 +122,7 @@ def read_to_dict(read: AmwRead) -> JsonDict:
         "novelty": read.novelty,
         "significance": read.significance,
         "refs": refs_to_list(read.refs),
+        "social": read.social,
     }
 
 
@@ -130,6 +133,7 @@ def read_from_dict(data: Mapping[str, Any]) -> AmwRead:
         novelty=data["novelty"],
         significance=data["significance"],
         refs=refs_from_list(data.get("refs", [])),
+        social=data.get("social"),
     )
 
 

@@ -37,6 +37,7 @@ def item_row(item: NewsItem, now: datetime) -> dict[str, Any]:
         "read_minutes": item.read_minutes,
         "source": item.source,
         "updated_at": now,
+        "page_url": item.page_url,
     }
 
 
@@ -56,6 +57,7 @@ def item_from_row(row: Row[Any], companies: tuple[str, ...]) -> NewsItem:
         image_url=row.image_url,
         read_minutes=row.read_minutes,
         source=row.source,
+        page_url=row.page_url,
     )
 
 
@@ -66,6 +68,7 @@ def read_row(read: AmwRead) -> dict[str, Any]:
         "novelty": read.novelty,
         "significance": read.significance,
         "refs": codec.refs_to_list(read.refs),
+        "social": read.social,
     }
 
 
@@ -76,6 +79,7 @@ def read_from_row(row: Row[Any]) -> AmwRead:
         novelty=row.novelty,
         significance=row.significance,
         refs=codec.refs_from_list(row.refs),
+        social=row.social,
     )
 
 

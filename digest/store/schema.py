@@ -71,6 +71,7 @@ items = Table(
     Column("read_minutes", Integer, nullable=False),
     Column("source", String, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
+    Column("page_url", String, nullable=True),  # the site's own page; `url` is the source
 )
 
 item_companies = Table(
@@ -92,6 +93,27 @@ reads = Table(
     Column("refs", JSONDocument, nullable=False),  # [{"ref": ..., "label": ... or null}, ...]
     CheckConstraint("novelty BETWEEN 1 AND 5", name="novelty"),
     CheckConstraint("significance BETWEEN 1 AND 5", name="significance"),
+    Column("social", Text, nullable=True),  # an editor's line for social posts
+)
+
+# Every topic an item names, with the hashtag an input declared for it (None: derive one).
+topics = Table(
+    "topics",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("hashtag", String, nullable=True),
+)
+
+# The feeds `schedules.ingest` pulls: the validators of the last version read (sent back as
+# If-None-Match and If-Modified-Since), and when it was last read and last changed anything.
+feed_sources = Table(
+    "feed_sources",
+    metadata,
+    Column("url", String, primary_key=True),
+    Column("etag", String, nullable=True),
+    Column("last_modified", String, nullable=True),
+    Column("checked_at", UTCDateTime, nullable=True),
+    Column("changed_at", UTCDateTime, nullable=True),
 )
 
 subscribers = Table(

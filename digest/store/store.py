@@ -5,11 +5,12 @@ Every write is one transaction: it happens completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -82,27 +83,38 @@ CHUNK = 500
 MIGRATION_LOCK = 0x64696765  # "dige"
 
 _T = TypeVar("_T")
+_M = TypeVar("_M", Company, NewsItem, AmwRead)
 
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """Rows written by one call: new ones, and existing ones updated (even if unchanged)."""
+    """Records of one call: new ones, existing ones updated, and (where the store compares them)
+    existing ones that were already exactly so and were left alone."""
 
     inserted: int = 0
     updated: int = 0
+    unchanged: int = 0
 
     @property
     def total(self) -> int:
-        return self.inserted + self.updated
+        return self.inserted + self.updated + self.unchanged
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class BatchCounts:
-    """What `Store.write_batch` wrote, per kind of record."""
+    """What `Store.write_records` wrote, per kind of record; topics: new names, changed tags."""
 
     companies: Counts = Counts()
     items: Counts = Counts()
     reads: Counts = Counts()
+    topics: Counts = Counts()
 
     @property
     def companies_inserted(self) -> int:
@@ -239,35 +251,113 @@ class Store:
     # --- companies, items and AMW Reads -------------------------------------------------------
 
     def write_batch(self, batch: Batch) -> BatchCounts:
-        """Upsert the batch's companies, items and reads in one transaction.
+        """`write_records` of a batch held in memory."""
+        return self.write_records(batch.companies, batch.items, batch.reads, batch.topics)
 
-        An item's companies are replaced by the batch's list, in its order. A record that breaks
-        a rule of the database (an unknown company or item, a rating out of range) raises
-        InputError, and nothing of the batch is written.
+    def write_records(
+        self,
+        companies: Iterable[Company],
+        items: Iterable[NewsItem],
+        reads: Iterable[AmwRead],
+        topic_hashtags: Mapping[str, str] | None = None,
+    ) -> BatchCounts:
+        """Upsert companies, then items, then reads, CHUNK records at a time, in one transaction.
+
+        The iterables are read once each, in that order, so they may stream from disk. A record
+        equal to the stored one is left alone (counted as unchanged). An item's companies are
+        replaced by its list, in its order. Every topic of an item is put in the topics table,
+        with its hashtag where `topic_hashtags` declares one (else the stored one stays). A
+        record that breaks a rule of the database (an unknown company or item, a rating out of
+        range) raises InputError, and nothing is written. Within one chunk a key given twice
+        keeps its last record; validated input never gives one twice.
         """
-        companies = _last_by(batch.companies, lambda company: company.slug)
-        items = _last_by(batch.items, lambda item: item.id)
-        reads = _last_by(batch.reads, lambda read: read.item_id)
         now = schema.utcnow()
+        names: set[str] = set()
+        counts = {kind: Counts() for kind in ("companies", "items", "reads")}
         part = "companies"
         try:
             with self.write() as connection:
-                company_counts, _ = self._upsert(
-                    connection, schema.companies, [company_row(c) for c in companies]
-                )
+                for chunk in _batches(companies):
+                    counts["companies"] += self._write_changed(
+                        connection, schema.companies, chunk, _company_key, _stored_companies,
+                        company_row,
+                    )[0]  # fmt: skip
                 part = "items"
-                item_counts, existing = self._upsert(
-                    connection, schema.items, [item_row(item, now) for item in items]
-                )
-                part = "item companies"
-                self._replace_item_companies(connection, items, existing)
+                for chunk in _batches(items):
+                    written, changed, existing = self._write_changed(
+                        connection, schema.items, chunk, _item_key, _stored_items,
+                        lambda item: item_row(item, now),
+                    )  # fmt: skip
+                    counts["items"] += written
+                    self._replace_item_companies(connection, changed, existing)
+                    names.update(topic for item in chunk for topic in item.topics)
                 part = "reads"
-                read_counts, _ = self._upsert(
-                    connection, schema.reads, [read_row(read) for read in reads]
-                )
+                for chunk in _batches(reads):
+                    counts["reads"] += self._write_changed(
+                        connection, schema.reads, chunk, _read_key, _stored_reads, read_row
+                    )[0]
+                part = "topics"
+                topic_counts = self._write_topics(connection, names, topic_hashtags or {})
         except StatementError as exc:
             raise self._write_error(part, exc) from exc
-        return BatchCounts(companies=company_counts, items=item_counts, reads=read_counts)
+        return BatchCounts(topics=topic_counts, **counts)
+
+    def _write_changed(
+        self,
+        connection: Connection,
+        table: Table,
+        models: Sequence[_M],
+        key: Callable[[_M], str],
+        stored: Callable[[Connection, list[str]], dict[str, _M]],
+        row: Callable[[_M], dict[str, Any]],
+    ) -> tuple[Counts, list[_M], set[str]]:
+        """Upsert those of `models` that differ from their stored version.
+
+        Returns the counts, the models written and the keys that were stored before.
+        """
+        unique = _last_by(models, key)
+        before = stored(connection, [key(model) for model in unique])
+        changed = [model for model in unique if before.get(key(model)) != model]
+        if changed:
+            connection.execute(self._upsert_statement(table), [row(model) for model in changed])
+        inserted = sum(1 for model in changed if key(model) not in before)
+        counts = Counts(inserted, len(changed) - inserted, len(unique) - len(changed))
+        return counts, changed, set(before)
+
+    def _write_topics(
+        self, connection: Connection, names: Collection[str], hashtags: Mapping[str, str]
+    ) -> Counts:
+        table = schema.topics
+        new = updated = 0
+        for chunk in _chunks(sorted(names)):
+            stored = dict(
+                connection.execute(
+                    select(table.c.name, table.c.hashtag).where(table.c.name.in_(chunk))
+                ).all()
+            )
+            rows = [{"name": n, "hashtag": hashtags.get(n)} for n in chunk if n not in stored]
+            if rows:
+                connection.execute(table.insert(), rows)
+            for name in chunk:
+                hashtag = hashtags.get(name)
+                if name in stored and hashtag is not None and stored[name] != hashtag:
+                    statement = update(table).where(table.c.name == name).values(hashtag=hashtag)
+                    connection.execute(statement)
+                    updated += 1
+            new += len(rows)
+        return Counts(new, updated, len(names) - new - updated)
+
+    def topics(self) -> dict[str, str | None]:
+        """Every topic an item names, by name, with the hashtag an input declared (else None)."""
+        query = select(schema.topics.c.name, schema.topics.c.hashtag).order_by(schema.topics.c.name)
+        with self.engine.connect() as connection:
+            return dict(connection.execute(query).all())
+
+    def existing_item_ids(self, item_ids: Collection[str]) -> set[str]:
+        """Those of the ids that are stored items (asked a chunk at a time)."""
+        column = schema.items.c.id
+        with self.engine.connect() as connection:
+            return _existing(connection, column, sorted(set(item_ids)))
 
     def company_slugs(self) -> set[str]:
         with self.engine.connect() as connection:
@@ -460,14 +550,6 @@ class Store:
     def suppression_reasons(self, emails: Sequence[str]) -> dict[str, str]:
         with self.engine.connect() as connection:
             return subscriptions.suppression_reasons(connection, emails)
-
-    def topics(self) -> list[str]:
-        """Every topic of a stored item, sorted: what a subscriber may choose from."""
-        found: set[str] = set()
-        with self.engine.connect() as connection:
-            for topics in connection.scalars(select(schema.items.c.topics)):
-                found.update(topics)
-        return sorted(found)
 
     def search_subscribers(self, words: str, *, limit: int = 20) -> list[Subscriber]:
         """The subscriber with that id, and those whose address starts with `words` (any
@@ -709,8 +791,14 @@ class Store:
             return Counts(), set()
         (key,) = table.primary_key.columns
         existing = _existing(connection, key, [row[key.name] for row in rows])
+        connection.execute(self._upsert_statement(table, keep), list(rows))
+        return Counts(inserted=len(rows) - len(existing), updated=len(existing)), existing
+
+    def _upsert_statement(self, table: Table, keep: tuple[str, ...] = ()) -> Any:
+        """INSERT … ON CONFLICT (primary key) DO UPDATE every column but the key and `keep`."""
+        (key,) = table.primary_key.columns
         statement = self._insert(table)
-        statement = statement.on_conflict_do_update(
+        return statement.on_conflict_do_update(
             index_elements=[key],
             set_={
                 column.name: statement.excluded[column.name]
@@ -718,8 +806,6 @@ class Store:
                 if column is not key and column.name not in keep
             },
         )
-        connection.execute(statement, list(rows))
-        return Counts(inserted=len(rows) - len(existing), updated=len(existing)), existing
 
     @staticmethod
     def _replace_item_companies(
@@ -727,7 +813,8 @@ class Store:
     ) -> None:
         links = schema.item_companies
         # Only items that were there before can have old links to remove.
-        for chunk in _chunks(sorted(existing)):
+        replaced = sorted(existing.intersection(item.id for item in items))
+        for chunk in _chunks(replaced):
             connection.execute(delete(links).where(links.c.item_id.in_(chunk)))
         rows = [
             {"item_id": item.id, "company_slug": slug, "position": position}
@@ -756,6 +843,51 @@ class Store:
 def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), CHUNK):
         yield values[start : start + CHUNK]
+
+
+def _batches(values: Iterable[_T]) -> Iterator[list[_T]]:
+    """Lists of CHUNK values from an iterable read once (a stream from disk)."""
+    iterator = iter(values)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
+
+
+def _company_key(company: Company) -> str:
+    return company.slug
+
+
+def _item_key(item: NewsItem) -> str:
+    return item.id
+
+
+def _read_key(read: AmwRead) -> str:
+    return read.item_id
+
+
+def _stored_companies(connection: Connection, slugs: list[str]) -> dict[str, Company]:
+    query = select(schema.companies).where(schema.companies.c.slug.in_(slugs))
+    return {row.slug: company_from_row(row) for row in connection.execute(query)}
+
+
+def _stored_items(connection: Connection, ids: list[str]) -> dict[str, NewsItem]:
+    items, links = schema.items, schema.item_companies
+    rows = connection.execute(select(items).where(items.c.id.in_(ids))).all()
+    if not rows:
+        return {}
+    slugs: dict[str, list[str]] = {}
+    link_query = (
+        select(links.c.item_id, links.c.company_slug)
+        .where(links.c.item_id.in_([row.id for row in rows]))
+        .order_by(links.c.item_id, links.c.position)
+    )
+    for item_id, slug in connection.execute(link_query):
+        slugs.setdefault(item_id, []).append(slug)
+    return {row.id: item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows}
+
+
+def _stored_reads(connection: Connection, item_ids: list[str]) -> dict[str, AmwRead]:
+    query = select(schema.reads).where(schema.reads.c.item_id.in_(item_ids))
+    return {row.item_id: read_from_row(row) for row in connection.execute(query)}
 
 
 def _last_by(records: Iterable[_T], key: Callable[[_T], Hashable]) -> list[_T]:

@@ -68,7 +68,8 @@ BATCH_BODY = RawBody(
 
 
 def post_batch(call: Call) -> Answer:
-    body = Loaded("body", call.body, "jsonl" if call.content_type in JSON_LINES else "json")
+    fmt = "jsonl" if call.content_type in JSON_LINES else "json"
+    body = Loaded.of_bytes("body", call.body, fmt)
     return _ingest(call, body)
 
 
@@ -80,7 +81,7 @@ def records_poster(name: str) -> Callable[[Call], Answer]:
         raw = bytes(call.body).strip()
         listed = raw.startswith(b"[")  # anything else is read as a document, or refused as one
         document = b'{"' + name.encode() + b'": ' + raw + b"}" if listed else raw
-        return _ingest(call, Loaded("body", document, "json"), only=name)
+        return _ingest(call, Loaded.of_bytes("body", document, "json"), only=name)
 
     return post_records
 
@@ -89,7 +90,7 @@ def _ingest(call: Call, body: Loaded, *, only: str | None = None) -> Answer:
     store = call.ctx.store
     try:
         batch = read_bodies(
-            [body], known_companies=store.company_slugs(), known_items=store.item_ids()
+            [body], known_companies=store.company_slugs(), known_items=store.existing_item_ids
         )
         if only is not None:
             others = [name for name in LISTS if name != only and getattr(batch, name)]
