@@ -127,9 +127,27 @@ class CronSchedule:
 
 
 @dataclass(frozen=True, slots=True)
+class IngestSchedule:
+    """Pull the site's own feeds (RSS, Atom, JSON Feed) into the store on a schedule."""
+
+    urls: tuple[str, ...] = ()
+    cron: str = "*/15 * * * *"
+    enabled: bool = True
+
+    def check(self) -> None:
+        CronSchedule(self.cron).check()
+        if self.enabled and not self.urls:
+            raise SectionProblems(("urls", "list the feeds to pull, or set enabled: false"))
+        for index, url in enumerate(self.urls):
+            if not _is_http_url(url):
+                raise SectionProblems((f"urls[{index}]", f"{url!r} is not an http(s) URL"))
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleSettings:
     weekly: CronSchedule = CronSchedule("0 7 * * mon")
     company: CronSchedule = CronSchedule("0 8 * * mon")
+    ingest: IngestSchedule = IngestSchedule(enabled=False)  # on once it lists urls
     misfire_grace_seconds: int = 6 * 3600
 
 

@@ -25,14 +25,16 @@ from digest.compose import IsoWeek
 from digest.context import Context
 from digest.outbox import DeliveryReport
 from digest.schedule import jobs
+from digest.schedule.ingest import PullReport, pull_feeds
 from digest.schedule.jobs import company_job, weekly_job
 from digest.schedule.status import digest_status
 
 log = logging.getLogger("digest")
 
-JOBS: dict[str, Callable[[Context], DeliveryReport]] = {
+JOBS: dict[str, Callable[[Context], DeliveryReport | PullReport]] = {
     "weekly": weekly_job,
     "company": company_job,
+    "ingest": pull_feeds,
 }
 JOB_TABLE = "apscheduler_jobs"
 
@@ -76,7 +78,12 @@ def build_scheduler(ctx: Context) -> BackgroundScheduler:
 
 def reconcile(scheduler: BackgroundScheduler, ctx: Context) -> None:
     """Make the stored jobs match settings.yaml (see the module docstring)."""
-    schedules = {"weekly": ctx.settings.schedules.weekly, "company": ctx.settings.schedules.company}
+    configured = ctx.settings.schedules
+    schedules = {
+        "weekly": configured.weekly,
+        "company": configured.company,
+        "ingest": configured.ingest,
+    }
     zone = ctx.settings.site.zone
     for job in scheduler.get_jobs():
         if job.id not in schedules or not schedules[job.id].enabled:

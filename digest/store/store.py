@@ -49,7 +49,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
-from digest.store import audit, codec, schema, subscriptions
+from digest.store import audit, codec, feed_sources, schema, subscriptions
 from digest.store.engine import (
     create_engine_for,
     dialect_insert,
@@ -58,6 +58,7 @@ from digest.store.engine import (
     unreachable,
     write_transaction,
 )
+from digest.store.feed_sources import FeedSource
 from digest.store.rows import (
     company_from_row,
     company_row,
@@ -358,6 +359,24 @@ class Store:
         column = schema.items.c.id
         with self.engine.connect() as connection:
             return _existing(connection, column, sorted(set(item_ids)))
+
+    # The feeds `schedules.ingest` pulls (feed_sources.py).
+
+    def feed_source(self, url: str) -> FeedSource | None:
+        return feed_sources.feed_source(self.engine, url)
+
+    def record_feed_read(
+        self,
+        url: str,
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        at: datetime,
+        changed: bool,
+    ) -> None:
+        feed_sources.record_feed_read(
+            self.engine, url, etag=etag, last_modified=last_modified, at=at, changed=changed
+        )
 
     def company_slugs(self) -> set[str]:
         with self.engine.connect() as connection:
