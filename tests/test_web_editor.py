@@ -362,7 +362,18 @@ def test_the_calendar_shows_each_digest_at_its_time_with_its_state(
     assert 'href="/editor/digest/company:mistral-ai:2026-W48"' in monday
     assert '<span class="time">07:00</span>' in monday  # Paris time, the weekly's run
     assert '<span class="badge draft">draft</span>' in monday
+    # The company digests of the 08:00 run are one folded line, each a link inside it.
+    assert re.search(
+        r'<details class="event-group company">\s*<summary>.*08:00.*company digests', monday
+    )
     from digest.schedule import jobs
+
+    # Posts at their slot, each named by its channel.
+    jobs.plan_social(context, jobs.compose_weekly(context, jobs.IsoWeek(2026, 48)))
+    sunday = client.get("/editor/").text.split("Sun <span>29</span>")[1]
+    assert re.search(r'<details class="event-group post">\s*<summary>.*\d+ posts', sunday)
+    planned = r'class="event compact post"[^>]*>\s*<span class="badge planned">planned</span>'
+    assert re.search(planned + " <strong>mastodon</strong>", sunday)
 
     jobs.plan_email(context, jobs.compose_weekly(context, jobs.IsoWeek(2026, 48)))
     monday = client.get("/editor/", params={"week": "2026-W49"}).text.split("Tue <span>")[0]

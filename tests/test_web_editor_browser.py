@@ -1,44 +1,26 @@
 """The desk end to end in headless Chromium: log in, curate the weekly digest (pin, leave out,
 reorder, a note in Markdown with a <script> in it), see the preview change, view it as a
-subscriber, approve it, and find exactly that in the delivered .eml; then every desk page at
-375 px without sideways scrolling. Screenshots of each step are kept in test-artifacts/."""
+subscriber, approve it, and find exactly that in the delivered .eml (every page at 375 px:
+test_web_editor_phone.py). Screenshots of each step are kept in test-artifacts/."""
 
 from __future__ import annotations
 
 import email
 import email.policy
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-from web_support import ARTIFACTS, live_server
+from web_support import ADMIN, ARTIFACTS, Clock, live_server, sample_desk
 
-from digest.context import Context
-from digest.ingest import read_sources, read_subscribers
 from digest.models import SubscriberStatus
-from digest.render.templates import template_environment
 from digest.schedule import jobs
-from digest.settings import parse_settings
-from digest.store import Store
-from digest.store.accounts import Role, create_account
 from digest.store.store import ApprovalStatus
 from digest.web.app import create_app
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "digest" / "data"
 PASSWORD = "a browser-typed password"
 WEEKLY = "weekly:2026-W48"
 NOTE = "**A big week** for [compute](https://example.com/compute).\n\n<script>alert(1)</script>"
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def column_boxes(page: Any) -> tuple[dict[str, float], dict[str, float]]:
@@ -63,22 +45,13 @@ def no_sideways_scroll(page: Any) -> bool:
 def test_an_editor_curates_approves_and_the_delivered_email_is_what_they_saw(
     browser: Any, tmp_path: Path
 ) -> None:
-    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
-    raw["digests"]["weekly"]["require_approval"] = True
-    raw["email"]["options"]["directory"] = str(tmp_path / "outbox" / "email")
-    for channel in raw["social"]:
-        channel["options"]["directory"] = str(tmp_path / "outbox" / "social")
-    settings = parse_settings(raw, where="settings.yaml", root=tmp_path)
+    def approval_required(raw: dict[str, Any]) -> None:
+        raw["digests"]["weekly"]["require_approval"] = True
+
     ARTIFACTS.mkdir(exist_ok=True)
     clock = Clock(datetime(2026, 11, 29, 18, 0, tzinfo=UTC))  # Sunday, before Monday's run
-    with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as store:
-        store.write_batch(read_sources([str(DATA / "sample.yaml")]))
-        store.save_subscribers(read_subscribers(DATA / "sample-subscribers.csv"))
-        create_account(
-            store.engine, name="Ada Editor", email="ada@example.org", role=Role.ADMIN,
-            password=PASSWORD, now=clock.now,
-        )  # fmt: skip
-        ctx = Context(settings=settings, store=store, env=template_environment(), clock=clock)
+    with sample_desk(tmp_path, clock, PASSWORD, approval_required) as ctx:
+        store = ctx.store
         composed = jobs.compose_weekly(ctx, jobs.IsoWeek(2026, 48))
         first, second, last = (composed.entries[i].item for i in (0, 1, -1))
         reader = next(
@@ -92,7 +65,7 @@ def test_an_editor_curates_approves_and_the_delivered_email_is_what_they_saw(
             try:
                 page.goto(f"{base}/editor/?week=2026-W49")
                 assert "/editor/login" in page.url
-                page.fill("#name", "Ada Editor")
+                page.fill("#name", ADMIN)
                 page.fill("#password", PASSWORD)
                 page.click("button[type=submit]")
                 page.wait_for_url("**/editor/?week=2026-W49")
@@ -149,38 +122,11 @@ def test_an_editor_curates_approves_and_the_delivered_email_is_what_they_saw(
                 page.click("#approve")
                 page.wait_for_selector("#flash")
                 assert page.locator("#status").inner_text() == "approved"
-                assert page.locator("#approved-by").inner_text() == "Ada Editor"
+                assert page.locator("#approved-by").inner_text() == ADMIN
                 history = page.locator("#history").inner_text()
                 for action in ("pin", "drop", "reorder", "text", "approve"):
                     assert action in history
                 page.locator("#history").screenshot(path=str(ARTIFACTS / "desk-history.png"))
-
-                # Every desk page at 375 px: nothing scrolls sideways.
-                phone = browser.new_context(viewport={"width": 375, "height": 800})
-                small = phone.new_page()
-                try:
-                    small.goto(f"{base}/editor/login")
-                    assert no_sideways_scroll(small)
-                    small.fill("#name", "Ada Editor")
-                    small.fill("#password", PASSWORD)
-                    small.click("button[type=submit]")
-                    small.wait_for_url(f"{base}/editor/")
-                    for name, path in (
-                        ("calendar", "/editor/?week=2026-W49"),
-                        ("digest", f"/editor/digest/{WEEKLY}?width=375&find=a&q=a"),
-                        ("view-as", f"/editor/digest/{WEEKLY}?subscriber={reader.id}"),
-                        ("company", "/editor/digest/company:mistral-ai:2026-W48"),
-                        ("accounts", "/editor/accounts"),
-                        ("password", "/editor/password"),
-                    ):
-                        small.goto(f"{base}{path}")
-                        small.wait_for_load_state("networkidle")
-                        assert no_sideways_scroll(small), name
-                        small.screenshot(
-                            path=str(ARTIFACTS / f"desk-{name}-375.png"), full_page=name != "digest"
-                        )
-                finally:
-                    phone.close()
             finally:
                 context.close()
         approval = store.digest_approval(WEEKLY)

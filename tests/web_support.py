@@ -12,14 +12,24 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
+import yaml
 from starlette.applications import Starlette
 
+from digest.context import Context
+from digest.ingest import read_sources, read_subscribers
+from digest.render.templates import template_environment
+from digest.settings import parse_settings
+from digest.store import Store
+from digest.store.accounts import Role, create_account
 from digest.web.app import server_config
 
 CHROMIUM_FLAGS = [
@@ -31,7 +41,45 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+DATA = REPO / "digest" / "data"
+ADMIN = "Ada Editor"
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@contextmanager
+def sample_desk(
+    tmp_path: Path,
+    clock: Clock,
+    password: str,
+    change: Callable[[dict[str, Any]], None] | None = None,
+) -> Iterator[Context]:
+    """The repository's settings.yaml (its outboxes in tmp_path; `change` edits it as read), a
+    SQLite store of the sample week and its subscribers, and an admin account, ADMIN, with
+    `password`."""
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    raw["email"]["options"]["directory"] = str(tmp_path / "outbox" / "email")
+    for channel in raw["social"]:
+        channel["options"]["directory"] = str(tmp_path / "outbox" / "social")
+    if change is not None:
+        change(raw)
+    parsed = parse_settings(raw, where="settings.yaml", root=tmp_path)
+    with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as store:
+        store.write_batch(read_sources([str(DATA / "sample.yaml")]))
+        store.save_subscribers(read_subscribers(DATA / "sample-subscribers.csv"))
+        create_account(
+            store.engine, name=ADMIN, email="ada@example.org", role=Role.ADMIN,
+            password=password, now=clock.now,
+        )  # fmt: skip
+        yield Context(settings=parsed, store=store, env=template_environment(), clock=clock)
 
 
 def chromium_path() -> str:

@@ -9,6 +9,8 @@ week), never by composing digests or reading the audience.
 
 from __future__ import annotations
 
+import textwrap
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -28,6 +30,10 @@ from digest.web.editor.roles import Permission
 from digest.web.pages import context_of
 
 MAX_POSTS = 200  # post rows shown in one week: beyond that the week is summarised
+# Events of one kind at one time (the company digests of a Monday run, a digest's posts) from this
+# many on are one folded group, so that a day stays readable; the group opens on a click.
+GROUP_FROM = 3
+_POST_TEXT = 70  # characters of a post's text in its line
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +47,41 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Group:
+    """The events of one kind at one time."""
+
+    at: datetime
+    kind: str
+    events: tuple[Event, ...]
+
+    @property
+    def folded(self) -> bool:
+        return len(self.events) >= GROUP_FROM
+
+    @property
+    def label(self) -> str:
+        noun = {"weekly": "weekly digest", "company": "company digest"}.get(self.kind, self.kind)
+        return f"{len(self.events)} {noun}s"
+
+    @property
+    def states(self) -> tuple[tuple[str, int], ...]:
+        """(state, how many), most common first."""
+        return tuple(Counter(event.state for event in self.events).most_common())
+
+
+@dataclass(frozen=True, slots=True)
 class Day:
     date: date
     events: tuple[Event, ...]
     today: bool
+
+    @property
+    def groups(self) -> tuple[Group, ...]:
+        found: dict[tuple[datetime, str], list[Event]] = {}
+        for event in self.events:
+            assert event.at is not None  # a day holds only scheduled events
+            found.setdefault((event.at, event.kind), []).append(event)
+        return tuple(Group(at, kind, tuple(events)) for (at, kind), events in found.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +114,7 @@ def week_view(ctx: Context, week: IsoWeek) -> WeekView:
     events: list[Event] = []
     for key, summary in digests.items():
         status = digest_status(ctx, summary, counts[key])
-        where = "stored" if key in stored else "composed from the store"
+        where = "stored" if key in stored else "not stored yet"
         events.append(
             Event(
                 status.send_at,
@@ -91,8 +128,9 @@ def week_view(ctx: Context, week: IsoWeek) -> WeekView:
     week_start, week_end = week.window(zone)
     posts = outbox_calendar.post_slots(ctx.store.engine, week_start, week_end, limit=MAX_POSTS + 1)
     for post in posts[:MAX_POSTS]:
-        detail = f"{post.channel} · {post.text[:80]}" if post.text else post.channel
-        events.append(Event(post.at, "post", post.digest_key, post.digest_key, post.state, detail))
+        text = textwrap.shorten(post.text, _POST_TEXT, placeholder="…") if post.text else ""
+        detail = f"{post.digest_key} · {text}" if text else post.digest_key
+        events.append(Event(post.at, "post", post.digest_key, post.channel, post.state, detail))
     today = now.astimezone(zone).date()
     monday = week.first_day()
     days = tuple(
