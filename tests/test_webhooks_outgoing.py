@@ -25,7 +25,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from digest.delivery.webhook import WebhookSender, body_of, signed_headers
 from digest.errors import ConfigError
 from digest.events import new_secret
-from digest.models import DeliveryChannel, DeliveryState, SubscriberStatus
+from digest.models import DeliveryChannel, DeliveryState, Subscriber, SubscriberStatus
 from digest.schedule import jobs
 from digest.schedule.deliverer import Deliverer
 from digest.schedule.webhooks import WEBHOOK_RETRY, WebhookDeliverer
@@ -74,6 +74,10 @@ ENDPOINTS = {
 def world(seeded: Path, tmp_path: Path) -> Iterator[ApiWorld]:
     opened = open_world(seeded_copy(seeded, tmp_path), tmp_path, outgoing_webhooks=ENDPOINTS)
     opened.clock.now = datetime.now(UTC)
+    # The seed's own events (its imported subscribers' subscriber.created) happened before any
+    # endpoint listened: each test sees only the events of what it does.
+    with opened.ctx.store.engine.begin() as connection:
+        connection.execute(schema.webhook_events.delete())
     yield opened
     opened.ctx.close()
 
@@ -152,6 +156,24 @@ def test_subscriber_events_reach_the_endpoint_signed(world: ApiWorld, receiver: 
     assert len(set(ids)) == 4 and all(identifier.startswith("evt_") for identifier in ids)
 
 
+def test_imported_subscribers_are_created_once(world: ApiWorld, receiver: Receiver) -> None:
+    store = world.ctx.store
+    newcomer = Subscriber(id="imp-ada", email="ada@example.org", name="Ada")
+    store.save_subscribers([newcomer, *store.subscribers()[:2]])
+    store.save_subscribers([newcomer])  # imported again: an update, no new subscriber
+    deliverer(world, receiver).run()
+    assert receiver.types() == ["subscriber.created"]
+    assert receiver.received[0]["data"]["id"] == "imp-ada"
+
+
+def test_a_spam_complaint_is_an_unsubscription(world: ApiWorld, receiver: Receiver) -> None:
+    store = world.ctx.store
+    store.mark_undeliverable(ZOE, SubscriberStatus.COMPLAINED, world.clock())
+    deliverer(world, receiver).run()
+    assert receiver.types() == ["subscriber.unsubscribed"]
+    assert receiver.received[0]["data"]["status"] == "complained"
+
+
 def test_digest_and_post_events_follow_a_send(world: ApiWorld, receiver: Receiver) -> None:
     week = jobs.latest_week(world.ctx)
     assert week is not None
@@ -193,6 +215,32 @@ def test_a_failed_delivery_is_an_event(world: ApiWorld, receiver: Receiver) -> N
             schema.deliveries.update()
             .where(schema.deliveries.c.id == first)
             .values(target="a-channel-since-removed")
+        )
+    deliverer(world, receiver).run()
+    failed = [p["data"] for p in receiver.received if p["type"] == "delivery.failed"]
+    assert [(data["delivery_id"], data["channel"]) for data in failed] == [(first, "social")]
+
+
+def test_a_row_failed_by_a_claim_is_an_event(world: ApiWorld, receiver: Receiver) -> None:
+    """A row whose worker died while the service had it, on its last attempt, is failed by the
+    next claim, not by a recorded result: its event is written all the same."""
+    week = jobs.latest_week(world.ctx)
+    assert week is not None
+    jobs.plan_social(world.ctx, jobs.compose_weekly(world.ctx, week))
+    social = schema.deliveries.c.channel == DeliveryChannel.SOCIAL.value
+    now = world.clock()
+    with world.ctx.store.engine.begin() as connection:
+        first = connection.scalar(select(func.min(schema.deliveries.c.id)).where(social))
+        connection.execute(
+            schema.deliveries.update()
+            .where(schema.deliveries.c.id == first)
+            .values(
+                state=DeliveryState.CLAIMED.value,
+                attempts=WEBHOOK_RETRY.max_attempts + 10,
+                lease_owner="a-dead-worker",
+                lease_until=now - timedelta(minutes=1),
+                in_flight_since=now - timedelta(minutes=5),
+            )
         )
     deliverer(world, receiver).run()
     failed = [p["data"] for p in receiver.received if p["type"] == "delivery.failed"]

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from digest.models import Delivery, DeliveryChannel, DeliveryState
 from digest.outbox.results import DEFAULT_RETRY, RetryPolicy
 from digest.outbox.rows import DELIVERY_COLUMNS, delivery_from_row, held_by, state_is, writing
+from digest.store import events
 from digest.store.schema import deliveries
 
 WORKER_DIED = "the previous attempt's worker died while the service had it; sent again"
@@ -143,8 +144,9 @@ def _take_over(
 
 def _fail_exhausted(connection: Connection, now: datetime, policy: RetryPolicy) -> None:
     """Close the expired leases of rows that were in flight on their last attempt (one UPDATE:
-    on SQLite, a read before the write would let two claimers deadlock upgrading their locks)."""
-    connection.execute(
+    on SQLite, a read before the write would let two claimers deadlock upgrading their locks).
+    Each failure's event is written in the same transaction, as a recorded result's is."""
+    closed = connection.execute(
         update(deliveries)
         .where(
             state_is(DeliveryState.CLAIMED),
@@ -168,7 +170,10 @@ def _fail_exhausted(connection: Connection, now: datetime, policy: RetryPolicy) 
             finished_at=now,
             updated_at=now,
         )
+        .returning(*DELIVERY_COLUMNS)
     )
+    failed = [(delivery_from_row(row), DeliveryState.FAILED) for row in closed.mappings()]
+    events.emit_for_outcomes(connection, failed, now)
 
 
 def renew(engine: Engine, *, owner: str, lease: timedelta, now: datetime) -> int:

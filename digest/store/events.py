@@ -48,22 +48,31 @@ def emit(connection: Connection, event: Event, now: datetime | None = None) -> b
 
     `now` is the change's own time; a change that has none (a sign-up, stamped by the store's
     bookkeeping clock) leaves it out."""
-    event_id = f"evt_{secrets.token_hex(12)}"
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(webhook_events)
-        .values(
-            event_id=event_id,
-            key=event.key or f"{event.type}/{event_id}",
-            type=event.type,
-            subject=event.subject[:SUBJECT_MAX],
-            data=dict(event.data),
-            created_at=now or utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(webhook_events.c.id)
-    )
+    statement = _insert(connection).values(_event_row(event, now)).returning(webhook_events.c.id)
     return connection.execute(statement).first() is not None
+
+
+def emit_all(connection: Connection, batch: Sequence[Event], now: datetime | None = None) -> None:
+    """`emit` for many events in one executemany (an import of many subscribers)."""
+    if batch:
+        connection.execute(_insert(connection), [_event_row(event, now) for event in batch])
+
+
+def _insert(connection: Connection) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(webhook_events).on_conflict_do_nothing(index_elements=["key"])
+
+
+def _event_row(event: Event, now: datetime | None) -> dict[str, Any]:
+    event_id = f"evt_{secrets.token_hex(12)}"
+    return {
+        "event_id": event_id,
+        "key": event.key or f"{event.type}/{event_id}",
+        "type": event.type,
+        "subject": event.subject[:SUBJECT_MAX],
+        "data": dict(event.data),
+        "created_at": now or utcnow(),
+    }
 
 
 def subscriber_event(event_type: str, subscriber: Subscriber) -> Event:

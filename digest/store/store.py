@@ -49,7 +49,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
-from digest.store import audit, codec, feed_sources, schema, subscriptions
+from digest.store import audit, codec, events, feed_sources, schema, subscriptions
 from digest.store.engine import (
     create_engine_for,
     dialect_insert,
@@ -508,7 +508,14 @@ class Store:
             with self.write() as connection:
                 _check_emails_free(connection, unique)
                 subscriptions.check_not_suppressed(connection, unique)
-                counts, _ = self._upsert(connection, schema.subscribers, rows, keep=("created_at",))
+                counts, existing = self._upsert(
+                    connection, schema.subscribers, rows, keep=("created_at",)
+                )
+                created = [subscriber for subscriber in unique if subscriber.id not in existing]
+                events.emit_all(
+                    connection,
+                    [events.subscriber_event("subscriber.created", new) for new in created],
+                )
                 return counts
         except StatementError as exc:
             raise self._write_error("subscribers", exc) from exc

@@ -161,9 +161,15 @@ def mark_undeliverable(
         if row is not None and row.status not in keeps:
             statement = update(table).where(table.c.id == row.id)
             connection.execute(statement.values(status=status.value, updated_at=now))
-            if status is SubscriberStatus.BOUNCED:
-                bounced = subscriber_from_row(_locked_row(connection, row.id))
-                events.emit(connection, events.subscriber_event("subscriber.bounced", bounced), now)
+            # A complaint ends the subscription as surely as the link in the footer does; its
+            # status says which it was.
+            kind = (
+                "subscriber.bounced"
+                if status is SubscriberStatus.BOUNCED
+                else "subscriber.unsubscribed"
+            )
+            changed = subscriber_from_row(_locked_row(connection, row.id))
+            events.emit(connection, events.subscriber_event(kind, changed), now)
         reasons = suppression_reasons(connection, [email])
         if reasons.get(email_key(email)) not in (FORGOTTEN, SubscriberStatus.COMPLAINED.value):
             _suppress(engine, connection, email, status.value, now, replace=True)
