@@ -14,12 +14,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from digest.cli_support import Command, OpenContext, with_context
 from digest.context import Context
 from digest.errors import InputError, Problem
 from digest.store import accounts, audit
 from digest.store.accounts import AccountError, Role
 
-OpenContext = Callable[[argparse.Namespace], Context]
 ACTOR = "cli"
 
 
@@ -29,17 +29,14 @@ def add_editor_commands(
     editor = commands.add_parser("editor", help="accounts of the editor's desk (/editor/)")
     actions = editor.add_subparsers(dest="action", required=True)
 
-    def handler(run: Callable[[Context, argparse.Namespace], int]) -> Callable[..., int]:
-        def call(args: argparse.Namespace) -> int:
-            ctx = open_context(args)
+    def handler(run: Command) -> Callable[[argparse.Namespace], int]:
+        def account_command(ctx: Context, args: argparse.Namespace) -> int:
             try:
                 return run(ctx, args)
             except AccountError as problem:
                 raise InputError([Problem("", "", "account", str(problem))]) from None
-            finally:
-                ctx.close()
 
-        return call
+        return with_context(open_context, account_command)
 
     roles = [role.value for role in Role]
     add = actions.add_parser("add", help="add an account (asks for its password)")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
-from collections.abc import Callable
 
+from digest.cli_support import OpenContext
 from digest.context import Context
 from digest.engagement.report import READERS, DigestReport, Table, read_digest_report
 from digest.errors import InputError, Problem
 
-OpenContext = Callable[[argparse.Namespace], Context]
 TABLES = ("summary", "links", "channels")
 
 

@@ -19,6 +19,7 @@ import secrets
 import sys
 from collections.abc import Callable, Sequence
 
+from digest.cli_support import Command, OpenContext, with_context
 from digest.context import Context
 from digest.errors import InputError, Problem
 from digest.ingest import read_subscriber_files
@@ -33,8 +34,6 @@ from digest.ingest.subscribers import (
 from digest.models import Subscriber, SubscriberStatus
 from digest.schedule.confirmations import plan_confirmation
 
-OpenContext = Callable[[argparse.Namespace], Context]
-
 
 def add_subscriber_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], open_context: OpenContext
@@ -42,15 +41,8 @@ def add_subscriber_commands(
     subscribers = commands.add_parser("subscribers", help="manage subscribers")
     actions = subscribers.add_subparsers(dest="action", required=True)
 
-    def handler(run: Callable[[Context, argparse.Namespace], int]) -> Callable[..., int]:
-        def call(args: argparse.Namespace) -> int:
-            ctx = open_context(args)
-            try:
-                return run(ctx, args)
-            finally:
-                ctx.close()
-
-        return call
+    def handler(run: Command) -> Callable[[argparse.Namespace], int]:
+        return with_context(open_context, run)
 
     importing = actions.add_parser("import", help="import CSV or YAML lists (all or nothing)")
     importing.add_argument("paths", nargs="+", metavar="FILE", help="CSV or YAML lists to import")

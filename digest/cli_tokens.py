@@ -10,11 +10,10 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from digest.cli_support import Command, OpenContext, with_context
 from digest.context import Context
 from digest.errors import InputError, Problem
 from digest.store import api_tokens, audit
-
-OpenContext = Callable[[argparse.Namespace], Context]
 
 
 def add_api_token_commands(
@@ -23,15 +22,8 @@ def add_api_token_commands(
     tokens = commands.add_parser("api-token", help="tokens for the JSON API (/api/v1)")
     actions = tokens.add_subparsers(dest="action", required=True)
 
-    def handler(run: Callable[[Context, argparse.Namespace], int]) -> Callable[..., int]:
-        def call(args: argparse.Namespace) -> int:
-            ctx = open_context(args)
-            try:
-                return run(ctx, args)
-            finally:
-                ctx.close()
-
-        return call
+    def handler(run: Command) -> Callable[[argparse.Namespace], int]:
+        return with_context(open_context, run)
 
     create = actions.add_parser("create", help="make a token; it is shown only once")
     create.add_argument("name", help="who uses it, like cms or crm-sync")
