@@ -561,6 +561,19 @@ def _interpolate(
     return _ENV_REFERENCE.sub(substitute, value)
 
 
+# Keys an earlier version read, and what took their place: an old settings.yaml says what to do.
+REMOVED_KEYS = {
+    "web.editor.password_hash": (
+        "editors log in with their own accounts; make one with "
+        "`digest editor add NAME EMAIL --role admin`"
+    ),
+    "web.editor.secure_cookie": (
+        "the session cookie is Secure whenever the request came over https "
+        "(through a proxy listed in web.trusted_proxies)"
+    ),
+}
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -579,9 +592,16 @@ def parse_section(
     ok = True
     for key in raw:
         if key not in fields:
-            close = difflib.get_close_matches(str(key), public, n=1)
-            hint = f", did you mean {close[0]}?" if close else f"; known keys: {', '.join(public)}"
-            problems.append(Problem(where, "", _join(path, str(key)), f"unknown key{hint}"))
+            key_path = _join(path, str(key))
+            if key_path in REMOVED_KEYS:
+                message = f"no longer a setting: {REMOVED_KEYS[key_path]}; delete the key"
+            else:
+                close = difflib.get_close_matches(str(key), public, n=1)
+                hint = (
+                    f", did you mean {close[0]}?" if close else f"; known keys: {', '.join(public)}"
+                )
+                message = f"unknown key{hint}"
+            problems.append(Problem(where, "", key_path, message))
             ok = False
     values: dict[str, Any] = {}
     for name, f in fields.items():

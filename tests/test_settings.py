@@ -66,6 +66,13 @@ DELETE = object()
             "max_consecutive_failures, batch, lease_seconds, dkim",
         ),
         ("site.timezon", "UTC", "settings.yaml: site.timezon: unknown key, did you mean timezone?"),
+        (
+            "web.editor.password_hash",
+            "scrypt:…",
+            "settings.yaml: web.editor.password_hash: no longer a setting: editors log in with "
+            "their own accounts; make one with `digest editor add NAME EMAIL --role admin`; "
+            "delete the key",
+        ),
         ("site.name", DELETE, "settings.yaml: site.name: required; add it"),
         ("version", 2, "settings.yaml: version: must be 1; add 'version: 1'"),
         ("site.name", 42, "settings.yaml: site.name: must be str, got int 42"),

@@ -13,6 +13,7 @@ every process.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -31,8 +32,14 @@ from digest.store.schema import editor_accounts, editor_sessions
 MIN_PASSWORD = 12
 MAX_NAME = 80
 _HASHER = PasswordHasher()  # argon2id; its defaults are RFC 9106's low-memory profile
-# Verified against when the name is unknown, so a miss takes as long as a wrong password.
-_NO_ACCOUNT_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _no_account_hash() -> str:
+    """Verified against when the name is unknown, so a miss takes as long as a wrong password.
+    Made on first use: hashing costs argon2's 64 MiB and half a second, which every command
+    line start paid when it was made at import."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 class Role(StrEnum):
@@ -161,7 +168,7 @@ def verify_login(engine: Engine, name: str, password: str, now: datetime) -> Acc
     query = select(editor_accounts).where(editor_accounts.c.name == clean_name(name))
     with engine.connect() as connection:
         row = connection.execute(query).one_or_none()
-    stored = row.password_hash if row is not None else _NO_ACCOUNT_HASH
+    stored = row.password_hash if row is not None else _no_account_hash()
     try:
         _HASHER.verify(stored, password)
     except (VerificationError, InvalidHashError):

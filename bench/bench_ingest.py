@@ -1,0 +1,137 @@
+"""Ingest and subscriber import at scale: wall time and peak memory of the real command line.
+
+Writes N items (each with an AMW Read, over 200 companies) as YAML and as JSON Lines, and N
+subscribers as CSV, then runs `digest ingest` / `digest subscribers import` on each in a child
+process into a fresh SQLite store and prints its seconds and peak RSS (the child's own, from
+wait4). Issue 14 asks for a 100k-item YAML in <= 25 s and <= 300 MB, a 1M-line JSON Lines and a
+1M-row subscriber import in <= 300 MB each.
+
+    .venv/bin/python bench/bench_ingest.py --items 100000 --lines 1000000 --subscribers 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+COMPANIES = 200
+SETTINGS = Path(__file__).resolve().parent.parent / "settings.yaml"
+
+
+def company(n: int) -> dict[str, str]:
+    return {
+        "slug": f"company-{n}",
+        "name": f"Company {n}",
+        "sector": "Foundation Models / LLMs",
+        "country": "FR",
+        "hashtag": f"Company{n}",
+    }
+
+
+def item(n: int) -> dict[str, object]:
+    day = 1 + n % 28
+    return {
+        "id": f"item-{n:07d}",
+        "title": f"Company {n % COMPANIES} ships model number {n} to customers in Europe",
+        "summary": "A new model, with a longer context and a lower price. " * 3,
+        "url": f"https://source.example.com/news/{n}",
+        "published_at": f"2026-{1 + n % 11:02d}-{day:02d}T09:30:00+01:00",
+        "companies": [f"company-{n % COMPANIES}"],
+        "category": "Product",
+        "topics": ["Compute Economics", "Geopolitics"],
+    }
+
+
+def read(n: int) -> dict[str, object]:
+    return {
+        "item": f"item-{n:07d}",
+        "text": "The move matters because it lowers the price of long context for everyone. " * 2,
+        "novelty": 1 + n % 5,
+        "significance": 1 + (n * 7) % 5,
+    }
+
+
+def write_yaml(path: Path, count: int) -> None:
+    # Written by hand, record by record: yaml.dump of 100k records would itself need gigabytes.
+    with path.open("w", encoding="utf-8") as out:
+        out.write("companies:\n")
+        for n in range(COMPANIES):
+            out.write(f"  - {json.dumps(company(n))}\n")
+        out.write("items:\n")
+        for n in range(count):
+            out.write(f"  - {json.dumps(item(n))}\n")
+        out.write("reads:\n")
+        for n in range(count):
+            out.write(f"  - {json.dumps(read(n))}\n")
+
+
+def jsonl_records(count: int) -> Iterator[dict[str, object]]:
+    for n in range(COMPANIES):
+        yield {"kind": "company", **company(n)}
+    # Lines are records: items and reads take half of them each.
+    for n in range((count - COMPANIES) // 2):
+        yield {"kind": "item", **item(n)}
+        yield {"kind": "read", **read(n)}
+
+
+def write_jsonl(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for record in jsonl_records(count):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_csv(path: Path, count: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write("id,email,name,status,timezone\n")
+        for n in range(count):
+            out.write(f"s{n:07d},reader{n}@example.com,Reader {n},active,Europe/Paris\n")
+
+
+def run(command: list[str], directory: Path) -> tuple[float, float, int]:
+    """Seconds, peak RSS in MB and exit status of the child."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, cwd=directory, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=20_000, help="items in the YAML file")
+    parser.add_argument("--lines", type=int, default=100_000, help="lines of the JSON Lines file")
+    parser.add_argument("--subscribers", type=int, default=100_000, help="rows of the CSV file")
+    args = parser.parse_args()
+    digest = str(Path(sys.executable).with_name("digest"))
+    print(f"{'input':<32} {'records':>9} {'seconds':>8} {'peak MB':>8}  exit")
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        cases = [
+            ("items.yaml", args.items, write_yaml, ["ingest"]),
+            ("items.jsonl", args.lines, write_jsonl, ["ingest"]),
+            ("subscribers.csv", args.subscribers, write_csv, ["subscribers", "import"]),
+        ]
+        for name, count, write, verb in cases:
+            if count <= 0:
+                continue
+            source = folder / name
+            write(source, count)
+            database = folder / f"{name}.db"
+            command = [digest, "--settings", str(SETTINGS), "--database", f"sqlite:///{database}"]
+            command += [*verb, str(source)]
+            seconds, peak, code = run(command, folder)
+            size = source.stat().st_size / 1e6
+            label = f"{name} ({size:,.0f} MB)"
+            print(f"{label:<32} {count:>9,} {seconds:>8.1f} {peak:>8.0f}  {code}")
+            source.unlink()
+            database.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
