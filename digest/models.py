@@ -96,12 +96,18 @@ class DigestKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """One line of "How This Connects": an earlier item related to an entry."""
+    """One line of "How This Connects": an item related to an entry, or the entry itself.
+
+    An entry's connections are its timelines, one per basis, each most recent first; each
+    timeline holds the entry itself at its place in time (`is_entry`, the site's "THIS
+    ARTICLE"), as the site's page places the article among the news it connects to.
+    """
 
     item: NewsItem
     age: str  # "1d ago", "1w ago", relative to the digest's date
-    basis: str  # what relates it: a shared topic or company name
+    basis: str  # what relates it: the company, or the shared topic
     company_names: tuple[str, ...] = ()
+    is_entry: bool = False  # the entry itself, placed in its timeline
 
 
 @dataclass(frozen=True, slots=True)

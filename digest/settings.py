@@ -163,7 +163,7 @@ class WeeklyDigestSettings:
 
 @dataclass(frozen=True, slots=True)
 class CompanyDigestSettings:
-    connections: int = 6  # how many earlier items "How This Connects" lists
+    connections: int = 6  # how many items each timeline of "How This Connects" lists
     lookback_days: int = 120  # how far back connections are searched
     require_approval: bool = False
 

@@ -190,10 +190,13 @@ def weekly_digest() -> Digest:
 
 
 def company_digest() -> Digest:
-    """Mistral AI's week: its company card, one entry and how it connects to earlier items."""
+    """Mistral AI's week: its company card, one entry and its timelines, each placing it."""
+    topic = "Foundation Models · Case Studies"
     connections = (
-        Connection(DEEPSEEK_PRICE, "1d ago", "Foundation Models · Case Studies", ("DeepSeek",)),
-        Connection(MAIA, "3d ago", "Foundation Models · Case Studies", ("Anthropic",)),
+        Connection(DEEPSEEK_PRICE, "1d ago", topic, ("DeepSeek",)),
+        Connection(MAIA, "3d ago", topic, ("Anthropic",)),
+        Connection(MISTRAL_SWEDEN, "4d ago", topic, is_entry=True),
+        Connection(MISTRAL_SWEDEN, "4d ago", "Mistral AI", is_entry=True),
         Connection(HOSTILE, "1w ago", "Mistral AI", ("Anthropic",)),
     )
     return Digest(

@@ -16,7 +16,7 @@ from digest.compose import (
     relative_age,
     weekly_variant,
 )
-from digest.models import AmwRead, Company, NewsItem
+from digest.models import AmwRead, Company, Entry, NewsItem
 
 PARIS = ZoneInfo("Europe/Paris")
 WEEK = IsoWeek(2026, 48)  # Monday 23 November – Sunday 29 November 2026
@@ -133,35 +133,42 @@ def test_the_same_input_gives_the_same_digest() -> None:
 
 
 @pytest.mark.parametrize(
-    ("delta", "expected"),
+    ("then", "expected"),
     [
-        (timedelta(hours=5), "today"),
-        (timedelta(days=1), "1d ago"),
-        (timedelta(days=6, hours=23), "6d ago"),
-        (timedelta(days=7), "1w ago"),
-        (timedelta(days=20), "2w ago"),
-        (timedelta(days=45), "1mo ago"),
-        (timedelta(days=100), "3mo ago"),
-        (timedelta(days=400), "1y ago"),
+        (datetime(2026, 11, 30, 1, tzinfo=PARIS), "today"),
+        (datetime(2026, 11, 29, 23, 30, tzinfo=UTC), "today"),  # 00:30 on Monday in Paris
+        (datetime(2026, 11, 29, 22, 30, tzinfo=UTC), "1d ago"),  # 23:30 on Sunday in Paris
+        (datetime(2026, 11, 24, 23, tzinfo=PARIS), "6d ago"),
+        (datetime(2026, 11, 23, 1, tzinfo=PARIS), "1w ago"),
+        (datetime(2026, 11, 10, tzinfo=PARIS), "2w ago"),
+        (datetime(2026, 10, 16, tzinfo=PARIS), "1mo ago"),
+        (datetime(2026, 8, 22, tzinfo=PARIS), "3mo ago"),
+        (datetime(2025, 10, 26, tzinfo=PARIS), "1y ago"),
     ],
 )
-def test_relative_age(delta: timedelta, expected: str) -> None:
-    now = paris(30, 0)
-    assert relative_age(now - delta, now) == expected
+def test_relative_age_counts_calendar_days_in_the_digests_zone(
+    then: datetime, expected: str
+) -> None:
+    assert relative_age(then, paris(30, 12)) == expected
 
 
-def test_company_digest_connects_earlier_items_by_company_or_topic() -> None:
+FOUNDATION = "Foundation Models · Case Studies"
+
+
+def timelines(entry: Entry) -> list[tuple[str, str, str]]:
+    """(basis, item id, age) of each line, "THIS" for the entry itself."""
+    return [(c.basis, "THIS" if c.is_entry else c.item.id, c.age) for c in entry.connections]
+
+
+def test_company_digest_timelines_follow_the_company_and_the_main_topic() -> None:
     items = [
-        item("sweden", paris(26), topics=("Foundation Models · Case Studies", "Geopolitics")),
+        item("sweden", paris(26), topics=(FOUNDATION, "Geopolitics")),
         item("mistral-old", paris(10), topics=("Open Models",)),
-        item(
-            "deepseek-same-topic",
-            paris(25),
-            companies=("deepseek",),
-            topics=("Foundation Models · Case Studies",),
-        ),
+        item("deepseek-same-topic", paris(25), companies=("deepseek",), topics=(FOUNDATION,)),
+        item("deepseek-later", paris(28), companies=("deepseek",), topics=("Open", FOUNDATION)),
         item("nvidia-unrelated", paris(24), companies=("nvidia",), topics=("Chips & Hardware",)),
-        item("deepseek-later", paris(27), companies=("deepseek",)),
+        item("deepseek-other-topic", paris(27), companies=("deepseek",)),
+        item("next-week", paris(30, 9), companies=("deepseek",), topics=(FOUNDATION,)),
     ]
     reads = {i.id: read(i.id, 3, 3) for i in items}
     digest = compose_company_digest(
@@ -170,12 +177,68 @@ def test_company_digest_connects_earlier_items_by_company_or_topic() -> None:
     assert digest is not None
     assert digest.key == "company:mistral-ai:2026-W48"
     assert digest.company == COMPANIES["mistral-ai"]
-    sweden = next(e for e in digest.entries if e.item.id == "sweden")
-    assert [(c.item.id, c.age, c.basis) for c in sweden.connections] == [
-        ("deepseek-same-topic", "4d ago", "Foundation Models · Case Studies"),
-        ("mistral-old", "2w ago", "Mistral AI"),
+    (sweden,) = digest.entries
+    # The company's own story, then the topic's among other companies, each placing the entry
+    # at its day: later news of the same week above it, as the site's page shows it.
+    assert timelines(sweden) == [
+        (FOUNDATION, "deepseek-later", "2d ago"),
+        (FOUNDATION, "THIS", "4d ago"),
+        (FOUNDATION, "deepseek-same-topic", "5d ago"),
+        ("Mistral AI", "THIS", "4d ago"),
+        ("Mistral AI", "mistral-old", "2w ago"),
     ]
     assert sweden.connections[0].company_names == ("DeepSeek",)
+    assert sweden.connections[1].company_names == ()
+
+
+def test_a_timeline_ranks_the_items_of_one_day_and_keeps_to_its_limit() -> None:
+    items = [
+        item("entry", paris(27), topics=(FOUNDATION,)),
+        item("minor-evening", paris(25, 22), companies=("deepseek",), topics=(FOUNDATION,)),
+        item("major-morning", paris(25, 3), companies=("deepseek",), topics=(FOUNDATION,)),
+        item("older", paris(20), companies=("deepseek",), topics=(FOUNDATION,)),
+    ]
+    reads = {i.id: read(i.id, 3, 3) for i in items}
+    reads["major-morning"] = read("major-morning", 2, 5)
+    digest = compose_company_digest(
+        COMPANIES["mistral-ai"], WEEK, PARIS, items, reads, COMPANIES, connections=2
+    )
+    assert digest is not None
+    assert [line[1] for line in timelines(digest.entries[0])] == [
+        "THIS",
+        "major-morning",
+        "minor-evening",
+    ]
+
+
+def test_an_email_lists_none_of_its_own_entries_and_no_item_twice() -> None:
+    chips = ("Chips & Hardware",)
+    items = [
+        item("megafactory", paris(23), companies=("nvidia",), topics=chips),
+        item("lab", paris(29), companies=("deepseek", "nvidia"), topics=(FOUNDATION, *chips)),
+        item("rubin", paris(18), companies=("nvidia",), topics=chips),
+        item("v4", paris(19), companies=("deepseek",), topics=(FOUNDATION, *chips)),
+        item("v4-price", paris(25), companies=("deepseek",), topics=(FOUNDATION,)),
+    ]
+    reads = {i.id: read(i.id, 3, 3) for i in items}
+    reads["megafactory"] = read("megafactory", 3, 5)
+    digest = compose_company_digest(
+        COMPANIES["nvidia"], WEEK, PARIS, items, reads, COMPANIES, connections=5
+    )
+    assert digest is not None
+    first, second = digest.entries
+    assert (first.item.id, second.item.id) == ("megafactory", "lab")
+    assert timelines(first) == [
+        ("Chips & Hardware", "THIS", "1w ago"),
+        ("Chips & Hardware", "v4", "1w ago"),
+        ("NVIDIA", "THIS", "1w ago"),
+        ("NVIDIA", "rubin", "1w ago"),
+    ]
+    # Neither the first entry nor what the first entry listed comes back under the second.
+    assert timelines(second) == [
+        (FOUNDATION, "THIS", "1d ago"),
+        (FOUNDATION, "v4-price", "5d ago"),
+    ]
 
 
 def test_company_digests_only_for_companies_with_news_in_the_window() -> None:

@@ -158,7 +158,36 @@ def test_a_company_digests_added_item_gets_its_connections() -> None:
     result = edit_digest(digest, ChangeSet().add("theirs"), items, reads, COMPANIES, connections=3)
     (section,) = result.digest.sections
     assert [e.item.id for e in section.entries] == ["mine", "theirs"]
-    assert [c.item.id for c in section.entries[1].connections] == ["old"]
+    assert [(c.item.id, c.is_entry) for c in section.entries[1].connections] == [
+        ("theirs", True),
+        ("old", False),
+    ]
+
+
+def test_edits_that_reorder_a_company_digest_decide_which_entry_lists_an_item() -> None:
+    items = [
+        item("old", paris(2)),
+        item("first", paris(24)),
+        item("second", paris(25)),
+    ]
+    reads = {i.id: read(i.id, 3, 3) for i in items} | {"first": read("first", 5, 5)}
+    digest = compose_company_digest(
+        COMPANIES["mistral-ai"], WEEK, PARIS, items, reads, COMPANIES, connections=3
+    )
+    assert digest is not None
+    assert [[c.item.id for c in e.connections] for e in digest.entries] == [
+        ["first", "old"],
+        [],
+    ]
+    pinned = edit_digest(digest, ChangeSet().pin("second"), items, reads, COMPANIES, connections=3)
+    assert [[c.item.id for c in e.connections] for e in pinned.digest.entries] == [
+        ["second", "old"],
+        [],
+    ]
+    # A dropped item is left out of the email, timelines included; what it listed is free.
+    dropped = edit_digest(digest, ChangeSet().drop("first"), items, reads, COMPANIES, connections=3)
+    (second,) = dropped.digest.entries
+    assert [c.item.id for c in second.connections] == ["second", "old"]
 
 
 def test_a_note_in_markdown_is_sanitised_html_and_plain_text() -> None:

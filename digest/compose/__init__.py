@@ -2,7 +2,7 @@
 
 from digest.compose.audience import receives, wants_company_digest, wants_weekly, weekly_variant
 from digest.compose.company import compose_company_digest, compose_company_digests
-from digest.compose.connections import connections_for, relative_age
+from digest.compose.connections import Lookback, relative_age
 from digest.compose.edits import ChangeSet, Edited, StaleEdit, apply_edits, edit_digest
 from digest.compose.weekly import compose_weekly_digest, rank_items
 from digest.compose.weeks import IsoWeek
@@ -11,12 +11,12 @@ __all__ = [
     "ChangeSet",
     "Edited",
     "IsoWeek",
+    "Lookback",
     "StaleEdit",
     "apply_edits",
     "compose_company_digest",
     "compose_company_digests",
     "compose_weekly_digest",
-    "connections_for",
     "edit_digest",
     "rank_items",
     "receives",

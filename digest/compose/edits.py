@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC
 from typing import Any
 
-from digest.compose.connections import connections_for
+from digest.compose.connections import Lookback
 from digest.compose.weekly import main_topic, make_entry
 from digest.models import AmwRead, Company, Digest, DigestKind, Entry, NewsItem, Section
 
@@ -38,6 +39,11 @@ class ChangeSet:
     @property
     def empty(self) -> bool:
         return self == ChangeSet()
+
+    @property
+    def arranges(self) -> bool:
+        """Whether it changes which entries the digest holds, or their order."""
+        return bool(self.pins or self.drops or self.additions or self.moves or self.order)
 
     # Each operation returns a new change set; the web app stores it as the digest's edits.
 
@@ -230,23 +236,22 @@ def edit_digest(
     connections: int = 0,
 ) -> Edited:
     """`apply_edits` with the added entries made from `items` (the ones composing `digest`
-    had): an addition must be published in the digest's window; a company digest's added
-    entries get their "How This Connects" among the earlier items, as its own entries do."""
-    by_id = {item.id: item for item in items}
-    earlier = [item for item in items if item.published_at < digest.window_end]
-    added: dict[str, Entry] = {}
-    for item_id in changes.additions:
-        item = by_id.get(item_id)
-        if item is None or not digest.window_start <= item.published_at < digest.window_end:
-            continue
-        entry = make_entry(item, reads, companies)
-        if connections:
-            related = connections_for(
-                item, earlier, companies, now=digest.generated_at, limit=connections
-            )
-            entry = replace(entry, connections=related)
-        added[item_id] = entry
-    return apply_edits(digest, changes, added)
+    had): an addition must be published in the digest's window. A company digest whose entries
+    the edits changed gets its timelines drawn again, as composing draws them: an added item
+    gets its own, neither an item of the email nor a dropped one is listed, and the edited
+    order decides which entry lists an item two of them connect to."""
+    wanted = set(changes.additions)
+    added = {
+        item.id: make_entry(item, reads, companies)
+        for item in items
+        if item.id in wanted and digest.window_start <= item.published_at < digest.window_end
+    }
+    edited = apply_edits(digest, changes, added)
+    if not connections or not changes.arranges:
+        return edited
+    lookback = Lookback(items, reads, companies, digest.window_end.tzinfo or UTC)
+    connected = lookback.connect(edited.digest, limit=connections, leave_out=changes.drops)
+    return replace(edited, digest=connected)
 
 
 def _home_section(digest: Digest, entry: Entry) -> str:

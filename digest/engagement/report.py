@@ -141,6 +141,8 @@ def link_labels(digest: Digest | None) -> dict[str, str]:
     for entry in digest.entries:
         labels[f"item:{entry.item.id}"] = entry.item.title
         for connection in entry.connections:
+            if connection.is_entry:
+                continue  # the entry's own line in its timeline, not a link
             labels[f"connection:{connection.item.id}"] = f"Connection: {connection.item.title}"
     if digest.company is not None:
         labels[f"profile:{digest.company.slug}"] = f"{digest.company.name} profile"

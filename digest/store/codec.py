@@ -143,6 +143,7 @@ def connection_to_dict(connection: Connection) -> JsonDict:
         "age": connection.age,
         "basis": connection.basis,
         "company_names": list(connection.company_names),
+        "is_entry": connection.is_entry,
     }
 
 
@@ -152,6 +153,7 @@ def connection_from_dict(data: Mapping[str, Any]) -> Connection:
         age=data["age"],
         basis=data["basis"],
         company_names=tuple(data.get("company_names", ())),
+        is_entry=bool(data.get("is_entry", False)),
     )
 
 
