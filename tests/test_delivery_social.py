@@ -448,7 +448,9 @@ def test_bluesky_refreshes_an_expired_session_instead_of_creating_one(tmp_path: 
     assert recorder.requests[4].headers["Authorization"] == "Bearer jwt-new"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.type in ("bluesky", "threads")], ids=str)
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.type in ("bluesky", "threads")], ids=lambda c: c.type
+)
 def test_after_an_unknown_outcome_a_platform_that_can_is_searched_first(
     case: Case, tmp_path: Path
 ) -> None:
