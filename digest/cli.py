@@ -18,6 +18,7 @@ import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from email.utils import parseaddr
 from importlib.resources import files
 from pathlib import Path
@@ -398,11 +399,13 @@ def run_social(args: argparse.Namespace) -> int:
         rules = social_rules(ctx)  # each channel's limits as its service states them
         if args.dry_run:
             for digest in digests:
-                for channel, post in jobs.compose_posts(ctx, digest, args.platform, rules=rules):
+                composed = jobs.compose_posts(ctx, digest, args.platform, rules=rules)
+                for each in jobs.post_times(ctx, digest, composed):
+                    post = each.post
                     over = "" if post.length <= post.limit else "  OVER THE LIMIT"
                     print(
-                        f"── {channel} ({post.platform}) {post.key}: "
-                        f"{post.length}/{post.limit}{over}"
+                        f"── {each.channel} ({post.platform}) {post.key}: "
+                        f"{post.length}/{post.limit}{over} · {slot_words(each)}"
                     )
                     print(post.text)
             return 0
@@ -414,12 +417,20 @@ def run_social(args: argparse.Namespace) -> int:
         ctx.close()
 
 
+def slot_words(timed: jobs.TimedPost) -> str:
+    """ "Mon 30 Nov 09:00 CET", or "at once" for a channel without slots."""
+    return timed.at.strftime("%a %d %b %H:%M %Z") if timed.at else "at once"
+
+
 FAILED_STATES = (DeliveryState.FAILED, DeliveryState.UNKNOWN)
 
 
-def deliver_reporting(ctx: Context, progress: Progress | None = None) -> outbox.DeliveryReport:
+def deliver_reporting(
+    ctx: Context, progress: Progress | None = None, *, due_by: datetime | None = None
+) -> outbox.DeliveryReport:
     progress = progress or Progress("delivering", pending(ctx))
-    return deliver_due(ctx, lambda state: progress.advance(failed=state in FAILED_STATES))
+    on_row = lambda state: progress.advance(failed=state in FAILED_STATES)  # noqa: E731
+    return deliver_due(ctx, on_row, due_by=due_by)
 
 
 def deliver_with_progress(ctx: Context) -> int:
@@ -672,7 +683,10 @@ def demo(ctx: Context, out: Path) -> int:
         email = jobs.plan_email(ctx, digest)
         rows.append((digest, email, jobs.plan_social(ctx, digest, rules=rules)))
     previews = jobs.write_previews(ctx, digests, out / "preview")
-    report = deliver_reporting(ctx)
+    # Every post is written now, each line saying its slot (`scheduled_for`): the demo does not
+    # wait for the week's slots to come.
+    slotted = [each.at for _, _, posts in rows for each in posts.posts if each.at]
+    report = deliver_reporting(ctx, due_by=max(slotted, default=None))
 
     days = date_range(*week.window(ctx.settings.site.zone))
     print(f"\nDemo of week {week} ({days}): {len(digests)} digests\n")
@@ -684,6 +698,15 @@ def demo(ctx: Context, out: Path) -> int:
             f"{posts.recipients:>6} {posts.new:>5} "
             f"{sizes[digest.key] / 1024:>8.1f}"
         )
+    print("\nposting schedule (each post's slot, by channel):")
+    by_channel: dict[str, list[jobs.TimedPost]] = {}
+    for _, _, posts in rows:
+        for each in posts.posts:
+            by_channel.setdefault(each.channel, []).append(each)
+    for channel, timed in by_channel.items():
+        print(f"  {channel}:")
+        for each in sorted(timed, key=lambda each: each.at.timestamp() if each.at else 0.0):
+            print(f"    {slot_words(each):22} {each.post.digest_key} {each.post.key}")
     print(f"\ndelivered this run: {report.words('nothing (all delivered before)')}")
     print(f"emails:   {out / 'outbox' / 'email'}/*.eml")
     print(f"posts:    {out / 'outbox' / 'social'}/*.jsonl")

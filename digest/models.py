@@ -178,6 +178,7 @@ class Delivery:
     # Earlier attempts handed to the service that never got its answer (the connection dropped
     # after the message went, or the worker died while the service had it).
     unanswered: int = 0
+    available_at: datetime | None = None  # when it fell due: a post's slot
 
 
 class DeliveryStatus(StrEnum):

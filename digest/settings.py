@@ -15,6 +15,7 @@ import re
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -275,6 +276,15 @@ class EmailSettings:
             raise SectionProblems(*problems)
 
 
+_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_SPACING = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+def _clock_time(text: str) -> time | None:
+    match = _CLOCK_TIME.match(text)
+    return time(int(match[1]), int(match[2])) if match else None
+
+
 @dataclass(frozen=True, slots=True)
 class SocialChannelSettings:
     name: str  # the channel's own name, unique: "x", "mastodon-main"
@@ -282,6 +292,67 @@ class SocialChannelSettings:
     platform: str | None = None  # whose rules posts follow; adapters that post somewhere imply it
     options: Mapping[str, Any] = field(default_factory=dict)
     rate: RateLimit = RateLimit()
+    # When posts go out, one per slot: local times of day (`slots: ["09:00", "17:30"]`), or
+    # every `spacing` ("90m", "1h30m") within `window` (["08:00", "20:00"]). Neither: at once.
+    slots: tuple[str, ...] = ()
+    spacing: str | None = None
+    window: tuple[str, ...] = ("00:00", "23:59")
+    timezone: str | None = None  # of the slots; the site's by default
+
+    def check(self) -> None:
+        problems = []
+        for index, text in enumerate(self.slots):
+            if _clock_time(text) is None:
+                problems.append((f"slots[{index}]", f"{text!r} is not a time: write it as 09:30"))
+        if len(set(self.slots)) != len(self.slots):
+            problems.append(("slots", "each time once"))
+        if self.slots and self.spacing is not None:
+            problems.append(("spacing", "give slots or spacing, not both"))
+        if self.spacing is not None and self._spacing_minutes() is None:
+            problems.append(
+                ("spacing", f"{self.spacing!r}: from 15m to 24h, written as 90m, 2h or 1h30m")
+            )
+        if self._window() is None:
+            problems.append(("window", 'two times, the first earlier: ["08:00", "20:00"]'))
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(
+                    ("timezone", f"unknown time zone {self.timezone!r}; use an IANA name")
+                )
+        if problems:
+            raise SectionProblems(*problems)
+
+    def _spacing_minutes(self) -> int | None:
+        match = _SPACING.match(self.spacing or "")
+        if match is None or not (match[1] or match[2]):
+            return None
+        minutes = int(match[1] or 0) * 60 + int(match[2] or 0)
+        # At least 15 minutes: a thread's parts, a minute apart, stay within their slot.
+        return minutes if 15 <= minutes <= 24 * 60 else None
+
+    def _window(self) -> tuple[time, time] | None:
+        if len(self.window) != 2:
+            return None
+        start, end = _clock_time(self.window[0]), _clock_time(self.window[1])
+        return (start, end) if start is not None and end is not None and start < end else None
+
+    def posting_times(self) -> tuple[time, ...]:
+        """The local times of day the channel posts at, in order; empty: it posts at once."""
+        if self.slots:
+            return tuple(sorted(t for t in map(_clock_time, self.slots) if t is not None))
+        minutes = self._spacing_minutes()
+        if minutes is None:
+            return ()
+        window = self._window()
+        assert window is not None  # checked
+        start, end = window
+        first, last = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+        return tuple(time(m // 60, m % 60) for m in range(first, last + 1, minutes))
+
+    def posting_zone(self, site: SiteSettings) -> ZoneInfo:
+        return ZoneInfo(self.timezone) if self.timezone else site.zone
 
 
 @dataclass(frozen=True, slots=True)

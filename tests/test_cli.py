@@ -40,6 +40,9 @@ def test_demo_delivers_everything_once(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["demo", "--out", str(out)]) == 0
     summary = capsys.readouterr().out
     assert "weekly:2026-W48" in summary and "company:mistral-ai:2026-W48" in summary
+    schedule = summary.split("posting schedule")[1].split("delivered this run")[0]
+    assert schedule.count(" company:mistral-ai:2026-W48 company:mistral-ai") == 5  # per channel
+    assert "  linkedin:\n" in schedule and (" EST " in schedule or " EDT " in schedule)
 
     emails = sorted((out / "outbox" / "email").glob("*.eml"))
     assert len(emails) > 25
@@ -66,6 +69,11 @@ def test_demo_delivers_everything_once(tmp_path: Path, capsys: pytest.CaptureFix
         assert posts[len(items)]["post"] == "top"  # then its "top stories" post or thread
         assert all(post["length"] <= post["limit"] for post in posts)
         assert all(post["url"] in post["text"] for post in posts)
+        # Written at once, each to be published in its own slot: no two at one time.
+        times = [datetime.fromisoformat(post["scheduled_for"]) for post in posts]
+        assert all(moment.utcoffset() is not None for moment in times)
+        assert len(set(times)) == len(posts)
+        assert times[: len(items)] == sorted(times[: len(items)])  # the best story first
         if channel == "bluesky":
             assert all("facets" in post["record"] for post in posts)
     assert (out / "preview" / "weekly-2026-W48.html").exists()
@@ -173,6 +181,7 @@ def test_build_send_dry_run_and_social_dry_run(
     assert main([*args, "social", "--week", "2026-W48", "--platform", "bluesky", "--dry-run"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("── bluesky (bluesky) item:") == 10
+    assert printed.count(" CET\n") + printed.count(" CEST\n") == printed.count("── ")  # slots
     assert "── bluesky (bluesky) top: " in printed  # the weekly "top stories" thread
     assert "/300" in printed and "OVER THE LIMIT" not in printed
 

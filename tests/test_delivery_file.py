@@ -12,6 +12,7 @@ import yaml
 
 from digest.delivery.email import email_adapter, email_adapter_types
 from digest.delivery.social import social_adapter_types, social_adapters
+from digest.delivery.social.base import Attempt
 from digest.models import DeliveryStatus
 from digest.render.email import EmailParts
 from digest.render.message import OutgoingEmail, build_message
@@ -84,8 +85,9 @@ def post(key: str = "item:a") -> SocialPost:
 def test_file_social_writes_one_json_line_per_post_per_channel(tmp_path: Path) -> None:
     adapters = social_adapters(settings_in(tmp_path))
     assert sorted(adapters) == ["bluesky", "linkedin", "mastodon", "threads", "x"]
-    adapters["x"].post(post("item:a"), "k1")
-    adapters["x"].post(post("item:b"), "k2")
+    slot = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    adapters["x"].post(post("item:a"), "k1", attempt=Attempt(scheduled_for=slot))
+    adapters["x"].post(post("item:b"), "k2", attempt=Attempt(scheduled_for=slot))
     lines = (tmp_path / "outbox" / "social" / "x.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert [r["post"] for r in records] == ["item:a", "item:b"]
@@ -95,6 +97,7 @@ def test_file_social_writes_one_json_line_per_post_per_channel(tmp_path: Path) -
         "platform": "x",
         "digest": "weekly:2026-W48",
         "post": "item:a",
+        "scheduled_for": "2026-12-01T09:00:00+01:00",  # its slot, in the site's time zone
         "text": "🇸🇪 Title\n\nhttps://example.com/a\n\n#MistralAI",
         "url": "https://example.com/a",
         "hashtags": ["MistralAI"],

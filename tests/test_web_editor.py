@@ -368,12 +368,14 @@ def test_the_calendar_shows_each_digest_at_its_time_with_its_state(
     )
     from digest.schedule import jobs
 
-    # Posts at their slot, each named by its channel.
+    # Posts at their slots, each named by its channel: planned on Sunday at 19:00 (Paris),
+    # Bluesky's first goes at 19:00 and Mastodon's at 20:00 that evening, the rest from Monday.
     jobs.plan_social(context, jobs.compose_weekly(context, jobs.IsoWeek(2026, 48)))
     sunday = client.get("/editor/").text.split("Sun <span>29</span>")[1]
-    assert re.search(r'<details class="event-group post">\s*<summary>.*\d+ posts', sunday)
-    planned = r'class="event compact post"[^>]*>\s*<span class="badge planned">planned</span>'
-    assert re.search(planned + " <strong>mastodon</strong>", sunday)
+    one = r'class="event post"[^>]*>\s*<span class="time">{}</span>\s*<span class="badge planned">'
+    assert re.search(one.format("19:00") + r"planned</span>\s*<strong>bluesky</strong>", sunday)
+    assert re.search(one.format("20:00") + r"planned</span>\s*<strong>mastodon</strong>", sunday)
+    assert "<strong>x</strong>" not in sunday  # X's first slot is Monday 08:00
 
     jobs.plan_email(context, jobs.compose_weekly(context, jobs.IsoWeek(2026, 48)))
     monday = client.get("/editor/", params={"week": "2026-W49"}).text.split("Tue <span>")[0]

@@ -87,9 +87,11 @@ def receiver() -> Receiver:
     return Receiver(SETTINGS_SECRET)
 
 
-def deliverer(world: ApiWorld, receiver: Receiver) -> Deliverer:
-    """The worker's deliverer, its webhooks sent to the receiver."""
-    worker = Deliverer(world.ctx, owner="test-worker")
+def deliverer(world: ApiWorld, receiver: Receiver, ahead: timedelta | None = None) -> Deliverer:
+    """The worker's deliverer, its webhooks sent to the receiver (and the rows due `ahead` of
+    now: the clock must stay real, for the receiver checks the signatures' timestamps)."""
+    due_by = world.clock() + ahead if ahead is not None else None
+    worker = Deliverer(world.ctx, owner="test-worker", due_by=due_by)
     client = httpx.Client(transport=httpx.MockTransport(receiver))
     worker.webhooks = WebhookDeliverer(
         world.ctx, owner=worker.owner, sender=WebhookSender(timeout=5, client=client)
@@ -181,7 +183,7 @@ def test_digest_and_post_events_follow_a_send(world: ApiWorld, receiver: Receive
     jobs.plan_email(world.ctx, digest)
     jobs.plan_social(world.ctx, digest)
     jobs.plan_email(world.ctx, digest)  # a re-run: digest.planned is not sent twice
-    deliverer(world, receiver).run()
+    deliverer(world, receiver, ahead=timedelta(days=14)).run()  # the posts, ahead of their slots
     types = receiver.types()
     assert types.count("digest.planned") == 1 and types.count("digest.sent") == 1
     assert "post.published" in types
@@ -216,7 +218,7 @@ def test_a_failed_delivery_is_an_event(world: ApiWorld, receiver: Receiver) -> N
             .where(schema.deliveries.c.id == first)
             .values(target="a-channel-since-removed")
         )
-    deliverer(world, receiver).run()
+    deliverer(world, receiver, ahead=timedelta(days=14)).run()  # the posts, ahead of their slots
     failed = [p["data"] for p in receiver.received if p["type"] == "delivery.failed"]
     assert [(data["delivery_id"], data["channel"]) for data in failed] == [(first, "social")]
 

@@ -48,10 +48,13 @@ def claim(
     now: datetime,
     policy: RetryPolicy = DEFAULT_RETRY,
     channels: Collection[DeliveryChannel] | None = None,
+    due_by: datetime | None = None,
 ) -> list[Delivery]:
     """Lease up to `limit` due rows to `owner`: claimed rows whose lease ended first, then
     planned ones; only of `channels` when given (email's hourly limit must not hold social
     posts back). Posts are taken before emails: a few posts never wait behind a million emails.
+    Rows are due when they fall due by `due_by`, `now` unless given (the demo writes its posts
+    ahead of their slots).
 
     A row a dead worker held but never handed to the service was not tried: its attempt is
     given back. One that was in flight counts as an unanswered attempt, and fails instead of
@@ -69,7 +72,7 @@ def claim(
         for channel in wanted:
             if len(taken) >= limit:
                 break
-            due = _due_rows(channel, now).limit(limit - len(taken))
+            due = _due_rows(channel, due_by or now).limit(limit - len(taken))
             taken += connection.execute(_claimed(due, owner, until, now)).mappings()
     return sorted((delivery_from_row(row) for row in taken), key=lambda row: row.id)
 

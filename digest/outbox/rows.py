@@ -44,6 +44,7 @@ DELIVERY_COLUMNS = tuple(
         "provider_id",
         "is_test",
         "unanswered",
+        "available_at",
     )
 )
 
@@ -62,6 +63,7 @@ def delivery_from_row(row: Mapping[str, Any]) -> Delivery:
         provider_id=row["provider_id"],
         is_test=row["is_test"],
         unanswered=row["unanswered"],
+        available_at=row["available_at"],
     )
 
 

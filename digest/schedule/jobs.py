@@ -29,7 +29,7 @@ from digest.context import Context
 from digest.errors import ConfigError, Problem
 from digest.links import archive_url
 from digest.models import DeliveryChannel, Digest, DigestKind, Subscriber, SubscriberStatus
-from digest.outbox import DeliveryReport, email_key, social_key
+from digest.outbox import DeliveryReport, email_key, slots, social_key
 from digest.render.email import EmailRenderer
 from digest.render.social import (
     PLATFORMS,
@@ -227,12 +227,21 @@ def write_previews(ctx: Context, digests: Iterable[Digest], directory: Path) -> 
 
 
 @dataclass(frozen=True, slots=True)
+class TimedPost:
+    channel: str
+    post: SocialPost
+    at: datetime | None  # its slot, in the channel's time zone; None: at once
+    planned: bool  # its row exists already: `at` is the slot the row holds
+
+
+@dataclass(frozen=True, slots=True)
 class PlanReport:
     digest_key: str
     channel: DeliveryChannel
     recipients: int  # rows this digest should have
     new: int  # rows added by this call (0 when it was planned before)
     waiting: str | None = None  # why nothing was planned: held, or waiting for approval
+    posts: tuple[TimedPost, ...] = ()  # a digest's posts, each with its slot
 
 
 def email_audience(ctx: Context, digest: Digest) -> list[Subscriber]:
@@ -329,6 +338,48 @@ def compose_posts(
     return posts
 
 
+THREAD_STEP = timedelta(minutes=1)  # between a thread's parts, within its slot
+
+
+def post_times(
+    ctx: Context, digest: Digest, posts: Sequence[tuple[str, SocialPost]]
+) -> list[TimedPost]:
+    """Each (channel, post) with its slot. A post planned before keeps the slot its row holds;
+    the others take their channel's next free slots from now, in the order given (the digest's
+    ranking), never one a post of another digest holds; a thread's parts follow their first
+    part, in its slot. A channel without slots posts at once."""
+    engine, now = ctx.store.engine, ctx.clock()
+    planned = slots.planned_times(
+        engine, [social_key(digest.key, channel, post.key) for channel, post in posts]
+    )
+    channels = {channel.name: channel for channel in ctx.settings.social}
+    taken: dict[str, set[datetime]] = {}
+    chosen: dict[tuple[str, str], datetime | None] = {}
+    timed = []
+    for channel, post in posts:
+        key = social_key(digest.key, channel, post.key)
+        settings = channels[channel]
+        times = settings.posting_times()
+        zone = settings.posting_zone(ctx.settings.site)
+        if key in planned:
+            at: datetime | None = planned[key]
+        elif not times:
+            at = None
+        elif post.reply_to is not None:
+            # Each part a minute after the previous one: a reply follows what it answers.
+            previous = chosen.get((channel, post.reply_to))
+            at = previous + THREAD_STEP if previous is not None else None
+        else:
+            if channel not in taken:
+                taken[channel] = slots.slots_taken(engine, channel, now)
+            (at,) = slots.free_slots(times, zone, now, 1, taken[channel])
+            taken[channel].add(at)
+        chosen[(channel, post.key)] = at
+        local = at.astimezone(zone) if at is not None else None
+        timed.append(TimedPost(channel, post, local, key in planned))
+    return timed
+
+
 def plan_social(
     ctx: Context,
     digest: Digest,
@@ -336,25 +387,28 @@ def plan_social(
     platform: str | None = None,
     rules: Mapping[str, Platform] | None = None,
 ) -> PlanReport:
+    """One row per (post, channel), each due at its slot (see `post_times`)."""
     waiting = not_released(ctx, digest)
     if digest.entries:
         ctx.store.save_digest(digest)
     if waiting is not None:
         log.info("%s: no posts planned: %s", digest.key, waiting)
         return PlanReport(digest.key, DeliveryChannel.SOCIAL, 0, 0, waiting)
+    timed = post_times(ctx, digest, compose_posts(ctx, digest, platform, rules=rules))
     rows = [
         outbox.PlannedDelivery(
-            idempotency_key=social_key(digest.key, channel, post.key),
+            idempotency_key=social_key(digest.key, each.channel, each.post.key),
             digest_key=digest.key,
             channel=DeliveryChannel.SOCIAL,
-            target=channel,
-            payload=post.to_dict(),
+            target=each.channel,
+            payload=each.post.to_dict(),
+            available_at=each.at,
         )
-        for channel, post in compose_posts(ctx, digest, platform, rules=rules)
+        for each in timed
     ]
     new = outbox.plan(ctx.store.engine, rows, now=ctx.clock())
     ctx.store.mark_digest_planned(digest.key, ctx.clock())
-    return PlanReport(digest.key, DeliveryChannel.SOCIAL, len(rows), new)
+    return PlanReport(digest.key, DeliveryChannel.SOCIAL, len(rows), new, posts=tuple(timed))
 
 
 # Approval ------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ MASK = "********"
 class Attempt:
     number: int = 1  # 1 for the first
     after_unknown: bool = False  # an earlier attempt may have posted: look before posting
+    scheduled_for: datetime | None = None  # the time the post is meant to be published at
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """`file`: JSON Lines, one object per post, one file per channel: posts ready to publish.
 
 Each line carries what a marketing person needs to post by hand or check a post: the channel,
-platform, digest, text, url, hashtags, its length and the limit by that platform's counting,
+platform, digest, when to publish it (`scheduled_for`, its slot, ISO 8601 with the offset of the
+channel's time zone), text, url, hashtags, its length and the limit by that platform's counting,
 and for Bluesky the exact record (facets and link card) an adapter would send.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ class FileSocialAdapter(SocialAdapter):
         super().__init__(options, settings, channel=channel, path=path, **kw)
         self.path = settings.resolve(options.directory) / f"{channel}.jsonl"
         self._written: set[str] | None = None
+        configured = next((c for c in settings.social if c.name == channel), None)
+        self.zone = configured.posting_zone(settings.site) if configured else settings.site.zone
 
     def _keys_written(self) -> set[str]:
         # Read once: a row redelivered after a crash finds its line and is not written twice.
@@ -43,13 +47,18 @@ class FileSocialAdapter(SocialAdapter):
                         self._written.add(json.loads(line)["key"])
         return self._written
 
-    def record(self, post: SocialPost, key: str) -> dict[str, Any]:
+    def record(
+        self, post: SocialPost, key: str, scheduled_for: datetime | None = None
+    ) -> dict[str, Any]:
+        at = scheduled_for or self.clock()
         record: dict[str, Any] = {
             "key": key,
             "channel": self.channel,
             "platform": post.platform,
             "digest": post.digest_key,
             "post": post.key,
+            # When to publish it, in the channel's time zone: its slot.
+            "scheduled_for": at.astimezone(self.zone).isoformat(timespec="seconds"),
             "text": post.text,
             "url": post.url,
             "hashtags": list(post.hashtags),
@@ -76,6 +85,7 @@ class FileSocialAdapter(SocialAdapter):
         if key not in written:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as file:
-                file.write(json.dumps(self.record(post, key), ensure_ascii=False) + "\n")
+                line = self.record(post, key, attempt.scheduled_for)
+                file.write(json.dumps(line, ensure_ascii=False) + "\n")
             written.add(key)
         return DeliveryResult(DeliveryStatus.SENT, provider_id=f"{Path(self.path).name}#{key}")

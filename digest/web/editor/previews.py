@@ -11,6 +11,7 @@ import email
 import email.policy
 import traceback
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -141,21 +142,28 @@ class PostView:
     length: int
     limit: int
     warnings: tuple[str, ...]
+    at: datetime | None  # its slot, in the channel's time zone; None: at once
+    planned: bool  # its row exists: the slot is the one it holds, not the one it would get
 
 
 def post_views(ctx: Context, digest: Digest) -> dict[str, list[PostView]]:
-    """Every configured channel's posts for the digest, by channel, with what to look at."""
+    """Every configured channel's posts for the digest, by channel, with their slots and what
+    to look at."""
     by_channel: dict[str, list[PostView]] = {}
-    for index, (channel, post) in enumerate(jobs.compose_posts(ctx, digest)):
-        by_channel.setdefault(channel, []).append(
+    timed = jobs.post_times(ctx, digest, jobs.compose_posts(ctx, digest))
+    for index, each in enumerate(timed):
+        post = each.post
+        by_channel.setdefault(each.channel, []).append(
             PostView(
                 element_id=f"post-{index}",
-                channel=channel,
+                channel=each.channel,
                 platform=post.platform,
                 text=post.text,
                 length=post.length,
                 limit=post.limit,
                 warnings=post_warnings(post),
+                at=each.at,
+                planned=each.planned,
             )
         )
     return by_channel
