@@ -434,15 +434,18 @@ def deliver_reporting(
 
 
 def deliver_with_progress(ctx: Context) -> int:
-    """Deliver what is due with a progress bar; a summary; exit 1 if any row failed or the run
-    paused."""
+    """Deliver what is due with a progress bar; a summary; exit 1 if any row failed or is held
+    for an editor, or the run or a channel paused."""
     progress = Progress("delivering", pending(ctx))
     report = deliver_reporting(ctx, progress)
     print(progress.summary())
     print(f"delivered: {report.words()}")
-    if report.paused:
-        print(f"digest: {report.paused}", file=sys.stderr)
-    return 1 if report.failed or report.paused else 0
+    for why in [report.paused, *report.paused_channels.values()]:
+        if why:
+            print(f"digest: {why}", file=sys.stderr)
+    if report.held:
+        print("digest: see `digest held list` for the posts waiting for an editor", file=sys.stderr)
+    return 1 if report.finished_badly else 0
 
 
 def run_held_list(args: argparse.Namespace) -> int:
@@ -485,6 +488,9 @@ def run_worker(args: argparse.Namespace) -> int:
                 log.info("worker: %s", report.words())
             elif args.once:
                 log.info("worker: nothing was due")
+            for channel_paused in report.paused_channels.values():
+                log.error("worker: %s", channel_paused)
+            failed += report.held + len(report.paused_channels)
             if report.paused:
                 log.error("worker: %s", report.paused)
                 failed += 1
@@ -712,7 +718,7 @@ def demo(ctx: Context, out: Path) -> int:
     print(f"posts:    {out / 'outbox' / 'social'}/*.jsonl")
     print(f"previews: {out / 'preview'}/*.html")
     print(f"store:    {out / 'digest.db'}")
-    return 1 if report.failed else 0
+    return 1 if report.finished_badly else 0
 
 
 if __name__ == "__main__":

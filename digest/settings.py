@@ -298,9 +298,14 @@ class SocialChannelSettings:
     spacing: str | None = None
     window: tuple[str, ...] = ("00:00", "23:59")
     timezone: str | None = None  # of the slots; the site's by default
+    # The channel pauses for the rest of a run after this many failures in a row (an expired
+    # token, a service down): its other posts wait for the next run instead of failing too.
+    max_consecutive_failures: int = 3
 
     def check(self) -> None:
         problems = []
+        if self.max_consecutive_failures < 1:
+            problems.append(("max_consecutive_failures", "must be at least 1"))
         for index, text in enumerate(self.slots):
             if _clock_time(text) is None:
                 problems.append((f"slots[{index}]", f"{text!r} is not a time: write it as 09:30"))

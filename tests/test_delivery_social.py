@@ -8,6 +8,7 @@ line, even when the service echoes it back in an error.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -23,9 +24,12 @@ import pytest
 
 from digest.delivery.social import social_adapter_types
 from digest.delivery.social.base import UNKNOWN_OUTCOME, Attempt, SocialAdapter
+from digest.errors import ConfigError
 from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.social import SocialPost
 from digest.settings import Settings, parse_settings
+from digest.store import Store
+from digest.store.channel_tokens import StoredTokens
 
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 KEY = "weekly:2026-W48/social/main/item:a"
@@ -555,3 +559,178 @@ def test_x_says_a_duplicate_is_a_refusal_of_the_post_not_of_the_token(tmp_path: 
     adapter, _ = make_adapter(case, [duplicate], tmp_path)
     result = adapter.post(a_post("x"), KEY)
     assert result.status is DeliveryStatus.REJECTED and "duplicate" in (result.response or "")
+
+
+# X: renewing an expired access token (OAuth 2 refresh tokens) --------------------------------
+
+X_REFRESH = "rt-SECRET-first"
+X_CLIENT_SECRET = "cs-SECRET-app"
+NEW_ACCESS, NEW_REFRESH = "at-SECRET-renewed", "rt-SECRET-renewed"
+X_SECRETS = (TOKEN, X_REFRESH, X_CLIENT_SECRET, NEW_ACCESS, NEW_REFRESH)
+X_RENEWING = {
+    "access_token": TOKEN,
+    "refresh_token": X_REFRESH,
+    "client_id": "cid-digest",
+    "client_secret": X_CLIENT_SECRET,
+}
+TOKEN_URL = "https://api.x.com/2/oauth2/token"
+# X's answers, as its API reference shows them.
+UNAUTHORIZED = {
+    "title": "Unauthorized",
+    "type": "about:blank",
+    "status": 401,
+    "detail": "Unauthorized",
+}
+INVALID_REFRESH = {
+    "error": "invalid_request",
+    "error_description": "Value passed for the token was invalid.",
+}
+
+
+def renewed(access: str = NEW_ACCESS, refresh: str = NEW_REFRESH) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": access,
+            "scope": "tweet.write users.read tweet.read offline.access",
+            "refresh_token": refresh,
+        },
+    )
+
+
+def x_adapter(
+    store: Store, root: Path, answers: list[Any], options: dict[str, Any] | None = None
+) -> tuple[SocialAdapter, Recorder]:
+    options = options or X_RENEWING
+    recorder = Recorder(answers)
+    settings = settings_with("x", options, root)
+    cls = social_adapter_types()["x"]
+    adapter = cls(
+        cls.parse_options(options, "social[0].options", settings),
+        settings,
+        channel="main",
+        path="social[0]",
+        client=httpx.Client(transport=httpx.MockTransport(recorder)),
+        clock=lambda: NOW,
+        tokens=StoredTokens(store.engine, lambda: NOW),
+    )
+    return adapter, recorder
+
+
+def assert_no_x_secret(result: DeliveryResult, caplog: pytest.LogCaptureFixture) -> None:
+    shown = f"{result.response} {result.provider_id} {caplog.text}"
+    assert not [secret for secret in X_SECRETS if secret in shown]
+
+
+def test_x_renews_an_expired_token_once_and_the_next_run_starts_from_the_new_pair(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    answers = [
+        httpx.Response(401, json=UNAUTHORIZED),
+        renewed(),
+        httpx.Response(201, json={"data": {"id": "1862", "text": TEXT}}),
+    ]
+    adapter, recorder = x_adapter(store, tmp_path, answers)
+    result = adapter.post(a_post("x"), KEY)
+    assert (result.status, result.provider_id) == (DeliveryStatus.SENT, "1862")
+    tweet, refresh, again = recorder.requests
+    assert tweet.headers["Authorization"] == f"Bearer {TOKEN}"
+    # The refresh request as X documents it: a form, Basic auth for a confidential client.
+    assert (refresh.method, str(refresh.url)) == ("POST", TOKEN_URL)
+    assert refresh.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(refresh.content.decode()) == {
+        "refresh_token": [X_REFRESH],
+        "grant_type": ["refresh_token"],
+        "client_id": ["cid-digest"],
+    }
+    basic = base64.b64encode(f"cid-digest:{X_CLIENT_SECRET}".encode()).decode()
+    assert refresh.headers["Authorization"] == f"Basic {basic}"
+    assert again.headers["Authorization"] == f"Bearer {NEW_ACCESS}"
+    assert_no_x_secret(result, caplog)
+
+    # The next run (a new adapter on the same store) starts from the renewed token, and when
+    # that one has expired too, renews with the renewed refresh token: the first is spent.
+    answers = [
+        httpx.Response(401, json=UNAUTHORIZED),
+        renewed("at-SECRET-3", "rt-SECRET-3"),
+        httpx.Response(201, json={"data": {"id": "1863"}}),
+    ]
+    later, recorder = x_adapter(store, tmp_path, answers)
+    assert later.post(a_post("x"), KEY).status is DeliveryStatus.SENT
+    assert recorder.requests[0].headers["Authorization"] == f"Bearer {NEW_ACCESS}"
+    assert parse_qs(recorder.requests[1].content.decode())["refresh_token"] == [NEW_REFRESH]
+
+    # Authorised again, with a new refresh token in settings: the stored pair is stale.
+    fresh = {**X_RENEWING, "access_token": "at-SECRET-fresh", "refresh_token": "rt-SECRET-fresh"}
+    reauthorised, recorder = x_adapter(
+        store, tmp_path, [httpx.Response(201, json={"data": {"id": "1864"}})], fresh
+    )
+    assert reauthorised.post(a_post("x"), KEY).status is DeliveryStatus.SENT
+    assert recorder.requests[0].headers["Authorization"] == "Bearer at-SECRET-fresh"
+
+
+def test_x_says_what_to_do_when_the_refresh_token_is_refused(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    answers = [httpx.Response(401, json=UNAUTHORIZED), httpx.Response(400, json=INVALID_REFRESH)]
+    adapter, recorder = x_adapter(store, tmp_path, answers)
+    result = adapter.post(a_post("x"), KEY)
+    assert (result.status, result.transient) == (DeliveryStatus.FAILED, False)
+    assert "refused to renew the access token (HTTP 400" in (result.response or "")
+    assert "authorise the app again" in (result.response or "")
+    assert "X_REFRESH_TOKEN" in (result.response or "")
+    assert len(recorder.requests) == 2  # renewed once, never in a loop
+    assert_no_x_secret(result, caplog)
+
+
+def test_x_fails_after_a_second_401_with_a_renewed_token(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    answers = [
+        httpx.Response(401, json=UNAUTHORIZED),
+        renewed(),
+        httpx.Response(401, json=UNAUTHORIZED),
+    ]
+    adapter, recorder = x_adapter(store, tmp_path, answers)
+    result = adapter.post(a_post("x"), KEY)
+    assert (result.status, result.transient) == (DeliveryStatus.FAILED, False)
+    assert "HTTP 401 with a renewed token" in (result.response or "")
+    assert "tweet.write" in (result.response or "")
+    assert len(recorder.requests) == 3
+    assert_no_x_secret(result, caplog)
+
+
+def test_x_without_a_refresh_token_says_how_to_give_it_one(store: Store, tmp_path: Path) -> None:
+    adapter, recorder = x_adapter(
+        store, tmp_path, [httpx.Response(401, json=UNAUTHORIZED)], {"access_token": TOKEN}
+    )
+    result = adapter.post(a_post("x"), KEY)
+    assert result.status is DeliveryStatus.FAILED and not result.transient
+    assert "refresh_token" in (result.response or "") and "X_ACCESS_TOKEN" in (
+        result.response or ""
+    )
+    assert len(recorder.requests) == 1
+
+
+def test_x_renewal_that_gets_no_answer_is_tried_later_not_held(
+    store: Store, tmp_path: Path
+) -> None:
+    answers = [httpx.Response(401, json=UNAUTHORIZED), httpx.ReadTimeout("no answer")]
+    adapter, _ = x_adapter(store, tmp_path, answers)
+    result = adapter.post(a_post("x"), KEY)
+    assert (result.status, result.transient) == (DeliveryStatus.FAILED, True)
+    assert not (result.response or "").startswith(UNKNOWN_OUTCOME)  # nothing was posted
+
+
+def test_x_refresh_token_needs_the_apps_client_id(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"social\[0\].options.client_id: required with refresh_token"
+    ):
+        settings = settings_with("x", {"access_token": TOKEN, "refresh_token": X_REFRESH}, tmp_path)
+        cls = social_adapter_types()["x"]
+        cls.parse_options(settings.social[0].options, "social[0].options", settings)

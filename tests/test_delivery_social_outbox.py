@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from digest import outbox
+from digest.cli import deliver_with_progress
 from digest.context import Context
 from digest.delivery.social import social_adapters
 from digest.delivery.social.base import UNKNOWN_OUTCOME
@@ -328,3 +329,45 @@ def test_social_posts_go_out_while_the_email_hourly_limit_is_reached(
     # Waiting for the hour to pass stops the run instead.
     deliverer.stop.wait = lambda timeout=None: deliverer.stop.set() or True  # type: ignore[method-assign]
     assert deliverer.run().states == {"sent": 1}
+
+
+def test_a_channel_pauses_after_its_failures_in_a_row_and_its_other_posts_wait(
+    store: Store, tmp_path: Path
+) -> None:
+    clock = Clock()
+    ctx = context(store, tmp_path, "mastodon", clock)
+    (channel,) = ctx.settings.social
+    ctx.settings = replace(ctx.settings, social=(replace(channel, max_consecutive_failures=2),))
+    plan(ctx, *(a_post(f"item:{n}") for n in range(4)))
+    statuses = ("POST", "/api/v1/statuses")
+    service = Service({statuses: [httpx.ConnectError("refused"), httpx.Response(503)]})
+    deliverer = Deliverer(ctx, owner="worker-1")
+    client = httpx.Client(transport=httpx.MockTransport(service))
+    deliverer._social = social_adapters(ctx.settings, client=client, clock=ctx.clock)
+    report = deliverer.run()
+    assert service.count(*statuses) == 2  # the other two posts were not tried
+    assert report.states == {"planned": 4}
+    why = report.paused_channels["main"]
+    assert why.startswith("channel main paused after 2 failures in a row")
+    assert "HTTP 503" in why and "run `digest worker`" in why
+    assert report.finished_badly
+    untried = [row for row in rows(ctx) if row["attempts"] == 0]
+    assert len(untried) == 2 and all(row["last_error"] == why for row in untried)
+
+    clock.advance(hours=1)  # the next run, once the cause is fixed, posts them all
+    service.answers[statuses] = [httpx.Response(200, json={"id": str(n)}) for n in range(4)]
+    assert run(ctx, service) == {"sent": 4}
+
+
+def test_a_run_that_leaves_a_post_held_exits_1(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = Clock()
+    ctx = context(store, tmp_path, "x", clock)
+    plan(ctx, a_post())
+    with store.engine.begin() as connection:  # an earlier attempt whose outcome is unknown
+        connection.execute(deliveries.update().values(last_error=f"{UNKNOWN_OUTCOME}: timeout"))
+    assert deliver_with_progress(ctx) == 1  # held: nothing was called on X
+    printed = capsys.readouterr()
+    assert "delivered: 1 held for an editor" in printed.out
+    assert "see `digest held list`" in printed.err

@@ -38,6 +38,7 @@ TABLES = {
     "editor_sessions",
     "topics",
     "feed_sources",
+    "channel_tokens",
 }
 
 

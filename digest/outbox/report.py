@@ -30,6 +30,8 @@ _WORDS = {
 class DeliveryReport:
     states: dict[str, int] = field(default_factory=dict)
     paused: str | None = None  # why the run stopped before everything due was delivered
+    # Social channels that stopped for the rest of the run (failures in a row), and why.
+    paused_channels: dict[str, str] = field(default_factory=dict)
     # Results are recorded by a worker's recorder thread while its main thread posts to social
     # channels: both count here.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -46,6 +48,15 @@ class DeliveryReport:
         return self.states.get(DeliveryState.FAILED.value, 0) + self.states.get(
             DeliveryState.UNKNOWN.value, 0
         )
+
+    @property
+    def held(self) -> int:
+        return self.states.get(DeliveryState.HELD.value, 0)
+
+    @property
+    def finished_badly(self) -> bool:
+        """Something failed, waits for an editor, or stopped early: a run that exits 1."""
+        return bool(self.failed or self.held or self.paused or self.paused_channels)
 
     @property
     def total(self) -> int:

@@ -28,11 +28,13 @@ from digest.render.message import OutgoingEmail
 from digest.render.social import Platform, SocialPost
 from digest.schedule.messages import CannotBuild, MessageBuilder, Skip
 from digest.schedule.webhooks import WebhookDeliverer
+from digest.store.channel_tokens import StoredTokens
 
 log = logging.getLogger("digest")
 
 _NOT_EMAIL = tuple(channel for channel in DeliveryChannel if channel is not DeliveryChannel.EMAIL)
 _THREAD_WAIT = 10.0  # seconds before a thread's next part looks again for the previous one
+CHANNEL_PAUSE = 300.0  # seconds a paused channel's posts wait: `digest worker`'s default pause
 
 
 class Deliverer:
@@ -67,6 +69,7 @@ class Deliverer:
         self._social: dict[str, SocialAdapter] | None = None
         self.webhooks = WebhookDeliverer(ctx, owner=self.owner)
         self._failures_in_a_row = 0
+        self._post_failures_in_a_row: dict[str, int] = {}  # by social channel
 
     @property
     def email(self) -> EmailAdapter:
@@ -118,7 +121,7 @@ class Deliverer:
                     if row.channel is DeliveryChannel.WEBHOOK:
                         _counted(report, on_row, [self.webhooks.deliver(row)])
                     elif row.channel is not DeliveryChannel.EMAIL:
-                        _counted(report, on_row, [self._deliver_social(row)])
+                        _counted(report, on_row, [self._deliver_social(row, report)])
                 emails = [row for row in rows if row.channel is DeliveryChannel.EMAIL]
                 if emails:
                     self._deliver_emails(emails, report, on_row)
@@ -234,12 +237,46 @@ class Deliverer:
                     "Fix the cause, then run `digest worker` to deliver the rest"
                 )
 
-    def _deliver_social(self, row: Delivery) -> DeliveryState:
+    def _deliver_social(self, row: Delivery, report: DeliveryReport) -> DeliveryState:
+        engine = self.ctx.store.engine
+        paused = report.paused_channels.get(row.target)
+        if paused is not None:
+            # Not an attempt: the row waits for a later run, as a paused email run's rows do.
+            outbox.postpone(
+                engine,
+                row,
+                owner=self.owner,
+                seconds=CHANNEL_PAUSE,
+                reason=paused,
+                now=self.ctx.clock(),
+            )
+            return DeliveryState.PLANNED
         posted = self._post(row)
         if isinstance(posted, DeliveryState):
             return posted  # `_post` closed or put back the row itself
+        self._note_post(row.target, posted, report)
         now = self.ctx.clock()
-        return outbox.finish(self.ctx.store.engine, row, owner=self.owner, result=posted, now=now)
+        return outbox.finish(engine, row, owner=self.owner, result=posted, now=now)
+
+    def _note_post(self, channel: str, result: DeliveryResult, report: DeliveryReport) -> None:
+        """Count a channel's failures in a row (`_note` for email); at its
+        `max_consecutive_failures` the channel pauses for the rest of the run, saying why."""
+        if result.status in (DeliveryStatus.SENT, DeliveryStatus.QUEUED):
+            self._post_failures_in_a_row[channel] = 0
+            return
+        if result.status not in (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN):
+            return  # a refusal of one post says nothing of the channel
+        failures = self._post_failures_in_a_row.get(channel, 0) + 1
+        self._post_failures_in_a_row[channel] = failures
+        limit = next(
+            (c.max_consecutive_failures for c in self.ctx.settings.social if c.name == channel), 1
+        )
+        if failures >= limit and channel not in report.paused_channels:
+            report.paused_channels[channel] = (
+                f"channel {channel} paused after {failures} failures in a row "
+                f"(social max_consecutive_failures); the last: {result.response}. Its posts "
+                f"wait; fix the cause, then run `digest worker` to post them"
+            )
 
     def _post(self, row: Delivery) -> DeliveryResult | DeliveryState:
         """Post one (post, channel) row. On a platform without idempotency keys the attempt is
@@ -247,7 +284,8 @@ class Deliverer:
         checked on the platform by the adapter (`finds_posts`) or held for an editor, never
         posted blindly a second time."""
         if self._social is None:
-            self._social = social_adapters(self.ctx.settings, clock=self.ctx.clock)
+            tokens = StoredTokens(self.ctx.store.engine, self.ctx.clock)
+            self._social = social_adapters(self.ctx.settings, clock=self.ctx.clock, tokens=tokens)
         adapter = self._social.get(row.target)
         if adapter is None:
             return DeliveryResult(

@@ -116,6 +116,19 @@ feed_sources = Table(
     Column("changed_at", UTCDateTime, nullable=True),
 )
 
+# The tokens a social channel renews itself (X's OAuth 2 pair), newest first-hand: the next run
+# and every worker use them. `origin` fingerprints the refresh token in settings.yaml they
+# descend from: a new one there (the app authorised again) makes the stored pair stale.
+channel_tokens = Table(
+    "channel_tokens",
+    metadata,
+    Column("channel", String, primary_key=True),
+    Column("origin", String(64), nullable=False),
+    Column("access_token", Text, nullable=False),
+    Column("refresh_token", Text, nullable=False),
+    Column("renewed_at", UTCDateTime, nullable=False),
+)
+
 subscribers = Table(
     "subscribers",
     metadata,

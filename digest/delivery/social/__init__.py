@@ -11,6 +11,7 @@ import httpx
 from digest.delivery.base import adapter_classes, unknown_type
 from digest.delivery.social.base import SocialAdapter
 from digest.settings import Settings
+from digest.store.channel_tokens import StoredTokens
 
 __all__ = ["SocialAdapter", "social_adapter_types", "social_adapters"]
 
@@ -24,9 +25,11 @@ def social_adapters(
     *,
     client: httpx.Client | None = None,
     clock: Callable[[], datetime] | None = None,
+    tokens: StoredTokens | None = None,
 ) -> dict[str, SocialAdapter]:
     """One adapter per channel in `social`, by channel name, options validated. Each makes its
-    own HTTP client unless one is given (tests give one on an `httpx.MockTransport`)."""
+    own HTTP client unless one is given (tests give one on an `httpx.MockTransport`); `tokens`
+    keeps the tokens a channel renews itself (without it, renewed tokens last the run)."""
     types = social_adapter_types()
     adapters: dict[str, SocialAdapter] = {}
     for index, channel in enumerate(settings.social):
@@ -36,6 +39,12 @@ def social_adapters(
             raise unknown_type(f"{path}.type", channel.type, types, settings)
         options = cls.parse_options(channel.options, f"{path}.options", settings)
         adapters[channel.name] = cls(
-            options, settings, channel=channel.name, path=path, client=client, clock=clock
+            options,
+            settings,
+            channel=channel.name,
+            path=path,
+            client=client,
+            clock=clock,
+            tokens=tokens,
         )
     return adapters

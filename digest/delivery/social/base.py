@@ -28,6 +28,7 @@ from digest.errors import ConfigError, Problem
 from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.social import PLATFORMS, Platform, SocialPost
 from digest.settings import Secret, Settings
+from digest.store.channel_tokens import StoredTokens
 
 log = logging.getLogger("digest.social")
 # httpx logs every request's full URL at INFO, and a webhook's URL is its credential: keep
@@ -73,9 +74,11 @@ class SocialAdapter(Adapter[Any]):
         path: str,
         client: httpx.Client | None = None,
         clock: Callable[[], datetime] | None = None,
+        tokens: StoredTokens | None = None,
     ) -> None:
         super().__init__(options, settings)
         self.channel = channel
+        self.tokens = tokens  # where tokens the channel renews itself are kept (X's)
         configured = next((c.platform for c in settings.social if c.name == channel), None)
         platform = self.platform or configured
         if platform not in PLATFORMS:
