@@ -202,7 +202,7 @@ def post(**changes: object) -> SocialPost:
 
 def test_post_warnings_say_what_would_go_wrong() -> None:
     assert post_warnings(post()) == ()
-    assert post_warnings(post(length=290)) == ("10 over the limit: the platform will refuse it",)
+    assert post_warnings(post(length=290)) == ("10 over the limit of 280",)
     assert post_warnings(post(hashtags=())) == ("no hashtags: none fitted",)
     assert post_warnings(post(hashtags=(), reply_to="top")) == ()  # a thread's later part
     links = " ".join(f"https://example.com/{n}" for n in range(6))

@@ -35,6 +35,8 @@ PAGES: dict[str, tuple[str, ...]] = {
         f"/editor/digest/{COMPANY}",
     ),
     "email_html": (f"/editor/digest/{WEEKLY}/email.html",),
+    # The weekly's posts are planned (each with its editing form), the company's composed only.
+    "posts": (f"/editor/digest/{WEEKLY}/posts", f"/editor/digest/{COMPANY}/posts"),
 }
 
 

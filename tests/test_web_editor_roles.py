@@ -32,6 +32,10 @@ TABLE: list[tuple[str, str, dict[str, str], set[str]]] = [
     ("POST", f"{DIGEST}/approve", {"content_hash": "stale"}, EMAIL_PEOPLE),
     ("POST", f"{DIGEST}/hold", {}, EMAIL_PEOPLE),
     ("POST", f"{DIGEST}/send-now", {}, EMAIL_PEOPLE),  # 409 here: it is not missed
+    ("GET", f"{DIGEST}/posts", {}, EVERYONE),
+    # 404 here (no post is planned): the role was let through to look for it.
+    ("POST", f"{DIGEST}/posts/count", {"post": "1", "text": "Hello"}, EVERYONE),
+    ("POST", f"{DIGEST}/posts/change", {"post": "1", "action": "skip"}, EVERYONE),
     ("GET", "/editor/accounts", {}, {"admin"}),
     ("POST", "/editor/accounts", {"action": "end-sessions", "name": "nobody"}, {"admin"}),
     ("GET", "/editor/password", {}, EVERYONE),

@@ -198,9 +198,12 @@ async def email_html(request: Request) -> Response:
 # Changes -------------------------------------------------------------------------------------
 
 
-def back_to(request: Request, key: str, message: str, anchor: str = "") -> Response:
+def back_to(
+    request: Request, key: str, message: str, anchor: str = "", *, page: str = "editor:digest"
+) -> Response:
+    """Back to the digest's page (or its posts' `page`), the message shown there once."""
     auth.flash(request, message)
-    target = path_for(request, "editor:digest", key=key)
+    target = path_for(request, page, key=key)
     return RedirectResponse(f"{target}{anchor}", status_code=303)
 
 

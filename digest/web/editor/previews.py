@@ -20,10 +20,10 @@ from digest.compose import StaleEdit, receives
 from digest.context import Context
 from digest.models import Delivery, DeliveryChannel, DeliveryState, Digest, DigestKind
 from digest.render.email import GMAIL_CLIP_BYTES, WARN_HTML_BYTES
-from digest.render.social import BlueskyPlatform, SocialPost, ThreadsPlatform
-from digest.render.social.threads import links_in
+from digest.render.social import SocialPost
 from digest.schedule import jobs
 from digest.schedule.messages import MessageBuilder, Skip
+from digest.web.editor import post_text
 
 PREVIEW_ADDRESS = "reader@example.com"
 
@@ -171,15 +171,9 @@ def post_views(ctx: Context, digest: Digest) -> dict[str, list[PostView]]:
 
 def post_warnings(post: SocialPost) -> tuple[str, ...]:
     """What marketing should know before publishing a post by hand."""
-    found = []
-    if post.length > post.limit:
-        found.append(f"{post.length - post.limit} over the limit: the platform will refuse it")
+    found = post_text.refusals(post, post.length)
     if not post.hashtags and post.reply_to is None:
         found.append("no hashtags: none fitted")
-    if post.platform == "threads" and links_in(post.text) > ThreadsPlatform.max_links:
-        found.append(f"more than {ThreadsPlatform.max_links} links: Threads refuses it")
-    if post.platform == "bluesky" and len(post.text.encode("utf-8")) > BlueskyPlatform.max_bytes:
-        found.append(f"over Bluesky's {BlueskyPlatform.max_bytes} bytes")
     return tuple(found)
 
 

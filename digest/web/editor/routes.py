@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from digest.web.editor import calendar, desk, login, people
+from digest.web.editor import calendar, desk, login, people, posts
 
 # Open to anyone: the login form and logging out (which only ends one's own session).
 OPEN = frozenset({"login", "login_post", "logout"})
@@ -27,6 +27,9 @@ routes = [
     Route("/digest/{key:str}/hold", desk.hold, name="hold", methods=["POST"]),
     Route("/digest/{key:str}/send-now", desk.send_now, name="send_now", methods=["POST"]),
     Route("/digest/{key:str}/test-send", desk.test_send, name="test_send", methods=["POST"]),
+    Route("/digest/{key:str}/posts", posts.posts_page, name="posts"),
+    Route("/digest/{key:str}/posts/count", posts.count, name="posts_count", methods=["POST"]),
+    Route("/digest/{key:str}/posts/change", posts.change, name="posts_change", methods=["POST"]),
 ]
 
 # Under /editor, where the session cookie lives (its path).
