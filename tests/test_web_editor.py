@@ -372,7 +372,10 @@ def test_the_calendar_shows_each_digest_at_its_time_with_its_state(
     # Bluesky's first goes at 19:00 and Mastodon's at 20:00 that evening, the rest from Monday.
     jobs.plan_social(context, jobs.compose_weekly(context, jobs.IsoWeek(2026, 48)))
     sunday = client.get("/editor/").text.split("Sun <span>29</span>")[1]
-    one = r'class="event post"[^>]*>\s*<span class="time">{}</span>\s*<span class="badge planned">'
+    one = (
+        rf'class="event post" href="/editor/digest/{WEEKLY}/posts"[^>]*>'  # to the posts desk
+        r'\s*<span class="time">{}</span>\s*<span class="badge planned">'
+    )
     assert re.search(one.format("19:00") + r"planned</span>\s*<strong>bluesky</strong>", sunday)
     assert re.search(one.format("20:00") + r"planned</span>\s*<strong>mastodon</strong>", sunday)
     assert "<strong>x</strong>" not in sunday  # X's first slot is Monday 08:00
