@@ -21,6 +21,10 @@ class SocialPost:
     description: str = ""  # the link card's description
     reply_to: str | None = None  # key of the post this one answers: a thread's previous part
     thread_root: str | None = None  # key of a thread's first part
+    # The post's picture: its share card, a path on the site ("cards/<digest key>/<n>-WxH.png",
+    # render/cards.py), and the item's own picture when the input gave one (`image_url`).
+    image: str | None = None
+    image_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
