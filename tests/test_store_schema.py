@@ -39,6 +39,7 @@ TABLES = {
     "topics",
     "feed_sources",
     "channel_tokens",
+    "share_cards",
 }
 
 

@@ -4,6 +4,7 @@ Card tags, its canonical link, the site's header and a way back."""
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from dataclasses import replace
@@ -14,6 +15,7 @@ from pathlib import Path
 import feedparser
 import jsonschema
 import pytest
+from PIL import Image
 
 from digest.links import archive_url
 from digest.schedule import jobs
@@ -138,8 +140,11 @@ def test_an_archive_page_previews_well_and_leads_back(client: TestClient, world:
     assert tags.meta["og:title"] == tags.meta["twitter:title"] == digest.title
     assert tags.meta["og:url"] == url and tags.meta["og:type"] == "article"
     assert tags.meta["og:description"] and tags.meta["og:site_name"] == "AMW Weekly"
-    image = next(entry.item.image_url for entry in digest.entries if entry.item.image_url)
+    image = f"{BASE_URL}/cards/{key}/1-1200x630.png"  # the top story's card
     assert tags.meta["og:image"] == tags.meta["twitter:image"] == image
+    assert (tags.meta["og:image:width"], tags.meta["og:image:height"]) == ("1200", "630")
+    assert digest.entries[0].item.title in tags.meta["og:image:alt"]
+    assert tags.meta["twitter:image:alt"] == tags.meta["og:image:alt"]
     assert tags.meta["twitter:card"] == "summary_large_image"
     assert {"rel": "canonical", "href": url} in tags.links
     assert "/archive" in tags.anchors and "/" in tags.anchors  # the way back, the site header
@@ -148,6 +153,43 @@ def test_an_archive_page_previews_well_and_leads_back(client: TestClient, world:
     policy = response.headers["Content-Security-Policy"]
     assert "script-src" not in policy and "default-src 'none'" in policy
     assert client.get("/static/archive.css").status_code == 200
+
+
+def test_an_archive_pages_card_is_a_png_of_open_graphs_size_cached_for_good(
+    client: TestClient, world: ApiWorld
+) -> None:
+    key = sent_digests(world)[0]
+    response = client.get(f"/cards/{key}/1-1200x630.png")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert "immutable" in response.headers["cache-control"]
+    with Image.open(io.BytesIO(response.content)) as card:
+        assert (card.format, card.size) == ("PNG", (1200, 630))
+    # Drawn once, then read back from the store: the same bytes.
+    assert world.ctx.store.share_card(key, 1, "1200x630") is not None
+    assert client.get(f"/cards/{key}/1-1200x630.png").content == response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/cards/{key}/99-1200x630.png",  # no such entry
+        "/cards/{key}/1-640x480.png",  # no such size
+        "/cards/{key}/1-1200x630.jpg",
+        "/cards/weekly:2031-W01/1-1200x630.png",  # no such digest
+    ],
+)
+def test_a_card_that_is_not_there_is_a_404(client: TestClient, world: ApiWorld, path: str) -> None:
+    key = sent_digests(world)[0]
+    assert client.get(path.format(key=key)).status_code == 404
+
+
+def test_a_digest_not_published_yet_shows_no_card(client: TestClient, world: ApiWorld) -> None:
+    week = jobs.latest_week(world.ctx)
+    assert week is not None
+    digest = jobs.compose_weekly(world.ctx, week)
+    world.ctx.store.save_digest(digest)  # stored, but not released to anyone
+    assert client.get(f"/cards/{digest.key}/1-1200x630.png").status_code == 404
 
 
 def test_the_index_names_its_feeds(client: TestClient) -> None:

@@ -39,6 +39,7 @@ from digest.render.social import (
     compose_digest_posts,
     compose_weekly_posts,
 )
+from digest.schedule.cards import store_post_cards, with_pictures
 from digest.settings import Settings
 from digest.store import edits as store_edits
 from digest.store.codec import content_hash
@@ -334,7 +335,7 @@ def compose_posts(
             ]
         else:
             composed = [compose_company_post(digest, channel_rules, ctx.env, url=link)]
-        posts.extend((channel.name, post) for post in composed)
+        posts.extend((channel.name, post) for post in with_pictures(digest, composed))
     return posts
 
 
@@ -394,7 +395,9 @@ def plan_social(
     if waiting is not None:
         log.info("%s: no posts planned: %s", digest.key, waiting)
         return PlanReport(digest.key, DeliveryChannel.SOCIAL, 0, 0, waiting)
-    timed = post_times(ctx, digest, compose_posts(ctx, digest, platform, rules=rules))
+    posts = compose_posts(ctx, digest, platform, rules=rules)
+    store_post_cards(ctx, digest, [post for _, post in posts])
+    timed = post_times(ctx, digest, posts)
     rows = [
         outbox.PlannedDelivery(
             idempotency_key=social_key(digest.key, each.channel, each.post.key),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -184,6 +185,25 @@ digests = Table(
     Column("planned_at", UTCDateTime, nullable=True),
     # codec.content_hash of the content as approved: a send goes only with that content.
     Column("approved_hash", String(64), nullable=True),
+)
+
+# The share cards of a stored digest's entries (render/cards.py), one row per entry and size:
+# fixed once stored, like the digest itself, and read by the workers that upload them and the
+# web app that serves them, wherever each runs.
+share_cards = Table(
+    "share_cards",
+    metadata,
+    Column(
+        "digest_key",
+        String(200),
+        ForeignKey("digests.key", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),  # the entry's, from 1, in the digest's order
+    Column("size", String(16), primary_key=True),  # "1200x675"
+    Column("png", LargeBinary, nullable=False),
+    Column("alt", Text, nullable=False),  # what the card says, for screen readers
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )
 
 # An editor's change set for a digest (compose/edits.py's ChangeSet.to_dict), kept apart from the

@@ -49,7 +49,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
-from digest.store import audit, codec, events, feed_sources, schema, subscriptions
+from digest.store import audit, cards, codec, events, feed_sources, schema, subscriptions
 from digest.store.engine import (
     create_engine_for,
     dialect_insert,
@@ -663,6 +663,19 @@ class Store:
         with self.engine.connect() as connection:
             content = connection.scalar(query)
         return codec.digest_from_dict(content) if content is not None else None
+
+    # A stored digest's share cards (cards.py).
+
+    def share_card(self, digest_key: str, position: int, size: str) -> cards.StoredCard | None:
+        return cards.share_card(self.engine, digest_key, position, size)
+
+    def share_card_positions(self, digest_key: str, size: str) -> set[int]:
+        return cards.share_card_positions(self.engine, digest_key, size)
+
+    def save_share_card(
+        self, digest_key: str, position: int, size: str, card: cards.StoredCard, *, now: datetime
+    ) -> None:
+        cards.save_share_card(self.engine, digest_key, position, size, card, now=now)
 
     def digest_keys(self) -> list[str]:
         with self.engine.connect() as connection:

@@ -63,8 +63,10 @@ def post_record(
     description: str = "",
     langs: Sequence[str] = ("en",),
     reply: Mapping[str, Mapping[str, str]] | None = None,
+    thumb: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The `app.bsky.feed.post` record createRecord is sent, facets and link card included."""
+    """The `app.bsky.feed.post` record createRecord is sent, facets and link card included;
+    `thumb` is the blob `uploadBlob` answered for the card's picture."""
     record: dict[str, Any] = {
         "$type": "app.bsky.feed.post",
         "text": text,
@@ -79,6 +81,8 @@ def post_record(
             "$type": "app.bsky.embed.external",
             "external": {"uri": url, "title": title, "description": description},
         }
+        if thumb is not None:
+            record["embed"]["external"]["thumb"] = dict(thumb)
     if reply is not None:
         record["reply"] = {"root": dict(reply["root"]), "parent": dict(reply["parent"])}
     return record

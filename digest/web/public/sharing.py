@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 from digest.context import Context
 from digest.links import archive_url
 from digest.models import Digest
+from digest.render.cards import OPEN_GRAPH, card_alt, card_path
 from digest.render.email import preheader
 from digest.store.store import DigestSummary
 
@@ -32,9 +33,26 @@ def published(ctx: Context) -> list[DigestSummary]:
     return [summary for summary in ctx.store.digest_summaries() if summary.planned_at]
 
 
-def share_image(digest: Digest) -> str | None:
-    """The picture a link preview shows: the top story's image, if it has one."""
-    return next((entry.item.image_url for entry in digest.entries if entry.item.image_url), None)
+@dataclass(frozen=True, slots=True)
+class ShareImage:
+    url: str
+    alt: str
+    width: int
+    height: int
+
+
+def share_image(ctx: Context, digest: Digest) -> ShareImage | None:
+    """The picture a link preview shows: the share card of the top story (web/public/cards.py
+    draws it on the preview's first request), at Open Graph's size."""
+    if not digest.entries:
+        return None
+    base = ctx.settings.site.base_url.rstrip("/")
+    return ShareImage(
+        url=f"{base}/{card_path(digest.key, 1, OPEN_GRAPH)}",
+        alt=card_alt(digest.entries[0]),
+        width=OPEN_GRAPH.width,
+        height=OPEN_GRAPH.height,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +62,7 @@ class Shared:
     digest: Digest
     url: str  # its archive page, the canonical address
     description: str
-    image: str | None
+    image: ShareImage | None
 
     @classmethod
     def of(cls, ctx: Context, digest: Digest) -> Shared:
@@ -52,7 +70,7 @@ class Shared:
             digest=digest,
             url=archive_url(ctx.settings.site, digest.key),
             description=preheader(digest),
-            image=share_image(digest),
+            image=share_image(ctx, digest),
         )
 
 
@@ -122,7 +140,7 @@ def json_feed(ctx: Context) -> bytes:
             "date_published": _when(item.digest.generated_at),
         }
         if item.image:
-            entry["image"] = item.image
+            entry["image"] = item.image.url
         items.append(entry)
     feed = {
         "version": JSON_FEED,
