@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,3 +114,25 @@ def test_file_social_never_writes_a_post_twice_even_after_a_restart(tmp_path: Pa
     result = social_adapters(settings)["x"].post(post(), "k1")
     assert result.status is DeliveryStatus.SENT
     assert len((tmp_path / "outbox" / "social" / "x.jsonl").read_text().splitlines()) == 1
+
+
+def test_file_social_writes_the_card_beside_the_lines_and_names_it(tmp_path: Path) -> None:
+    png = b"\x89PNG\r\n\x1a\nthe card"
+    stored = {"cards/weekly:2026-W48/1-1200x675.png": (png, "Title. 🇸🇪 Mistral AI")}
+    adapters = social_adapters(settings_in(tmp_path), cards=stored.get)
+    pictured = replace(
+        post(), image="cards/weekly:2026-W48/1-1200x675.png", image_url="https://cdn.example/a.jpg"
+    )
+    adapters["x"].post(pictured, "k1")
+    adapters["mastodon"].post(pictured, "k2")
+    social = tmp_path / "outbox" / "social"
+    for channel in ("x", "mastodon"):
+        (record,) = [json.loads(line) for line in (social / f"{channel}.jsonl").open()]
+        # A path relative to the JSONL file, without the colons no file system takes everywhere.
+        assert record["image"] == "cards/weekly-2026-W48/1-1200x675.png"
+        assert (social / record["image"]).read_bytes() == png
+        assert record["image_alt"] == "Title. 🇸🇪 Mistral AI"
+        assert record["image_url"] == "https://cdn.example/a.jpg"
+    assert [path.name for path in (social / "cards").rglob("*") if path.is_file()] == [
+        "1-1200x675.png"  # one file for every channel, no partial file left behind
+    ]

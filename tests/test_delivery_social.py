@@ -9,11 +9,13 @@ line, even when the service echoes it back in an error.
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from digest.delivery.social import social_adapter_types
 from digest.delivery.social.base import UNKNOWN_OUTCOME, Attempt, SocialAdapter
 from digest.errors import ConfigError
 from digest.models import DeliveryResult, DeliveryStatus
+from digest.render.cards import CardLookup
 from digest.render.social import SocialPost
 from digest.settings import Settings, parse_settings
 from digest.store import Store
@@ -85,6 +88,10 @@ class Case:
     answers: list[httpx.Response]  # what accepts them
     provider_id: str
     reset_header: dict[str, str]  # the platform's own way of saying when to come back
+    # A post with a share card: the calls that upload it first (none where the platform fetches
+    # the picture by URL), and a check of the post's first own request, which names it.
+    uploads: list[tuple[Expected, httpx.Response]] = field(default_factory=list)
+    pictured: Callable[[httpx.Request], None] = lambda request: None
 
 
 def bluesky_record_check(request: httpx.Request) -> None:
@@ -127,6 +134,94 @@ def threads_create_check(request: httpx.Request) -> None:
     assert parse_qs(request.content.decode()) == {"media_type": ["TEXT"], "text": [TEXT]}
 
 
+# A post with its share card ---------------------------------------------------------------------
+
+CARD_PATH = "cards/weekly:2026-W48/1-1200x675.png"
+CARD_URL = f"https://news.example.org/{CARD_PATH}"
+CARD_ALT = "Mistral goes north. 🌍🇸🇪 Mistral AI. Novelty 4/5, significance 5/5"
+CARD_PNG = b"\x89PNG\r\n\x1a\n" + b"card" * 64  # the adapters pass the bytes on unread
+BLOB = {
+    "$type": "blob",
+    "ref": {"$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy"},
+    "mimeType": "image/png",
+    "size": len(CARD_PNG),
+}
+LINKEDIN_UPLOAD = "https://www.linkedin.com/dms-uploads/C4E10AQFoyyAjHPMQuQ/uploaded-image/0"
+
+
+def pictured_post(platform: str) -> SocialPost:
+    return replace(a_post(platform), image=CARD_PATH)
+
+
+def look_up_card(path: str) -> tuple[bytes, str] | None:
+    return (CARD_PNG, CARD_ALT) if path == CARD_PATH else None
+
+
+def raw_card(request: httpx.Request) -> None:
+    assert request.content == CARD_PNG
+
+
+def multipart_parts(request: httpx.Request) -> dict[str, tuple[dict[str, str], bytes]]:
+    """The parts of a multipart/form-data body by name: (their headers, their bytes)."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n" + request.content
+    )
+    assert message.get_content_type() == "multipart/form-data"
+    parts = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        parts[str(name)] = (dict(part.items()), part.get_payload(decode=True))
+    return parts
+
+
+def mastodon_media(request: httpx.Request) -> None:
+    parts = multipart_parts(request)
+    assert set(parts) == {"file", "description"}
+    headers, content = parts["file"]
+    assert content == CARD_PNG and headers["Content-Type"] == "image/png"
+    assert 'filename="1-1200x675.png"' in headers["Content-Disposition"]
+    assert parts["description"][1].decode() == CARD_ALT
+
+
+def x_media(request: httpx.Request) -> None:
+    parts = multipart_parts(request)
+    assert set(parts) == {"media", "media_category", "media_type"}
+    assert parts["media"][1] == CARD_PNG
+    assert parts["media_category"][1] == b"tweet_image"
+    assert parts["media_type"][1] == b"image/png"
+
+
+def bluesky_thumb_check(request: httpx.Request) -> None:
+    embed = json.loads(request.content)["record"]["embed"]
+    assert embed == {
+        "$type": "app.bsky.embed.external",
+        "external": {
+            "uri": URL,
+            "title": "Mistral goes north",
+            "description": "Mistral invests in Sweden.",
+            "thumb": BLOB,
+        },
+    }
+
+
+def linkedin_thumbnail_check(request: httpx.Request) -> None:
+    article = json.loads(request.content)["content"]["article"]
+    assert article == {
+        "source": URL,
+        "title": "Mistral goes north",
+        "description": "Mistral invests in Sweden.",
+        "thumbnail": "urn:li:image:C4E10AQFoyyAjHPMQuQ",
+    }
+
+
+def threads_image_check(request: httpx.Request) -> None:
+    assert parse_qs(request.content.decode()) == {
+        "media_type": ["IMAGE"],
+        "image_url": [CARD_URL],
+        "text": [TEXT],
+    }
+
+
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 HOOK = f"https://hooks.example.com/services/T0/B0/{HOOK_SECRET}"
 DISCORD = f"https://discord.example.com/api/webhooks/1/{HOOK_SECRET}"
@@ -147,6 +242,15 @@ CASES = [
         [httpx.Response(200, json={"id": "1095"})],
         "1095",
         {"X-RateLimit-Reset": "2026-11-30T07:05:00.000Z"},
+        uploads=[
+            (
+                Expected("POST", "https://mastodon.example/api/v2/media", BEARER, mastodon_media),
+                httpx.Response(200, json={"id": "22348641", "type": "image", "url": CARD_URL}),
+            )
+        ],
+        pictured=json_body(
+            {"status": TEXT, "visibility": "public", "language": "en", "media_ids": ["22348641"]}
+        ),
     ),
     Case(
         "bluesky",
@@ -184,6 +288,18 @@ CASES = [
         ],
         "at://did:plc:abc/app.bsky.feed.post/3k bafy",
         {"RateLimit-Reset": str(int(NOW.timestamp()) + 300)},
+        uploads=[
+            (
+                Expected(
+                    "POST",
+                    "https://pds.example/xrpc/com.atproto.repo.uploadBlob",
+                    {"Authorization": f"Bearer {ACCESS_JWT}", "Content-Type": "image/png"},
+                    raw_card,
+                ),
+                httpx.Response(200, json={"blob": BLOB}),
+            )
+        ],
+        pictured=bluesky_thumb_check,
     ),
     Case(
         "x",
@@ -193,6 +309,37 @@ CASES = [
         [httpx.Response(201, json={"data": {"id": "1861", "text": TEXT}})],
         "1861",
         {"x-rate-limit-reset": str(int(NOW.timestamp()) + 300)},
+        uploads=[
+            (
+                Expected("POST", "https://api.x.com/2/media/upload", BEARER, x_media),
+                httpx.Response(
+                    200,
+                    json={
+                        "data": {
+                            "id": "1880028106020515840",
+                            "media_key": "3_1880028106020515840",
+                            "size": len(CARD_PNG),
+                            "expires_after_secs": 86400,
+                        }
+                    },
+                ),
+            ),
+            (
+                Expected(
+                    "POST",
+                    "https://api.x.com/2/media/metadata",
+                    BEARER,
+                    json_body(
+                        {
+                            "id": "1880028106020515840",
+                            "metadata": {"alt_text": {"text": CARD_ALT}},
+                        }
+                    ),
+                ),
+                httpx.Response(200, json={"data": {"id": "1880028106020515840"}}),
+            ),
+        ],
+        pictured=json_body({"text": TEXT, "media": {"media_ids": ["1880028106020515840"]}}),
     ),
     Case(
         "linkedin",
@@ -209,6 +356,28 @@ CASES = [
         [httpx.Response(201, headers={"x-restli-id": "urn:li:share:7001"})],
         "urn:li:share:7001",
         {"Retry-After": "300"},
+        uploads=[
+            (
+                Expected(
+                    "POST",
+                    "https://api.linkedin.com/rest/images?action=initializeUpload",
+                    {**BEARER, "LinkedIn-Version": "202511", "X-Restli-Protocol-Version": "2.0.0"},
+                    json_body({"initializeUploadRequest": {"owner": "urn:li:organization:42"}}),
+                ),
+                httpx.Response(
+                    200,
+                    json={
+                        "value": {
+                            "uploadUrlExpiresAt": 1764486000000,
+                            "uploadUrl": LINKEDIN_UPLOAD,
+                            "image": "urn:li:image:C4E10AQFoyyAjHPMQuQ",
+                        }
+                    },
+                ),
+            ),
+            (Expected("PUT", LINKEDIN_UPLOAD, BEARER, raw_card), httpx.Response(201)),
+        ],
+        pictured=linkedin_thumbnail_check,
     ),
     Case(
         "threads",
@@ -227,6 +396,7 @@ CASES = [
         [httpx.Response(200, json={"id": "c-55"}), httpx.Response(200, json={"id": "t-66"})],
         "t-66",
         {"Retry-After": "300"},
+        pictured=threads_image_check,
     ),
     Case(
         "slack",
@@ -236,6 +406,18 @@ CASES = [
         [httpx.Response(200, text="ok")],
         f"slack:{KEY}",
         {"Retry-After": "300"},
+        pictured=json_body(
+            {
+                "text": TEXT,
+                "unfurl_links": True,
+                "attachments": [
+                    {
+                        "fallback": CARD_ALT,
+                        "blocks": [{"type": "image", "image_url": CARD_URL, "alt_text": CARD_ALT}],
+                    }
+                ],
+            }
+        ),
     ),
     Case(
         "discord",
@@ -252,6 +434,13 @@ CASES = [
         [httpx.Response(200, json={"id": "9001"})],
         "9001",
         {},  # Discord says it in the body: {"retry_after": 300.0, "global": false}
+        pictured=json_body(
+            {
+                "content": TEXT,
+                "allowed_mentions": {"parse": []},
+                "embeds": [{"image": {"url": CARD_URL}}],
+            }
+        ),
     ),
 ]
 
@@ -288,14 +477,22 @@ class Recorder:
         return answer
 
 
-def make_adapter(case: Case, answers: list[Any], root: Path) -> tuple[SocialAdapter, Recorder]:
+def make_adapter(
+    case: Case, answers: list[Any], root: Path, cards: CardLookup | None = None
+) -> tuple[SocialAdapter, Recorder]:
     recorder = Recorder([answer for _, answer in case.setup] + answers)
     settings = settings_with(case.type, case.options, root)
     cls = social_adapter_types()[case.type]
     options = cls.parse_options(case.options, "social[0].options", settings)
     client = httpx.Client(transport=httpx.MockTransport(recorder))
     adapter = cls(
-        options, settings, channel="main", path="social[0]", client=client, clock=lambda: NOW
+        options,
+        settings,
+        channel="main",
+        path="social[0]",
+        client=client,
+        clock=lambda: NOW,
+        cards=cards,
     )
     return adapter, recorder
 
@@ -403,6 +600,81 @@ def test_failures_in_one_vocabulary_without_credentials(
     assert marked == (scenario.unknown_outcome and not adapter.idempotent)
     assert len(recorder.requests) == len(case.setup) + 1  # never retried inside the adapter
     assert_no_secret(result, caplog)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.type)
+def test_a_post_with_a_card_sends_it_the_platforms_way(
+    case: Case, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    answers = [answer for _, answer in case.uploads] + list(case.answers)
+    adapter, recorder = make_adapter(case, answers, tmp_path, cards=look_up_card)
+    result = adapter.post(pictured_post(case.type), KEY)
+    assert result.status is DeliveryStatus.SENT, result.response
+    assert result.provider_id == case.provider_id
+    first, *rest = case.requests
+    expected = [
+        *(request for request, _ in case.setup),
+        *(request for request, _ in case.uploads),
+        replace(first, body=case.pictured),
+        *rest,
+    ]
+    assert len(recorder.requests) == len(expected)
+    for request, wanted in zip(recorder.requests, expected, strict=True):
+        check_request(request, wanted)
+    assert_no_secret(result, caplog)
+
+
+def test_the_items_own_image_is_what_platforms_that_fetch_pictures_get(tmp_path: Path) -> None:
+    own = "https://cdn.example.com/mistral-sweden.jpg"
+    threads = next(case for case in CASES if case.type == "threads")
+    adapter, recorder = make_adapter(threads, list(threads.answers), tmp_path, cards=look_up_card)
+    post = replace(pictured_post("threads"), image_url=own)
+    assert adapter.post(post, KEY).status is DeliveryStatus.SENT
+    assert parse_qs(recorder.requests[0].content.decode())["image_url"] == [own]
+
+
+UPLOADING = [case for case in CASES if case.uploads]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(503, json={"error": "busy"}), httpx.ReadTimeout("timed out")],
+    ids=["503", "no answer"],
+)
+@pytest.mark.parametrize("case", UPLOADING, ids=lambda case: case.type)
+def test_an_upload_that_fails_posts_nothing_and_is_simply_tried_again(
+    case: Case, answer: httpx.Response | Exception, tmp_path: Path
+) -> None:
+    adapter, recorder = make_adapter(case, [answer], tmp_path, cards=look_up_card)
+    result = adapter.post(pictured_post(case.type), KEY)
+    assert (result.status, result.transient) == (DeliveryStatus.FAILED, True)
+    # An upload makes no post: nothing to look for on the platform, nothing to hold.
+    assert not (result.response or "").startswith(UNKNOWN_OUTCOME)
+    assert len(recorder.requests) == len(case.setup) + 1
+
+
+def test_a_card_missing_from_the_store_leaves_the_post_without_a_picture(tmp_path: Path) -> None:
+    case = next(case for case in CASES if case.type == "x")
+    adapter, recorder = make_adapter(case, list(case.answers), tmp_path, cards=lambda path: None)
+    assert adapter.post(pictured_post("x"), KEY).status is DeliveryStatus.SENT
+    assert [request.url.path for request in recorder.requests] == ["/2/tweets"]
+
+
+def test_mastodon_waits_for_media_the_server_still_processes(tmp_path: Path) -> None:
+    case = next(case for case in CASES if case.type == "mastodon")
+    accepted = httpx.Response(202, json={"id": "22348641", "type": "image", "url": None})
+    processing = httpx.Response(206, json={"id": "22348641", "url": None})
+    adapter, recorder = make_adapter(case, [accepted, processing], tmp_path, cards=look_up_card)
+    result = adapter.post(pictured_post("mastodon"), KEY)
+    assert (result.status, result.transient) == (DeliveryStatus.FAILED, True)
+    assert "still processing" in (result.response or "")
+    assert recorder.requests[1].method == "GET"
+    assert recorder.requests[1].url.path == "/api/v1/media/22348641"
+    ready = httpx.Response(200, json={"id": "22348641", "url": CARD_URL})
+    answers = [accepted, ready, *case.answers]
+    adapter, recorder = make_adapter(case, answers, tmp_path, cards=look_up_card)
+    assert adapter.post(pictured_post("mastodon"), KEY).status is DeliveryStatus.SENT
+    assert json.loads(recorder.requests[-1].content)["media_ids"] == ["22348641"]
 
 
 def test_the_file_adapter_is_in_the_table_of_adapters(tmp_path: Path) -> None:

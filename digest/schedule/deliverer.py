@@ -26,6 +26,7 @@ from digest.outbox import DeliveryReport, OnRow, social_key
 from digest.outbox.rate import RateLimiter
 from digest.render.message import OutgoingEmail
 from digest.render.social import Platform, SocialPost
+from digest.schedule.cards import card_lookup
 from digest.schedule.messages import CannotBuild, MessageBuilder, Skip
 from digest.schedule.webhooks import WebhookDeliverer
 from digest.store.channel_tokens import StoredTokens
@@ -285,7 +286,9 @@ class Deliverer:
         posted blindly a second time."""
         if self._social is None:
             tokens = StoredTokens(self.ctx.store.engine, self.ctx.clock)
-            self._social = social_adapters(self.ctx.settings, clock=self.ctx.clock, tokens=tokens)
+            self._social = social_adapters(
+                self.ctx.settings, clock=self.ctx.clock, tokens=tokens, cards=card_lookup(self.ctx)
+            )
         adapter = self._social.get(row.target)
         if adapter is None:
             return DeliveryResult(

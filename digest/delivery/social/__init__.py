@@ -10,6 +10,7 @@ import httpx
 
 from digest.delivery.base import adapter_classes, unknown_type
 from digest.delivery.social.base import SocialAdapter
+from digest.render.cards import CardLookup
 from digest.settings import Settings
 from digest.store.channel_tokens import StoredTokens
 
@@ -26,10 +27,12 @@ def social_adapters(
     client: httpx.Client | None = None,
     clock: Callable[[], datetime] | None = None,
     tokens: StoredTokens | None = None,
+    cards: CardLookup | None = None,
 ) -> dict[str, SocialAdapter]:
     """One adapter per channel in `social`, by channel name, options validated. Each makes its
     own HTTP client unless one is given (tests give one on an `httpx.MockTransport`); `tokens`
-    keeps the tokens a channel renews itself (without it, renewed tokens last the run)."""
+    keeps the tokens a channel renews itself (without it, renewed tokens last the run); `cards`
+    reads the posts' share cards (without it, posts go without their picture)."""
     types = social_adapter_types()
     adapters: dict[str, SocialAdapter] = {}
     for index, channel in enumerate(settings.social):
@@ -46,5 +49,6 @@ def social_adapters(
             client=client,
             clock=clock,
             tokens=tokens,
+            cards=cards,
         )
     return adapters

@@ -8,6 +8,12 @@ Capabilities are class attributes the deliverer reads:
   made (`Attempt.after_unknown`), so it never posts blindly twice.
 
 A row on a platform with neither is held for an editor instead (see `Deliverer._post`).
+
+A post's picture (`SocialPost.image`, its share card) reaches an adapter through `cards`, a
+look-up the deliverer gives it (the store's cards): platforms that take an upload get the PNG,
+platforms that fetch a picture themselves get a public URL, the item's own `image_url` when the
+input gave one, else the card's address on `site.base_url` (served by the web app). The worker
+never downloads a picture from an address an input chose.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import httpx
 from digest.delivery.base import Adapter
 from digest.errors import ConfigError, Problem
 from digest.models import DeliveryResult, DeliveryStatus
+from digest.render.cards import CardLookup, card_size_of
 from digest.render.social import PLATFORMS, Platform, SocialPost
 from digest.settings import Secret, Settings
 from digest.store.channel_tokens import StoredTokens
@@ -59,6 +66,18 @@ class Reply:
 FIRST = Attempt()
 
 
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """A post's share card as adapters send it."""
+
+    png: bytes
+    alt: str  # what the card says, for screen readers
+    card_url: str  # the card on the site: what a platform that fetches pictures is given
+    width: int
+    height: int
+    content_type: str = "image/png"
+
+
 class SocialAdapter(Adapter[Any]):
     # The platform whose rules posts follow; None when the channel's `platform:` says it.
     platform: ClassVar[str | None] = None
@@ -75,8 +94,10 @@ class SocialAdapter(Adapter[Any]):
         client: httpx.Client | None = None,
         clock: Callable[[], datetime] | None = None,
         tokens: StoredTokens | None = None,
+        cards: CardLookup | None = None,
     ) -> None:
         super().__init__(options, settings)
+        self.cards = cards
         self.channel = channel
         self.tokens = tokens  # where tokens the channel renews itself are kept (X's)
         configured = next((c.platform for c in settings.social if c.name == channel), None)
@@ -99,6 +120,29 @@ class SocialAdapter(Adapter[Any]):
         self, post: SocialPost, key: str, *, reply: Reply | None = None, attempt: Attempt = FIRST
     ) -> DeliveryResult:
         raise NotImplementedError
+
+    # Pictures ----------------------------------------------------------------------------------
+
+    def picture(self, post: SocialPost) -> Picture | None:
+        """The post's share card, if it has one and the store holds it."""
+        if not post.image or self.cards is None:
+            return None
+        found = self.cards(post.image)
+        if found is None:
+            log.warning("%s: no stored card at %s: posting without it", self.channel, post.image)
+            return None
+        size = card_size_of(post.image)
+        png, alt = found
+        base = self.settings.site.base_url.rstrip("/")
+        return Picture(png, alt, f"{base}/{post.image}", size.width, size.height)
+
+    def picture_link(self, post: SocialPost) -> tuple[str, str] | None:
+        """(public URL, alt text) of the post's picture, for platforms that fetch it themselves:
+        the item's own image when the input gave one, else its card on the site."""
+        picture = self.picture(post)
+        if post.image_url:
+            return post.image_url, picture.alt if picture is not None else post.title
+        return (picture.card_url, picture.alt) if picture is not None else None
 
     # HTTP --------------------------------------------------------------------------------------
 
@@ -139,8 +183,13 @@ class SocialAdapter(Adapter[Any]):
         """Credentials obtained at run time (session tokens); none by default."""
         return set()
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response | DeliveryResult:
-        """The service's response, or the result of a call that got none (secrets masked)."""
+    def request(
+        self, method: str, url: str, *, posts: bool = True, **kwargs: Any
+    ) -> httpx.Response | DeliveryResult:
+        """The service's response, or the result of a call that got none (secrets masked).
+
+        `posts=False` for a call that cannot make a post (a picture's upload): without an
+        answer it is only worth another try, never an outcome to look for or hold."""
         try:
             return self.client.request(method, url, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
@@ -151,16 +200,16 @@ class SocialAdapter(Adapter[Any]):
         except httpx.HTTPError as error:
             message = self.mask(f"{self.channel}: no answer: {type(error).__name__}: {error}")
             log.warning("%s", message)
-            return self.unknown(message)
+            return self.unknown(message, posts=posts)
 
-    def unknown(self, message: str) -> DeliveryResult:
+    def unknown(self, message: str, *, posts: bool = True) -> DeliveryResult:
         """A call that may have posted. Idempotent services take a retry; the others are
         marked so the next attempt looks first (or is held)."""
-        if not self.idempotent:
+        if posts and not self.idempotent:
             message = f"{UNKNOWN_OUTCOME}: {message}"
         return DeliveryResult(DeliveryStatus.FAILED, response=message, transient=True)
 
-    def error_result(self, response: httpx.Response) -> DeliveryResult:
+    def error_result(self, response: httpx.Response, *, posts: bool = True) -> DeliveryResult:
         """A non-2xx answer in the shared vocabulary: 401/403 need new credentials, 400/422 are
         refusals of this post, 429 and 5xx are worth a later try."""
         code = response.status_code
@@ -180,7 +229,7 @@ class SocialAdapter(Adapter[Any]):
                 retry_after=self.retry_after(response),
             )
         if code >= 500:
-            result = self.unknown(message)
+            result = self.unknown(message, posts=posts)
             wait = self.retry_after(response)
             return DeliveryResult(
                 result.status, response=result.response, transient=True, retry_after=wait

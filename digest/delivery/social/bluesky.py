@@ -3,7 +3,9 @@
 `createSession` is rate limited (about 30 per 5 minutes), so the adapter creates one session on
 its first post and keeps it; when the access token expires (`ExpiredToken`) it calls
 `refreshSession` with the refresh token and carries on. The record carries facets (UTF-8 byte
-offsets) for the link and hashtags and an external embed for the link card.
+offsets) for the link and hashtags and an external embed for the link card, whose thumbnail is
+the post's share card, uploaded first with `uploadBlob` (raw bytes; the lexicon takes a thumb
+of at most 1,000,000 bytes, which a card is far below).
 
 createRecord takes no idempotency key, but a repository can be listed: after an attempt whose
 outcome is unknown, the adapter looks for a post with the same text before posting again.
@@ -22,6 +24,7 @@ from digest.render.social import SocialPost, post_record
 from digest.settings import Secret
 
 COLLECTION = "app.bsky.feed.post"
+MAX_THUMB_BYTES = 1_000_000  # app.bsky.embed.external's thumb: maxSize
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +87,15 @@ class BlueskyAdapter(SocialAdapter):
         self._session = _Session(data["did"], data["accessJwt"], data["refreshJwt"])
         return None
 
-    def _call(self, method: str, http: str, **kwargs: Any) -> httpx.Response | DeliveryResult:
+    def _call(
+        self, method: str, http: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response | DeliveryResult:
         """An authenticated call; an expired access token is refreshed once, then retried."""
         if self._session is None and (failed := self._login()) is not None:
             return failed
         for _ in range(2):
             assert self._session is not None
-            headers = {"Authorization": f"Bearer {self._session.access}"}
+            headers = {**(headers or {}), "Authorization": f"Bearer {self._session.access}"}
             response = self.request(http, self._url(method), headers=headers, **kwargs)
             if isinstance(response, DeliveryResult) or not _expired(response):
                 return response
@@ -113,6 +118,25 @@ class BlueskyAdapter(SocialAdapter):
                 return f"{record['uri']} {record['cid']}"
         return None
 
+    def upload_thumb(self, post: SocialPost) -> dict[str, Any] | DeliveryResult | None:
+        """The blob of the post's card, uploaded; None for a post without a card or link card."""
+        picture = self.picture(post)
+        if picture is None or not post.title or len(picture.png) > MAX_THUMB_BYTES:
+            return None
+        response = self._call(
+            "com.atproto.repo.uploadBlob",
+            "POST",
+            content=picture.png,
+            headers={"Content-Type": picture.content_type},
+            posts=False,
+        )
+        if isinstance(response, DeliveryResult):
+            return response
+        if not response.is_success:
+            return self.error_result(response, posts=False)
+        blob: dict[str, Any] = response.json()["blob"]
+        return blob
+
     def post(
         self, post: SocialPost, key: str, *, reply: Reply | None = None, attempt: Attempt = FIRST
     ) -> DeliveryResult:
@@ -125,6 +149,9 @@ class BlueskyAdapter(SocialAdapter):
                 return found
             if found is not None:
                 return self.sent(found)
+        thumb = self.upload_thumb(post)
+        if isinstance(thumb, DeliveryResult):
+            return thumb
         record = post_record(
             text=post.text,
             hashtags=post.hashtags,
@@ -136,6 +163,7 @@ class BlueskyAdapter(SocialAdapter):
             reply=None
             if reply is None
             else {"root": _split(reply.root), "parent": _split(reply.parent)},
+            thumb=thumb,
         )
         body = {"repo": self._session.did, "collection": COLLECTION, "record": record}
         response = self._call("com.atproto.repo.createRecord", "POST", json=body)

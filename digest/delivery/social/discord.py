@@ -1,7 +1,8 @@
 """`discord`: a webhook (`?wait=true` answers with the message); the URL is the credential.
 
 No idempotency key and no way for a webhook to list what it posted: an attempt whose outcome is
-unknown is held for an editor by the deliverer. A 429 carries `retry_after` in its body.
+unknown is held for an editor by the deliverer. A 429 carries `retry_after` in its body. A post's
+picture is an embed's image, by its public URL (Discord fetches it).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class DiscordAdapter(SocialAdapter):
         body: dict[str, object] = {"content": post.text, "allowed_mentions": {"parse": []}}
         if self.options.username:
             body["username"] = self.options.username
+        link = self.picture_link(post)
+        if link is not None:
+            body["embeds"] = [{"image": {"url": link[0]}}]
         response = self.request(
             "POST", self.options.webhook_url.reveal(), params={"wait": "true"}, json=body
         )

@@ -3,7 +3,10 @@
 Each line carries what a marketing person needs to post by hand or check a post: the channel,
 platform, digest, when to publish it (`scheduled_for`, its slot, ISO 8601 with the offset of the
 channel's time zone), text, url, hashtags, its length and the limit by that platform's counting,
-and for Bluesky the exact record (facets and link card) an adapter would send.
+and for Bluesky the exact record (facets and link card) an adapter would send. A post's share
+card is written beside the file (`cards/…png`, shared by every channel in the directory) and
+named by the line's `image`, a path relative to the JSONL file, with its `image_alt`; the item's
+own picture, when the input gave one, is its `image_url`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from digest.delivery.social.base import FIRST, Attempt, Reply, SocialAdapter
+from digest.delivery.social.base import FIRST, Attempt, Picture, Reply, SocialAdapter
 from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.social import SocialPost, post_record
 from digest.settings import Settings
@@ -67,6 +70,14 @@ class FileSocialAdapter(SocialAdapter):
         }
         if post.reply_to:
             record["reply_to"] = post.reply_to
+        picture = self.picture(post)
+        if picture is not None:
+            record["image"] = (
+                self.write_card(post, picture).relative_to(self.path.parent).as_posix()
+            )
+            record["image_alt"] = picture.alt
+        if post.image_url:
+            record["image_url"] = post.image_url
         if post.platform == "bluesky":
             record["record"] = post_record(
                 text=post.text,
@@ -77,6 +88,18 @@ class FileSocialAdapter(SocialAdapter):
                 description=post.description,
             )
         return record
+
+    def write_card(self, post: SocialPost, picture: Picture) -> Path:
+        """The card's file beside the JSONL (written once: its bytes never change)."""
+        assert post.image is not None
+        # A digest key's colons are no part of a file name on every system.
+        path = self.path.parent / post.image.replace(":", "-")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".part")
+            partial.write_bytes(picture.png)
+            partial.replace(path)  # never a half-written PNG, even if the worker dies
+        return path
 
     def post(
         self, post: SocialPost, key: str, *, reply: Reply | None = None, attempt: Attempt = FIRST

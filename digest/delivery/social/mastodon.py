@@ -3,17 +3,24 @@
 The key goes in the header, where the server reads it (in the JSON body it is ignored) and keeps
 it about an hour, so a retry of an unanswered call never posts twice. The server's own limit and
 URL reservation are read once from `GET /api/v2/instance` and the posts composed to them.
+
+A post's share card goes up first with `POST /api/v2/media` (multipart `file`, its alt text as
+`description`) and the status names it in `media_ids[]`. The server answers 200 for an image it
+processed at once, or 202 while it still works on it: then the media is asked for once more
+(`GET /api/v1/media/:id`, 206 while processing), since a status naming unprocessed media is
+refused; a card still not ready is tried again later.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import httpx
 
 from digest.delivery.social.base import FIRST, Attempt, Reply, SocialAdapter
-from digest.models import DeliveryResult
+from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.social import PLATFORMS, Platform, SocialPost
 from digest.settings import Secret
 
@@ -24,6 +31,13 @@ class MastodonOptions:
     access_token: Secret  # an app's token with write:statuses: ${MASTODON_TOKEN}
     visibility: str = "public"  # public, unlisted, private
     language: str | None = "en"
+
+
+MAX_DESCRIPTION = 1500  # a media attachment's description, in characters
+
+
+def _file_name(post: SocialPost) -> str:
+    return PurePosixPath(post.image or "card.png").name
 
 
 class MastodonAdapter(SocialAdapter):
@@ -57,10 +71,44 @@ class MastodonAdapter(SocialAdapter):
             )
         return self._rules
 
+    def upload_media(self, post: SocialPost) -> str | DeliveryResult | None:
+        """The id of the post's card uploaded as media; None for a post without a card."""
+        picture = self.picture(post)
+        if picture is None:
+            return None
+        response = self.request(
+            "POST",
+            self._url("/api/v2/media"),
+            headers=self._headers(),
+            files={"file": (_file_name(post), picture.png, picture.content_type)},
+            data={"description": picture.alt[:MAX_DESCRIPTION]},
+            posts=False,
+        )
+        if isinstance(response, DeliveryResult):
+            return response
+        if not response.is_success:
+            return self.error_result(response, posts=False)
+        media_id = str(response.json()["id"])
+        if response.status_code == 202:
+            checked = self.request(
+                "GET", self._url(f"/api/v1/media/{media_id}"), headers=self._headers(), posts=False
+            )
+            if isinstance(checked, DeliveryResult):
+                return checked
+            if checked.status_code != 200:
+                message = f"{self.channel}: the server is still processing the card {media_id}"
+                return DeliveryResult(DeliveryStatus.FAILED, response=message, transient=True)
+        return media_id
+
     def post(
         self, post: SocialPost, key: str, *, reply: Reply | None = None, attempt: Attempt = FIRST
     ) -> DeliveryResult:
+        media_id = self.upload_media(post)
+        if isinstance(media_id, DeliveryResult):
+            return media_id
         body: dict[str, object] = {"status": post.text, "visibility": self.options.visibility}
+        if media_id is not None:
+            body["media_ids"] = [media_id]
         if self.options.language:
             body["language"] = self.options.language
         if reply is not None:

@@ -1,4 +1,8 @@
-"""`threads`: Meta's Threads API, two steps: create a TEXT container, then publish it.
+"""`threads`: Meta's Threads API, two steps: create a container, then publish it.
+
+A post with a picture is an IMAGE container whose `image_url` Meta fetches itself: the item's
+own image when the input gave one, else the post's share card on the site (the web app serves
+it at `site.base_url`, which must be public for this). Without one it is a TEXT container.
 
 No idempotency key, but one's own posts can be listed: after an attempt whose outcome is
 unknown, the adapter looks for a post with the same text before posting again. The token goes
@@ -59,7 +63,10 @@ class ThreadsAdapter(SocialAdapter):
                 return found
             if found is not None:
                 return self.sent(found)
+        link = self.picture_link(post)
         params = {"media_type": "TEXT", "text": post.text}
+        if link is not None:
+            params = {"media_type": "IMAGE", "image_url": link[0], "text": post.text}
         if reply is not None:
             params["reply_to_id"] = reply.parent
         created = self.request("POST", self._url("threads"), data=params, headers=self._headers())

@@ -9,10 +9,16 @@ so the next run starts from it. A second 401, or a refused renewal, fails saying
 X takes no idempotency key, so an attempt whose outcome is unknown is never retried blindly:
 the deliverer holds the row for an editor (reading one's own timeline needs a paid tier). A 401
 is a definite answer (nothing was posted), so trying again after renewing is safe.
+
+A post's share card goes up first with the v2 media upload, `POST /2/media/upload` (multipart:
+the raw bytes as `media`, `media_category=tweet_image`; the token needs `media.write`), its alt
+text is set with `POST /2/media/metadata`, and the post names it in `media.media_ids`. An upload
+posts nothing, so one without an answer is simply tried again; a 401 renews the token first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -45,6 +51,9 @@ class XOptions:
             raise SectionProblems(("client_id", "required with refresh_token: the app's id"))
 
 
+MAX_ALT_TEXT = 1000  # X's limit for a picture's alt text, in characters
+
+
 class XAdapter(SocialAdapter):
     type_name = "x"
     platform = "x"
@@ -68,20 +77,69 @@ class XAdapter(SocialAdapter):
         pair = self._pair
         return {pair.access_token, pair.refresh_token} if pair else set()
 
-    def _tweet(self, body: dict[str, object]) -> httpx.Response | DeliveryResult:
+    def _url(self, path: str) -> str:
+        return self.options.base_url.rstrip("/") + path
+
+    def _headers(self) -> dict[str, str]:
         pair = self._current()
         token = pair.access_token if pair else self.options.access_token.reveal()
-        return self.request(
-            "POST",
-            self.options.base_url.rstrip("/") + "/2/tweets",
-            json=body,
-            headers={"Authorization": f"Bearer {token}"},
+        return {"Authorization": f"Bearer {token}"}
+
+    def _tweet(self, body: dict[str, object]) -> httpx.Response | DeliveryResult:
+        return self.request("POST", self._url("/2/tweets"), json=body, headers=self._headers())
+
+    def _upload(
+        self, call: Callable[[], httpx.Response | DeliveryResult]
+    ) -> httpx.Response | DeliveryResult:
+        """An upload's call; a 401 renews the token once (an upload is what meets an expired
+        token first), then calls again."""
+        response = call()
+        if isinstance(response, httpx.Response) and response.status_code == 401:
+            refused = self._renew(response)
+            if refused is not None:
+                return refused
+            response = call()
+        return response
+
+    def upload_media(self, post: SocialPost) -> str | DeliveryResult | None:
+        """The media id of the post's card, uploaded with its alt text; None without a card."""
+        picture = self.picture(post)
+        if picture is None:
+            return None
+        uploaded = self._upload(
+            lambda: self.request(
+                "POST",
+                self._url("/2/media/upload"),
+                headers=self._headers(),
+                files={"media": ("card.png", picture.png, picture.content_type)},
+                data={"media_category": "tweet_image", "media_type": picture.content_type},
+                posts=False,
+            )
         )
+        if isinstance(uploaded, DeliveryResult):
+            return uploaded
+        if not uploaded.is_success:
+            return self.error_result(uploaded, posts=False)
+        media_id = str(uploaded.json()["data"]["id"])
+        alt = {"id": media_id, "metadata": {"alt_text": {"text": picture.alt[:MAX_ALT_TEXT]}}}
+        described = self.request(
+            "POST", self._url("/2/media/metadata"), json=alt, headers=self._headers(), posts=False
+        )
+        if isinstance(described, DeliveryResult):
+            return described
+        if not described.is_success:
+            return self.error_result(described, posts=False)
+        return media_id
 
     def post(
         self, post: SocialPost, key: str, *, reply: Reply | None = None, attempt: Attempt = FIRST
     ) -> DeliveryResult:
+        media_id = self.upload_media(post)
+        if isinstance(media_id, DeliveryResult):
+            return media_id
         body: dict[str, object] = {"text": post.text}
+        if media_id is not None:
+            body["media"] = {"media_ids": [media_id]}
         if reply is not None:
             body["reply"] = {"in_reply_to_tweet_id": reply.parent}
         response = self._tweet(body)
@@ -126,7 +184,7 @@ class XAdapter(SocialAdapter):
         secret = self.options.client_secret
         response = self.request(
             "POST",
-            self.options.base_url.rstrip("/") + "/2/oauth2/token",
+            self._url("/2/oauth2/token"),
             data={"refresh_token": refresh, "grant_type": "refresh_token", "client_id": client_id},
             auth=(client_id, secret.reveal()) if secret is not None else None,
         )
