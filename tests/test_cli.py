@@ -77,11 +77,8 @@ def test_demo_delivers_everything_once(tmp_path: Path, capsys: pytest.CaptureFix
         assert times[: len(items)] == sorted(times[: len(items)])  # the best story first
         if channel == "bluesky":
             assert all("facets" in post["record"] for post in posts)
-        # Every post but a thread's later parts shows its card: a PNG beside the lines.
+        # Every post shows its card: a PNG beside the lines.
         for post in posts:
-            if post.get("reply_to"):
-                assert "image" not in post
-                continue
             with Image.open(out / "outbox" / "social" / post["image"]) as card:
                 assert (card.format, card.size) == ("PNG", (1200, 675))
     assert (out / "preview" / "weekly-2026-W48.html").exists()

@@ -28,6 +28,7 @@ from digest.render.cards import (
     runs,
     wrap,
 )
+from digest.render.social import SocialPost
 
 MOONSHOT = Company("moonshot-ai", "月之暗面 Moonshot AI", "Foundation Models / LLMs", "CN", "Kimi")
 TITLES = {
@@ -73,6 +74,10 @@ def test_cjk_breaks_between_characters_and_latin_at_spaces() -> None:
         assert font("cjk", 60).getlength(line) <= 500
     latin = wrap(TITLES["latin"], 60, 500)
     assert " ".join(latin) == TITLES["latin"]  # no word cut
+    word = "Supercalifragilistic-expialidocious-compute"
+    hyphenated = wrap(word, 60, 700)
+    assert len(hyphenated) > 1 and "".join(hyphenated) == word
+    assert all(line.endswith("-") for line in hyphenated[:-1])  # broken at its hyphens
 
 
 def test_a_long_headline_is_cut_at_a_word_with_an_ellipsis_within_its_lines() -> None:
@@ -121,8 +126,12 @@ def test_a_cards_path_names_its_digest_entry_and_size() -> None:
 
 def test_a_post_shows_its_items_card_or_the_digests_top_one() -> None:
     digest = weekly_digest()
-    third = digest.entries[2].item.id
-    assert card_position(digest, f"item:{third}") == 3
-    assert card_position(digest, "top") == card_position(digest, "company:mistral-ai") == 1
-    assert card_position(digest, "item:no-such-item") is None
-    assert card_position(replace(digest, sections=()), "top") is None
+    third = digest.entries[2].item
+    top = SocialPost(digest.key, "top", "x", "text", "https://news.example.org/a", (), 4, 280)
+    assert card_position(digest, replace(top, key=f"item:{third.id}")) == 3
+    assert card_position(digest, top) == card_position(digest, replace(top, key="company")) == 1
+    assert card_position(digest, replace(top, key="item:no-such-item")) is None
+    assert card_position(replace(digest, sections=()), top) is None
+    # A thread's later part shows the story whose link it carries (campaign tags or not).
+    part = replace(top, key="top:2", reply_to="top", url=f"{third.url}?utm_source=x")
+    assert card_position(digest, part) == 3

@@ -1,6 +1,5 @@
 """Share cards with the digest: planning a digest's posts draws each card once and stores it,
-every post names its card (a thread's later parts none), and a worker reads the stored bytes,
-drawing a card the store lost."""
+every post names its card, and a worker reads the stored bytes, drawing a card the store lost."""
 
 from __future__ import annotations
 
@@ -32,15 +31,14 @@ def test_planning_posts_stores_each_card_once_and_names_it_in_the_posts(world: A
     stored = world.ctx.store.share_card_positions(digest.key, POST.name)
     assert stored == set(range(1, len(digest.entries) + 1))
     for post in posts:
-        if post.reply_to:  # a thread's later part: the first one shows the card
-            assert post.image is None
-            continue
         assert post.image is not None
         address = parse_card_path(post.image)
         assert address is not None and address.digest_key == digest.key
         entry = digest.entries[address.position - 1]
         if post.key.startswith("item:"):
             assert post.key == f"item:{entry.item.id}"
+        elif post.reply_to:  # a thread's later part: the card of the story it links first
+            assert post.url.split("?")[0] in (entry.item.url, entry.item.page_url)
         assert post.image_url == entry.item.image_url
     # Planned again (a second run): nothing to draw.
     assert store_post_cards(world.ctx, digest, posts) == 0

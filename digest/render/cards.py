@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from digest.models import Digest, Entry
 from digest.render.marks import item_flags
+from digest.render.social.post import SocialPost
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,10 @@ _RUNS = regex.compile(
     r"|(?P<emoji>(?:\p{Regional_Indicator}{2}|\p{Extended_Pictographic}\ufe0f?)+)"
     rf"|(?P<latin>[^{_CJK}\p{{Devanagari}}\p{{Regional_Indicator}}\p{{Extended_Pictographic}}]+)"
 )
-# Where a line may break: after a space, or between two CJK characters.
-_BREAKS = regex.compile(rf"[{_CJK}][\p{{Pe}}\p{{Pf}}\p{{Po}}]*|[^\s{_CJK}]+\s*|\s+")
+# Where a line may break: after a space or a hyphen, or between two CJK characters.
+_BREAKS = regex.compile(
+    rf"[{_CJK}][\p{{Pe}}\p{{Pf}}\p{{Po}}]*|[^\s{_CJK}-]*-+|[^\s{_CJK}-]+\s*|\s+"
+)
 
 
 def _font_files() -> dict[str, Path]:
@@ -306,13 +309,21 @@ def card_size_of(path: str) -> CardSize:
     return address.size if address is not None else POST
 
 
-def card_position(digest: Digest, post_key: str) -> int | None:
-    """Which entry's card a post of the digest shows: an item post its item's, a digest's
-    post (top stories, a company's week) its first entry's; None for a digest with none."""
+def card_position(digest: Digest, post: SocialPost) -> int | None:
+    """Which entry's card a post of the digest shows: an item post its item's; a thread's
+    later part the card of the story whose link it carries; a digest's post (top stories, a
+    company's week) its first entry's. None for a digest with no entry."""
     entries: Sequence[Entry] = digest.entries
-    if post_key.startswith("item:"):
-        item_id = post_key.removeprefix("item:")
+    if post.key.startswith("item:"):
+        item_id = post.key.removeprefix("item:")
         return next(
             (index for index, entry in enumerate(entries, 1) if entry.item.id == item_id), None
         )
-    return 1 if entries else None
+    if not entries:
+        return None
+    if post.reply_to:
+        link = post.url.split("?", 1)[0]  # without the campaign parameters a link may carry
+        for index, entry in enumerate(entries, 1):
+            if link in (entry.item.url, entry.item.page_url):
+                return index
+    return 1

@@ -24,11 +24,10 @@ from digest.store.cards import StoredCard
 
 
 def with_pictures(digest: Digest, posts: Iterable[SocialPost]) -> list[SocialPost]:
-    """The posts, each naming its entry's card and the item's own image; a thread's later
-    parts carry none (the first shows it)."""
+    """The posts, each naming its entry's card and the item's own image."""
     pictured = []
     for post in posts:
-        position = None if post.reply_to else card_position(digest, post.key)
+        position = card_position(digest, post)
         if position is None:
             pictured.append(post)
             continue
