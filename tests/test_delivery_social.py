@@ -1006,3 +1006,28 @@ def test_x_refresh_token_needs_the_apps_client_id(tmp_path: Path) -> None:
         settings = settings_with("x", {"access_token": TOKEN, "refresh_token": X_REFRESH}, tmp_path)
         cls = social_adapter_types()["x"]
         cls.parse_options(settings.social[0].options, "social[0].options", settings)
+
+
+def test_x_renews_an_expired_token_met_by_the_cards_upload(store: Store, tmp_path: Path) -> None:
+    x = next(case for case in CASES if case.type == "x")
+    answers = [
+        httpx.Response(401, json=UNAUTHORIZED),
+        renewed(),
+        *(answer for _, answer in x.uploads),
+        httpx.Response(201, json={"data": {"id": "1862", "text": TEXT}}),
+    ]
+    adapter, recorder = x_adapter(store, tmp_path, answers)
+    adapter.cards = look_up_card
+    result = adapter.post(pictured_post("x"), KEY)
+    assert (result.status, result.provider_id) == (DeliveryStatus.SENT, "1862")
+    paths = [request.url.path for request in recorder.requests]
+    assert paths == [
+        "/2/media/upload",
+        "/2/oauth2/token",
+        "/2/media/upload",
+        "/2/media/metadata",
+        "/2/tweets",
+    ]
+    assert recorder.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    for request in recorder.requests[2:]:
+        assert request.headers["Authorization"] == f"Bearer {NEW_ACCESS}"
