@@ -42,7 +42,7 @@ from digest.render.templates import date_range
 from digest.schedule import jobs, scheduler
 from digest.schedule.deliverer import deliver_due, pending, social_rules
 from digest.schedule.ingest import IngestReport, describe, ingest_sources
-from digest.schedule.status import digest_status
+from digest.schedule.status import digest_statuses
 from digest.settings import Secret, Settings, load_settings
 
 log = logging.getLogger("digest")
@@ -554,9 +554,9 @@ def run_status(args: argparse.Namespace) -> int:
             shown = [ctx.store.load_digest(d.key) or d for d in digests if d.entries]
             count = f"{len(shown)} digest{'' if len(shown) == 1 else 's'}"
             print(f"{week}: {count if shown else 'no news'}")
+            statuses = digest_statuses(ctx, shown)
             for digest in shown:
-                status = digest_status(ctx, digest)
-                print(f"  {digest.key:44} {status.words}")
+                print(f"  {digest.key:44} {statuses[digest.key].words}")
     finally:
         ctx.close()
     return 0

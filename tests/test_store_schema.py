@@ -92,9 +92,11 @@ def test_indexes_and_constraints(store: Store) -> None:
     }
     assert ("published_at",) in indexed["items"]
     assert ("company_slug",) in indexed["item_companies"]
-    assert {("digest_key",), ("channel", "available_at", "id"), ("lease_until",)} <= indexed[
-        "deliveries"
-    ]
+    assert {
+        ("digest_key", "is_test", "channel", "state"),
+        ("channel", "available_at", "id"),
+        ("lease_until",),
+    } <= indexed["deliveries"]
     unique = {
         table: {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
         for table in ("subscribers", "deliveries")

@@ -91,6 +91,9 @@ def _message_id(domain: str, idempotency_key: str) -> str:
     return f"<{digest}@{domain}>"
 
 
+COMPILED_KEPT = 64  # compiled digests and variants a builder keeps
+
+
 @dataclass(frozen=True, slots=True)
 class _Variant:
     compiled: CompiledEmail
@@ -106,6 +109,9 @@ class MessageBuilder:
         self.signer = DkimSigner.from_settings(ctx.settings)  # email.dkim, if set
         self._digests: dict[str, Digest] = {}
         self._variants: dict[tuple[str, tuple[str, ...]], _Variant | None] = {}
+        # Each digest (or variant) object compiled once: an editor's page, its size and its
+        # preview share one compile (an entry holds the digest, so its id stays its own).
+        self._compiled: dict[int, tuple[Digest, CompiledEmail]] = {}
         self._companies: dict[str, Company] | None = None
 
     def build(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
@@ -181,10 +187,19 @@ class MessageBuilder:
             self._variants[key] = self._compile(weekly_variant(digest, topics))
         return self._variants[key]
 
+    def compiled(self, digest: Digest) -> CompiledEmail:
+        """`digest` compiled, once for this builder."""
+        found = self._compiled.get(id(digest))
+        if found is None or found[0] is not digest:
+            if len(self._compiled) >= COMPILED_KEPT:  # a worker's test-sends each bring one
+                del self._compiled[next(iter(self._compiled))]
+            found = self._compiled[id(digest)] = (digest, self.renderer.compile(digest))
+        return found[1]
+
     def _compile(self, variant: Digest) -> _Variant | None:
         if not variant.entries:
             return None
-        compiled = self.renderer.compile(variant)
+        compiled = self.compiled(variant)
         for warning in compiled.warnings:
             log.warning("%s: %s", variant.key, warning)
         try:
@@ -284,7 +299,7 @@ class MessageBuilder:
             unsubscribe_url=link,
             archive_url=link,
         )
-        parts = self.renderer.compile(digest).personalise(reader)
+        parts = self.compiled(digest).personalise(reader)
         return site_message(
             site,
             replace(parts, subject=f"{subject_prefix}{parts.subject}"),

@@ -27,7 +27,7 @@ from digest.outbox import DeliveryReport
 from digest.schedule import jobs
 from digest.schedule.ingest import PullReport, pull_feeds
 from digest.schedule.jobs import company_job, weekly_job
-from digest.schedule.status import digest_status
+from digest.schedule.status import digest_statuses
 
 log = logging.getLogger("digest")
 
@@ -142,7 +142,7 @@ def late_runs(ctx: Context) -> list[LateRun]:
         ("weekly", [jobs.compose_weekly(ctx, week)]),
         ("company", jobs.compose_companies(ctx, week)),
     ):
-        statuses = [digest_status(ctx, digest) for digest in digests if digest.entries]
+        statuses = list(digest_statuses(ctx, [d for d in digests if d.entries]).values())
         late = [
             status
             for status in statuses

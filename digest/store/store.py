@@ -174,7 +174,6 @@ class DigestApproval:
     status: ApprovalStatus
     approved_by: str | None
     approved_at: datetime | None
-    planned: int  # outbox rows for real recipients (test-sends not counted)
     planned_at: datetime | None = None  # when it was released to its recipients
     approved_hash: str | None = None  # codec.content_hash of the content as approved
 
@@ -457,20 +456,20 @@ class Store:
         slugs, contains `words` (any case), newest first."""
         items, links, companies = schema.items, schema.item_companies, schema.companies
         pattern = f"%{_like_escaped(words.strip())}%"
-        by_company = (
-            select(links.c.item_id)
-            .join(companies, companies.c.slug == links.c.company_slug)
-            .where(
-                companies.c.name.ilike(pattern, escape="\\")
-                | companies.c.slug.ilike(pattern, escape="\\")
-            )
+        # Asked of each item of the window (by its key in item_companies), never a list of
+        # every item of every matching company: "ai" matches most companies of a big store.
+        by_company = exists().where(
+            links.c.item_id == items.c.id,
+            companies.c.slug == links.c.company_slug,
+            companies.c.name.ilike(pattern, escape="\\")
+            | companies.c.slug.ilike(pattern, escape="\\"),
         )
         query = (
             select(items)
             .where(
                 items.c.published_at >= start,
                 items.c.published_at < end,
-                items.c.title.ilike(pattern, escape="\\") | items.c.id.in_(by_company),
+                items.c.title.ilike(pattern, escape="\\") | by_company,
             )
             .order_by(items.c.published_at.desc(), items.c.id)
             .limit(limit)
@@ -711,39 +710,33 @@ class Store:
             ]
 
     def digest_approval(self, key: str) -> DigestApproval | None:
-        """The editors' decision on a stored digest and how many real rows it has; None if not
-        stored."""
+        """The editors' decision on a stored digest; None if not stored."""
+        return self.digest_approvals([key]).get(key)
+
+    def digest_approvals(self, keys: Collection[str]) -> dict[str, DigestApproval]:
+        """`digest_approval` of each stored digest among `keys`, in one query (never a count
+        of its outbox rows: a sent weekly has one per subscriber)."""
         columns = schema.digests.c
-        planned = (
-            select(func.count())
-            .select_from(schema.deliveries)
-            .where(
-                schema.deliveries.c.digest_key == key,
-                schema.deliveries.c.is_test == false(),
-            )
-            .scalar_subquery()
-        )
         query = select(
+            columns.key,
             columns.status,
             columns.approved_by,
             columns.approved_at,
             columns.planned_at,
             columns.approved_hash,
-            planned.label("planned"),
-        ).where(columns.key == key)
+        ).where(columns.key.in_(list(keys)))
         with self.engine.connect() as connection:
-            row = connection.execute(query).one_or_none()
-        if row is None:
-            return None
-        return DigestApproval(
-            key=key,
-            status=ApprovalStatus(row.status),
-            approved_by=row.approved_by,
-            approved_at=row.approved_at,
-            planned=row.planned,
-            planned_at=row.planned_at,
-            approved_hash=row.approved_hash,
-        )
+            return {
+                row.key: DigestApproval(
+                    key=row.key,
+                    status=ApprovalStatus(row.status),
+                    approved_by=row.approved_by,
+                    approved_at=row.approved_at,
+                    planned_at=row.planned_at,
+                    approved_hash=row.approved_hash,
+                )
+                for row in connection.execute(query)
+            }
 
     def planned_digest_keys(self) -> set[str]:
         """Digests planned for real recipients (test-sends aside): the ones that went public."""

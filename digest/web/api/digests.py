@@ -6,7 +6,7 @@ from __future__ import annotations
 from digest.links import archive_url
 from digest.models import DeliveryState, Digest
 from digest.outbox import listing
-from digest.schedule.status import DigestStatus, delivery_counts, digest_status
+from digest.schedule.status import DigestStatus, digest_status, digest_statuses
 from digest.store.store import DigestSummary
 from digest.web.api import paging
 from digest.web.api.models import (
@@ -48,14 +48,11 @@ def list_digests(call: Call) -> Answer:
         summaries = summaries[keys.index(after[0]) + 1 :] if after[0] in keys else []
     limit = paging.size(call)
     shown = summaries[:limit]
-    counts = delivery_counts(call.ctx, [summary.key for summary in shown])
+    statuses = digest_statuses(call.ctx, shown)
     return Answer(
         200,
         DigestPage(
-            data=[
-                _summary(call, summary, digest_status(call.ctx, summary, counts[summary.key]))
-                for summary in shown
-            ],
+            data=[_summary(call, summary, statuses[summary.key]) for summary in shown],
             next_cursor=paging.encode([shown[-1].key]) if len(summaries) > limit else None,
         ),
     )

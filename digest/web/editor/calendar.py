@@ -22,7 +22,7 @@ from digest.compose.weekly import WEEKLY_TITLE
 from digest.context import Context
 from digest.models import DigestKind
 from digest.outbox import calendar as outbox_calendar
-from digest.schedule.status import delivery_counts, digest_status
+from digest.schedule.status import digest_statuses
 from digest.store.store import DigestSummary
 from digest.web.editor import auth
 from digest.web.editor.pages import render
@@ -110,10 +110,10 @@ def week_view(ctx: Context, week: IsoWeek) -> WeekView:
         key = f"company:{slug}:{content}"
         unstored[key] = DigestSummary(key, DigestKind.COMPANY, f"{name}: what's new", start, end)
     digests = {**unstored, **stored}
-    counts = delivery_counts(ctx, list(digests))
+    statuses = digest_statuses(ctx, list(digests.values()))
     events: list[Event] = []
     for key, summary in digests.items():
-        status = digest_status(ctx, summary, counts[key])
+        status = statuses[key]
         where = "stored" if key in stored else "not stored yet"
         events.append(
             Event(

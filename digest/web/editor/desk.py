@@ -96,6 +96,7 @@ async def digest_page(request: Request) -> Response:
         digest = found.digest
         changes = jobs.changes_for(ctx, [key]).get(key, ChangeSet())
         status = digest_status(ctx, digest)
+        builder = previews.builder_for(ctx, digest)
         values: dict[str, Any] = {
             "digest": digest,
             "stored": found.stored,
@@ -107,8 +108,8 @@ async def digest_page(request: Request) -> Response:
             "requires_approval": jobs.requires_approval(ctx.settings, digest.kind),
             "waiting": jobs.not_released(ctx, digest),  # the approved content's hash included
             "editable": not status.is_out,
-            "size": previews.size_view(ctx, digest),
-            "message": previews.message_view(ctx, digest, subscriber_id),
+            "size": previews.size_view(builder, digest),
+            "message": previews.message_view(builder, digest, subscriber_id),
             "posts": previews.post_views(ctx, digest),
             "sections": section_choices(digest),
             "subscriber_id": subscriber_id,
@@ -175,7 +176,8 @@ async def email_html(request: Request) -> Response:
     ctx = context_of(request)
     found = found_or_404(ctx, request.path_params["key"])
     try:
-        view = previews.message_view(ctx, found.digest, wanted_subscriber(request))
+        builder = previews.builder_for(ctx, found.digest)
+        view = previews.message_view(builder, found.digest, wanted_subscriber(request))
     except HTTPException:
         raise
     except Exception as error:

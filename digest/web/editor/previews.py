@@ -70,11 +70,20 @@ def parse_message(data: bytes) -> MessageView:
     )
 
 
-def message_view(ctx: Context, digest: Digest, subscriber_id: str | None) -> MessageView | NotSent:
-    """The digest as this subscriber would receive it (or why they would not), or, without a
-    subscriber, as a reader who takes every topic."""
+def builder_for(ctx: Context, digest: Digest) -> MessageBuilder:
+    """One builder for a request: the page's size, its message and its preview share each
+    compile of `digest`."""
     builder = MessageBuilder(ctx)
     builder.use_digest(digest)
+    return builder
+
+
+def message_view(
+    builder: MessageBuilder, digest: Digest, subscriber_id: str | None
+) -> MessageView | NotSent:
+    """The digest as this subscriber would receive it (or why they would not), or, without a
+    subscriber, as a reader who takes every topic."""
+    ctx = builder.ctx
     now = ctx.clock()
     if subscriber_id is None:
         built = builder.test_message(
@@ -128,8 +137,8 @@ class SizeView:
         return round(100 * self.html_bytes / GMAIL_CLIP_BYTES)
 
 
-def size_view(ctx: Context, digest: Digest) -> SizeView:
-    compiled = MessageBuilder(ctx).renderer.compile(digest)
+def size_view(builder: MessageBuilder, digest: Digest) -> SizeView:
+    compiled = builder.compiled(digest)
     return SizeView(compiled.html_size, compiled.warnings, compiled.html_size > WARN_HTML_BYTES)
 
 
