@@ -22,7 +22,7 @@ import pytest
 import yaml
 from test_render_email import check_golden
 
-from digest.compose import IsoWeek
+from digest.compose import ChangeSet, IsoWeek
 from digest.context import Context
 from digest.ingest import read_sources
 from digest.models import Digest, NewsItem
@@ -133,6 +133,32 @@ def test_the_seed_pages_story_is_rebuilt_from_the_sample(rebuilt: Rebuilt) -> No
 
 def test_the_rebuilt_story_reads_as_its_golden_file(rebuilt: Rebuilt) -> None:
     check_golden("seed-mistral.txt", rebuilt.renderer.web_version(rebuilt.digest).text)
+
+
+@pytest.mark.parametrize("connections", [1, 6])
+def test_one_company_composed_alone_is_the_digest_composed_with_all_of_them(
+    store: Store, tmp_path: Path, connections: int
+) -> None:
+    """The editor's page composes one company's digest from the week and its timelines'
+    candidates only (jobs.one_company_items); it must be the digest a send composes from the
+    whole look-back, an editor's addition of another company's item included."""
+    ctx = sample_context(store, tmp_path, connections=connections)
+    compared = 0
+    for week in (WEEK, WEEK.previous()):
+        every = {d.key: d for d in jobs.compose_companies(ctx, week)}
+        for key, digest in every.items():
+            assert digest.company is not None
+            (alone,) = jobs.compose_companies(ctx, week, digest.company.slug)
+            assert alone == digest, key
+            compared += 1
+    assert compared > 20
+    key = f"company:nvidia:{WEEK}"
+    added = ChangeSet().add("mistral-sweden-datacentres").drop("sakana-nvidia-tokyo-lab")
+    (alone,) = jobs.compose_companies_edited(ctx, WEEK, "nvidia", {key: added})
+    everyone = jobs.compose_companies_edited(ctx, WEEK, None, {key: added})
+    (whole,) = [edited for edited in everyone if edited.digest.key == key]
+    assert "mistral-sweden-datacentres" in [e.item.id for e in alone.digest.entries]
+    assert alone == whole
 
 
 def test_no_company_email_lists_its_own_items_or_one_item_twice(

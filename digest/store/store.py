@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, tzinfo
 from enum import StrEnum
 from itertools import islice
 from pathlib import Path
@@ -26,10 +26,13 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     select,
     text,
+    type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -409,6 +412,61 @@ class Store:
             for item_id, slug in connection.execute(link_query):
                 slugs.setdefault(item_id, []).append(slug)
         return [item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows]
+
+    def timeline_candidates(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        companies: Collection[str],
+        topics: Collection[tuple[str, str | None]],
+        count: int,
+        zone: tzinfo,
+    ) -> list[NewsItem]:
+        """What the timelines of a few entries can list (compose/connections.py), read instead
+        of the whole look-back [start, end): each company's `count` newest items, and for each
+        (topic, company) the `count` newest items on the topic not about that company; each
+        with every other item of the day the last of them falls on (in `zone`), since a
+        timeline orders a day's items by rank, not by time."""
+        _require_aware("start", start)
+        _require_aware("end", end)
+        items, links = schema.items, schema.item_companies
+
+        def about(slug: str) -> Any:
+            return exists().where(links.c.item_id == items.c.id, links.c.company_slug == slug)
+
+        groups = [about(slug) for slug in sorted(set(companies))]
+        for topic, slug in sorted(set(topics), key=repr):
+            on_topic = self._has_topic(topic)
+            groups.append(on_topic if slug is None else on_topic & ~about(slug))
+        window = (items.c.published_at >= start) & (items.c.published_at < end)
+        ids: set[str] = set()
+        with self.engine.connect() as connection:
+            for group in groups:
+                last = connection.scalar(
+                    select(items.c.published_at)
+                    .where(window, group)
+                    .order_by(items.c.published_at.desc())
+                    .offset(max(count, 1) - 1)
+                    .limit(1)
+                )
+                since = start if last is None else max(start, _day_start(last, zone))
+                found = select(items.c.id).where(
+                    items.c.published_at >= since, items.c.published_at < end, group
+                )
+                ids.update(connection.scalars(found))
+            stored: dict[str, NewsItem] = {}
+            for chunk in _chunks(sorted(ids)):
+                stored.update(_stored_items(connection, chunk))
+        return sorted(stored.values(), key=lambda item: (item.published_at, item.id))
+
+    def _has_topic(self, topic: str) -> Any:
+        """Whether an item's topics (a JSON list) hold `topic`."""
+        topics = schema.items.c.topics
+        if self.engine.dialect.name == "postgresql":
+            return type_coerce(topics, JSONB).contains([topic])
+        each = func.json_each(topics).table_valued("value").alias("topic")
+        return exists(select(literal(1)).select_from(each).where(each.c.value == topic))
 
     def reads_for(self, item_ids: Collection[str]) -> dict[str, AmwRead]:
         """The AMW Reads of those items that have one, by item id."""
@@ -899,6 +957,11 @@ def _read_key(read: AmwRead) -> str:
 def _stored_companies(connection: Connection, slugs: list[str]) -> dict[str, Company]:
     query = select(schema.companies).where(schema.companies.c.slug.in_(slugs))
     return {row.slug: company_from_row(row) for row in connection.execute(query)}
+
+
+def _day_start(moment: datetime, zone: tzinfo) -> datetime:
+    """Midnight in `zone` of the day `moment` falls on there."""
+    return datetime.combine(moment.astimezone(zone).date(), time(), tzinfo=zone)
 
 
 def _stored_items(connection: Connection, ids: list[str]) -> dict[str, NewsItem]:
