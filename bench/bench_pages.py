@@ -15,7 +15,8 @@ own row functions and inserted with one executemany per table, in one transactio
 Each page is asked for once to warm up, then `--repeat` times through the app in this process
 (httpx's ASGI transport: no network, no server); the table gives the median wall time and the
 median CPU time of this process (on a loaded machine the wall time grows with the load, the CPU
-time much less). The target: a median of at most 150 ms and at most 1 MB for every page.
+time much less). The target: a median of at most 150 ms and at most 1 MB for every page; the
+last line names the pages over it by their CPU time.
 `--against PATH` measures the same store again with the code of another checkout (`git archive
 COMMIT | tar -x -C PATH`), in a child process, so that the two columns and their ratio come from
 one run on the same, possibly loaded, machine; when the two codes' schemas differ, give the
@@ -323,7 +324,8 @@ def measure_elsewhere(checkout: Path, store_path: Path, repeat: int) -> list[Mea
 
 
 def table(now: list[Measured], before: list[Measured] | None) -> Iterator[str]:
-    over = [m for m in now if m.median_ms > LIMIT_MS or m.size > LIMIT_BYTES]
+    # CPU time, not wall: on a loaded machine the wall time measures the load.
+    over = [m for m in now if m.cpu_ms > LIMIT_MS or m.size > LIMIT_BYTES]
     if before is None:
         yield "| page | status | median | CPU | size |"
         yield "| --- | --- | ---: | ---: | ---: |"
@@ -352,7 +354,7 @@ def table(now: list[Measured], before: list[Measured] | None) -> Iterator[str]:
             )
     yield ""
     yield (
-        f"{len(now)} pages; over {LIMIT_MS} ms or {LIMIT_BYTES // 1_000_000} MB: "
+        f"{len(now)} pages; over {LIMIT_MS} ms of CPU or {LIMIT_BYTES // 1_000_000} MB: "
         + (", ".join(m.page for m in over) if over else "none")
     )
 
