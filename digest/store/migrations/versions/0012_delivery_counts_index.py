@@ -6,8 +6,8 @@ subscriber). This index holds every column the count reads, so the count reads t
 (about six times less work for a million rows on SQLite), and it replaces the digest_key index,
 its first column.
 
-Revision ID: 0011_delivery_counts_index
-Revises: 0010_channel_tokens
+Revision ID: 0012_delivery_counts_index
+Revises: 0011_share_cards
 Create Date: 2026-12-02
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0011_delivery_counts_index"
-down_revision: str | None = "0010_channel_tokens"
+revision: str = "0012_delivery_counts_index"
+down_revision: str | None = "0011_share_cards"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
