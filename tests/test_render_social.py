@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from digest.models import AmwRead, Company, Digest, DigestKind, Entry, NewsItem, Section
+from digest.models import AmwRead, Company, Digest, DigestKind, Entry, NewsItem, ReadRef, Section
 from digest.render.marks import camel_hashtag, country_flag, item_flags, unique_hashtags
 from digest.render.social import (
+    ELLIPSIS,
     PLATFORMS,
+    PostOptions,
     compose_company_post,
     compose_digest_posts,
     compose_item_post,
@@ -25,7 +27,21 @@ MISTRAL = Company("mistral-ai", "Mistral AI", "Foundation Models / LLMs", "FR", 
 URL = "https://example.com/news/mistral-sweden"
 
 
-def entry(summary: str = "Mistral invests in Sweden.", title: str = "Mistral goes north") -> Entry:
+READ = AmwRead(
+    "mistral-sweden",
+    "Mistral (a segment 01 case study) buys its way out of the hyperscalers (cross.§A). "
+    "The rest of the read stays on the site.",
+    4,
+    5,
+    (ReadRef("segment 01 case study"), ReadRef("cross.§A", "vertical integration")),
+)
+
+
+def entry(
+    summary: str = "Mistral invests in Sweden.",
+    title: str = "Mistral goes north",
+    read: AmwRead | None = READ,
+) -> Entry:
     item = NewsItem(
         id="mistral-sweden",
         title=title,
@@ -39,7 +55,7 @@ def entry(summary: str = "Mistral invests in Sweden.", title: str = "Mistral goe
         region="global",
         hashtags=("AIInfrastructure", "DigitalSovereignty"),
     )
-    return Entry(item=item, read=AmwRead(item.id, "Read.", 4, 5), companies=(MISTRAL,))
+    return Entry(item=item, read=read, companies=(MISTRAL,))
 
 
 def digest_of(*entries: Entry) -> Digest:
@@ -71,6 +87,10 @@ def test_flags_come_from_iso_codes_and_regions() -> None:
         ("Foundation Models · Case Studies", "FoundationModelsCaseStudies"),
         ("Chips & Hardware", "ChipsHardware"),
         ("DeepSeek", "DeepSeek"),
+        ("xAI", "xAI"),
+        ("OpenAI news", "OpenAINews"),
+        ("हिन्दी भाषा", "हिन्दीभाषा"),
+        ("ภาษา ไทย", "ภาษาไทย"),
         ("2024 results", "Results"),
         ("2024", None),
         ("!!!", None),
@@ -87,16 +107,40 @@ def test_hashtags_are_deduplicated_case_insensitively_in_order() -> None:
     )
 
 
-def test_a_post_has_flags_headline_summary_link_and_hashtags() -> None:
+def test_a_post_is_hook_summary_read_with_ratings_link_and_hashtags() -> None:
     post = compose_item_post(digest_of(entry()), entry(), PLATFORMS["mastodon"], ENV)
     assert post.text == (
         "🌍🇸🇪 Mistral goes north\n\nMistral invests in Sweden.\n\n"
+        "The AMW Read: Mistral buys its way out of the hyperscalers.\n"
+        "Novelty 4/5 · Significance 5/5\n\n"
         f"{URL}\n\n#MistralAI #AIInfrastructure #DigitalSovereignty "
-        "#FoundationModelsCaseStudies #ComputeEconomics #Geopolitics"
+        "#FoundationModels #ComputeEconomics"
     )
     assert post.key == "item:mistral-sweden"
     assert post.limit == 500
     assert post.length == PLATFORMS["mastodon"].length(post.text)
+
+
+def test_the_read_line_is_the_editors_social_line_when_given() -> None:
+    social = replace(READ, social="Mistral  picks\nsovereignty.")
+    post = compose_item_post(digest_of(entry()), entry(read=social), PLATFORMS["x"], ENV)
+    assert "The AMW Read: Mistral picks sovereignty.\n" in post.text
+    bare = compose_item_post(digest_of(entry()), entry(read=None), PLATFORMS["x"], ENV)
+    assert "AMW Read" not in bare.text and "Novelty" not in bare.text
+
+
+def test_a_summary_sentence_repeating_the_headline_is_never_used() -> None:
+    title = "Mistral AI invests 1.2 billion euros in Swedish data centres"
+    summary = f"{title}. It partners with EcoDataCenter."
+    said_twice = entry(summary=summary, title=title)
+    for platform in ("x", "mastodon", "linkedin"):
+        post = compose_item_post(digest_of(said_twice), said_twice, PLATFORMS[platform], ENV)
+        assert post.text.count("1.2 billion euros") == 1, platform
+        assert "It partners with EcoDataCenter." in post.text
+    # A shortened headline in the summary (the site's "…" titles) is a repeat too.
+    shortened = entry(summary=f"{title} in the north. Other news.", title=title)
+    post = compose_item_post(digest_of(shortened), shortened, PLATFORMS["linkedin"], ENV)
+    assert "in the north" not in post.text and "Other news." in post.text
 
 
 def test_x_counts_urls_as_23_and_emoji_and_cjk_as_2() -> None:
@@ -115,42 +159,67 @@ def test_bluesky_counts_graphemes_and_urls_in_full() -> None:
     assert bluesky.length(URL) == len(URL)
 
 
+LONG_READ = " ".join(["Mistral turns sovereign compute into a product line"] * 3) + "."
+
+
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
-def test_a_long_post_drops_hashtags_then_shortens_the_summary(platform: str) -> None:
+def test_a_long_post_gives_up_the_summary_then_the_read_and_keeps_the_company_tag(
+    platform: str,
+) -> None:
     rules = PLATFORMS[platform]
-    summary = " ".join(["sovereign compute"] * 1500)
-    long_entry = entry(summary=summary)
+    summary = " ".join(["Mistral builds sovereign compute."] * 1500)
+    long_read = " ".join(["sovereign compute"] * 1500)
+    long_entry = entry(summary=summary, read=replace(READ, social=long_read))
     post = compose_item_post(digest_of(long_entry), long_entry, rules, ENV)
     assert rules.fits(post.text)
-    assert post.hashtags == ()
     assert URL in post.text
-    assert post.text.startswith("🌍🇸🇪 Mistral goes north")
-    assert "…" in post.text
-    shortened = post.text.split("\n\n")[1]
-    assert shortened.removesuffix("…").split() == summary.split()[: len(shortened.split())]
+    assert post.text.startswith("🌍🇸🇪 Mistral goes north\n")
+    if platform != "threads":
+        assert post.hashtags[0] == "MistralAI" and "#MistralAI" in post.text
+    assert "Mistral builds sovereign compute." not in post.text  # the summary went first
+    assert "Novelty" not in post.text  # then the ratings
+    read = post.text.split("The AMW Read: ")[1].split("\n")[0]  # then the read, at a word
+    assert read.endswith(ELLIPSIS)
+    assert read.removesuffix(ELLIPSIS).split() == long_read.split()[: len(read.split())]
 
 
-def test_least_specific_hashtags_go_first() -> None:
+def test_the_summary_goes_by_whole_sentences_before_anything_else() -> None:
     rules = PLATFORMS["x"]
-    summary = "Mistral invests in Sweden. " + "More compute for Europe. " * 4
+    summary = "Mistral invests in Sweden. " + "More compute for Europe arrives. " * 4
     longer = entry(summary=summary.strip())
     post = compose_item_post(digest_of(longer), longer, rules, ENV)
     assert rules.fits(post.text)
-    assert post.hashtags[:3] == ("MistralAI", "AIInfrastructure", "DigitalSovereignty")
-    assert "Geopolitics" not in post.hashtags
-    assert summary.strip() in post.text  # the summary stays whole while hashtags can go
+    assert post.hashtags == ("MistralAI", "AIInfrastructure", "DigitalSovereignty")
+    assert "Novelty 4/5 · Significance 5/5" in post.text
+    assert "Mistral invests in Sweden." in post.text
+    paragraph = post.text.split("\n\n")[1]
+    assert paragraph.endswith(".") and ELLIPSIS not in paragraph
+
+
+def test_extra_hashtags_go_after_the_read_and_the_headline_last() -> None:
+    rules = PLATFORMS["x"]
+    title = " ".join(["Mistral"] * 40)  # about 320: longer than a post
+    post = compose_item_post(digest_of(entry(title=title)), entry(title=title), rules, ENV)
+    assert rules.fits(post.text)
+    assert post.hashtags == ("MistralAI",) and post.text.endswith("#MistralAI")
+    assert "AMW Read" not in post.text and URL in post.text
+    assert post.text.split("\n")[0].endswith(f"Mistral{ELLIPSIS}")
+    nearly = " ".join(["Mistral"] * 27)  # room for the headline and some tags, not the read
+    post = compose_item_post(digest_of(entry(title=nearly)), entry(title=nearly), rules, ENV)
+    assert nearly in post.text and "AMW Read" not in post.text
+    assert post.hashtags[0] == "MistralAI"
 
 
 def test_a_post_never_splits_a_grapheme() -> None:
     rules = PLATFORMS["bluesky"]
-    summary = "👩‍👩‍👧 " * 400
-    long_entry = entry(summary=summary)
-    post = compose_item_post(digest_of(long_entry), long_entry, rules, ENV)
+    cut = entry(read=replace(READ, social="👩‍👩‍👧 " * 400))
+    post = compose_item_post(digest_of(cut), cut, rules, ENV)
+    assert "👩‍👩‍👧 👩‍👩‍👧" in post.text
     assert all(
         cluster in ("👩‍👩‍👧", " ", "…", "\n") or cluster.isprintable()
         for cluster in graphemes(post.text)
     )
-    assert "‍\n" not in post.text
+    assert "‍\n" not in post.text and "‍…" not in post.text
 
 
 def test_one_post_per_entry_in_rank_order() -> None:
@@ -164,7 +233,7 @@ def test_one_post_per_entry_in_rank_order() -> None:
 
 
 def test_a_servers_own_limit_supplied_at_run_time_is_composed_to() -> None:
-    long_entry = entry(summary=" ".join(["sovereign compute"] * 60))
+    long_entry = entry(summary=" ".join(["Sovereign compute."] * 30))
     default = compose_item_post(digest_of(long_entry), long_entry, PLATFORMS["mastodon"], ENV)
     bigger = PLATFORMS["mastodon"].with_limits(max_length=1000, url_length=30)
     roomy = compose_item_post(digest_of(long_entry), long_entry, bigger, ENV)
@@ -230,8 +299,27 @@ def test_a_company_digest_post_has_its_flag_tag_stories_and_link() -> None:
 
 def test_threads_posts_carry_one_topic_tag() -> None:
     post = compose_item_post(digest_of(entry()), entry(), PLATFORMS["threads"], ENV)
-    assert post.hashtags == ("MistralAI",)
+    assert post.hashtags == ("FoundationModels",)
     assert post.text.count("#") == 1
+
+
+def test_a_topic_uses_the_hashtag_its_input_declares() -> None:
+    options = PostOptions.with_topics(
+        {"Foundation Models · Case Studies": "LLMs", "Compute Economics": None}
+    )
+    tags = entry_hashtags(entry(), options.topic_tags)
+    assert tags[-3:] == ("LLMs", "ComputeEconomics", "Geopolitics")
+    threads = compose_item_post(digest_of(entry()), entry(), PLATFORMS["threads"], ENV, options)
+    assert threads.hashtags == ("LLMs",)
+
+
+def test_brand_casing_and_combining_marks_survive_into_posts() -> None:
+    xai = Company("xai", "xAI", "Foundation Models / LLMs", "US", "xAI")
+    hindi = replace(entry(), companies=(xai,))
+    hindi = replace(hindi, item=replace(hindi.item, hashtags=("हिन्दी भाषा",), topics=()))
+    post = compose_item_post(digest_of(hindi), hindi, PLATFORMS["mastodon"], ENV)
+    assert post.hashtags == ("xAI", "हिन्दीभाषा")
+    assert post.text.endswith("#xAI #हिन्दीभाषा")
 
 
 def test_bluesky_leaves_out_tags_longer_than_64_graphemes() -> None:
@@ -253,11 +341,10 @@ def test_hashtags_never_start_with_a_digit_and_hold_only_letters_and_digits() ->
 
 def test_a_cut_never_glues_the_ellipsis_to_a_url_or_a_tag() -> None:
     rules = PLATFORMS["bluesky"]
-    summary = "Read https://example.org/report and #AIAct " * 30
-    cut = entry(summary=summary)
+    cut = entry(read=replace(READ, social="Read https://example.org/report and #AIAct " * 30))
     post = compose_item_post(digest_of(cut), cut, rules, ENV)
-    body = post.text.split("\n\n")[1]
-    assert body.endswith(" …") or body.endswith("…")
+    line = post.text.split("The AMW Read: ")[1].split("\n")[0]
+    assert line.endswith(" …") or line.endswith("…")
     assert "https://example.org/report…" not in post.text and "#AIAct…" not in post.text
 
 

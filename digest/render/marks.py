@@ -15,7 +15,10 @@ from digest.models import NewsItem
 
 _REGIONAL_INDICATOR_A = 0x1F1E6
 _REGION_MARKS = {"global": "\N{EARTH GLOBE EUROPE-AFRICA}", "EU": "\U0001f1ea\U0001f1fa"}
-_WORD = regex.compile(r"[\p{L}\p{N}]+")
+# A word of a tag: letters and digits with their combining marks (Devanagari's vowel signs and
+# virama, Thai's tone marks), which are part of the letter they follow and never a break.
+_WORD = regex.compile(r"[\p{L}\p{N}][\p{L}\p{M}\p{N}]*")
+_LEADING_NON_LETTERS = regex.compile(r"^[^\p{L}]+")
 
 
 def country_flag(code: str) -> str | None:
@@ -37,14 +40,16 @@ def item_flags(item: NewsItem) -> str:
 
 
 def camel_hashtag(text: str) -> str | None:
-    """A CamelCase tag of letters and digits ("AI infrastructure" → "AIInfrastructure").
+    """A CamelCase tag of letters, marks and digits ("AI infrastructure" → "AIInfrastructure").
 
-    Words keep their inner capitals ("DeepSeek"); a tag must start with a letter, so leading
-    digits are dropped, and text with no letter gives None.
+    A word that has a capital keeps its casing as written ("xAI", "DeepSeek", "OpenAI"): brands
+    are spelled their way; an all-lower-case word gets a capital so that screen readers say the
+    words. Combining marks stay ("हिन्दी भाषा" → "हिन्दीभाषा"). A tag must start with a letter,
+    so leading digits are dropped, and text with no letter gives None.
     """
     words = _WORD.findall(text)
-    tag = "".join(word[:1].upper() + word[1:] for word in words)
-    tag = tag.lstrip("0123456789")
+    tag = "".join(word if word != word.lower() else word[:1].upper() + word[1:] for word in words)
+    tag = _LEADING_NON_LETTERS.sub("", tag)
     return tag or None
 
 

@@ -41,6 +41,7 @@ from digest.render.email import EmailRenderer
 from digest.render.social import (
     PLATFORMS,
     Platform,
+    PostOptions,
     SocialPost,
     compose_company_post,
     compose_digest_posts,
@@ -362,6 +363,7 @@ def compose_posts(
     `deliverer.social_rules`); a channel not in it follows its platform's defaults.
     """
     link = archive_url(ctx.settings.site, digest.key)
+    options = PostOptions.with_topics(ctx.settings.digests.topics.controlled(ctx.store.topics()))
     posts: list[tuple[str, SocialPost]] = []
     for channel in ctx.settings.social:
         channel_platform = channel.platform or channel.type
@@ -375,11 +377,13 @@ def compose_posts(
         channel_rules = (rules or {}).get(channel.name) or PLATFORMS[channel_platform]
         if digest.kind is DigestKind.WEEKLY:
             composed = [
-                *compose_digest_posts(digest, channel_rules, ctx.env),
-                *compose_weekly_posts(digest, channel_rules, ctx.env, url=link),
+                *compose_digest_posts(digest, channel_rules, ctx.env, options),
+                *compose_weekly_posts(digest, channel_rules, ctx.env, url=link, options=options),
             ]
         else:
-            composed = [compose_company_post(digest, channel_rules, ctx.env, url=link)]
+            composed = [
+                compose_company_post(digest, channel_rules, ctx.env, url=link, options=options)
+            ]
         posts.extend((channel.name, post) for post in with_pictures(digest, composed))
     return posts
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from digest.render.social.bluesky import BlueskyPlatform, facets, post_record
 from digest.render.social.compose import (
     ELLIPSIS,
+    PostOptions,
     compose_company_post,
     compose_digest_posts,
     compose_item_post,
@@ -45,6 +46,7 @@ __all__ = [
     "LinkedInPlatform",
     "MastodonPlatform",
     "Platform",
+    "PostOptions",
     "SlackPlatform",
     "SocialPost",
     "ThreadsPlatform",

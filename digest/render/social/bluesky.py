@@ -20,6 +20,7 @@ MAX_TAG_GRAPHEMES = 64
 class BlueskyPlatform(Platform):
     name = "bluesky"
     max_length = 300
+    max_hashtags: ClassVar[int | None] = 3  # more reads as spam
     max_bytes: ClassVar[int] = 3000
     threads: ClassVar[bool] = True
 

@@ -1,9 +1,12 @@
 """Composing posts: render a template, then fit the text to the platform by its own counting.
 
-When a post is too long, the least specific hashtags go first, then the summary is shortened at
-a word boundary with an ellipsis, and only then (for a title longer than a whole post) the title.
-Whole words, tags and URLs are the units that go, so nothing is ever cut inside a grapheme, a
-URL, a hashtag or a flag, and the link stays.
+An item post is its hook (flags and headline), the summary's sentences that do not repeat the
+headline, one line of the AMW Read with its ratings, the link and the hashtags. When it is too
+long, what goes is, in this order: the summary (shortened at a word, then dropped), the ratings,
+the read (likewise), the hashtags other than the company's, and only then the headline, at a
+word. The company's tag (the most specific) stays on every platform but Threads, which gets its
+one topic tag. Whole words, tags and URLs are the units that go, so nothing is ever cut inside a
+grapheme, a URL, a hashtag or a flag, and the link stays.
 
 Speed: a template is rendered a handful of times per post, not once per candidate. The first
 candidate is where an estimate says the cut falls; exact counts then walk from there (the
@@ -14,14 +17,16 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import jinja2
 import regex
 
 from digest.models import Digest, Entry
 from digest.render.marks import camel_hashtag, country_flag, item_flags, unique_hashtags
+from digest.render.social.anatomy import ratings, read_line, sentences, summary_sentences
 from digest.render.social.bluesky import MAX_TAG_GRAPHEMES
 from digest.render.social.counting import Platform, grapheme_count, graphemes
 from digest.render.social.post import SocialPost
@@ -34,15 +39,42 @@ _TRAILING = ".,;:!?-–—"
 _DOMAIN_LIKE = regex.compile(r"\.[A-Za-z]|:/")
 
 
+TopicTags = tuple[tuple[str, str], ...]  # (topic name, the hashtag an input declared for it)
+
+
+@dataclass(frozen=True, slots=True)
+class PostOptions:
+    """What a deployment adds to every post: the topics' declared hashtags (`topic_tags`)."""
+
+    topic_tags: TopicTags = ()
+
+    @classmethod
+    def with_topics(cls, topics: Mapping[str, str | None]) -> PostOptions:
+        """From a topic list such as `TopicSettings.controlled(store.topics())`."""
+        return cls(topic_tags=tuple(sorted((n, tag) for n, tag in topics.items() if tag)))
+
+
+def _topic_tag(topic: str, declared: Mapping[str, str]) -> str | None:
+    """The hashtag a topic declares, else one made from its name; of "Foundation Models · Case
+    Studies" (a part of a topic) only the topic's own name: #FoundationModels."""
+    return camel_hashtag(declared.get(topic) or topic.split("\N{MIDDLE DOT}")[0])
+
+
+def _topic_tags(entry: Entry, topic_tags: TopicTags) -> list[str]:
+    declared = dict(topic_tags)
+    return [tag for tag in (_topic_tag(topic, declared) for topic in entry.item.topics) if tag]
+
+
 @functools.lru_cache(maxsize=4096)  # asked once per platform for the same entry
-def entry_hashtags(entry: Entry) -> tuple[str, ...]:
-    """Most specific first: the companies', the item's own, then its topics'. Letters and digits
-    only, never starting with a digit, so the same tag works on every platform."""
+def entry_hashtags(entry: Entry, topic_tags: TopicTags = ()) -> tuple[str, ...]:
+    """Most specific first: the companies', the item's own, then its topics' (the hashtag a
+    topic declares, else one made from its name). Letters, marks and digits, never starting
+    with a digit, so the same tag works on every platform."""
     tags = unique_hashtags(
         [
             *(company.hashtag for company in entry.companies),
             *entry.item.hashtags,
-            *(tag for tag in map(camel_hashtag, entry.item.topics) if tag),
+            *_topic_tags(entry, topic_tags),
         ]
     )
     normalised = (unicodedata.normalize("NFC", tag) for tag in tags)
@@ -54,6 +86,19 @@ def _platform_tags(platform: Platform, tags: Sequence[str]) -> list[str]:
     if platform.max_hashtags is not None:
         chosen = chosen[: platform.max_hashtags]
     return chosen
+
+
+def _item_tags(platform: Platform, entry: Entry, options: PostOptions) -> tuple[list[str], int]:
+    """The item's tags for `platform`, and how many of the first ones must stay: the company's
+    tag, or (Threads: one topic tag) the main topic's."""
+    tags = entry_hashtags(entry, options.topic_tags)
+    if platform.topic_tag_only:
+        topical = [tag for tag in _topic_tags(entry, options.topic_tags) if _TAG.fullmatch(tag)]
+        return (topical or list(tags))[:1], 0
+    chosen = _platform_tags(platform, tags)
+    company = camel_hashtag(entry.companies[0].hashtag) if entry.companies else None
+    keeps_company = bool(chosen and company and chosen[0].casefold() == company.casefold())
+    return chosen, 1 if keeps_company else 0
 
 
 def _cut(words: Sequence[str], count: int) -> str:
@@ -143,70 +188,123 @@ def longest_fitting(
     return low, text_of(low)
 
 
-def fit_parts(
-    platform: Platform,
-    render: Callable[[Sequence[str], str, str], str],
-    *,
-    tags: Sequence[str],
-    summary: str,
-    title: str,
+class ItemParts(NamedTuple):
+    """What an item post is made of; fitting shortens or empties them, one after another."""
+
+    title: str
+    summary: str
+    read: str
+    ratings: str
+    tags: tuple[str, ...]
+
+
+# Fewer words than this of a read say nothing: it goes whole instead.
+MIN_WORDS = 5
+_SENTENCE_WORD_END = regex.compile(r"[.!?。！？]$")
+_CLAUSE_WORD_END = regex.compile(r"[,;:—–、，；：]$")
+
+
+def _tidy_cut(words: Sequence[str], count: int) -> str:
+    """`_cut`, but ending at the last whole sentence when one fits, and nothing at all when
+    only a few words would be left."""
+    if count >= len(words):
+        return " ".join(words)
+    ends = [n for n in range(1, count + 1) if _SENTENCE_WORD_END.search(words[n - 1])]
+    if ends:
+        return " ".join(words[: ends[-1]])
+    # Else at the end of a clause ("… the hyperscalers: 1.2 billion…" says less than "… the
+    # hyperscalers…"), when that keeps enough words.
+    clauses = [n for n in range(MIN_WORDS, count + 1) if _CLAUSE_WORD_END.search(words[n - 1])]
+    if clauses:
+        return " ".join(words[: clauses[-1]]).rstrip(_TRAILING + "—–、，；：") + ELLIPSIS
+    return _cut(words, count) if count >= MIN_WORDS else ""
+
+
+def fit_item(
+    platform: Platform, render: Callable[[ItemParts], str], parts: ItemParts, *, keep: int
 ) -> tuple[str, tuple[str, ...]]:
-    """Fit a post made of a title, a summary and hashtags: `render(tags, summary, title)`."""
-    rendered: dict[tuple[tuple[str, ...], str, str], str] = {}
+    """Fit an item post: `render(parts)` with the summary, the ratings, the read, the tags
+    after the first `keep`, then the headline given up in that order until it fits."""
+    rendered: dict[ItemParts, str] = {}
 
-    def cached(chosen: Sequence[str], text: str, heading: str) -> str:
-        key = (tuple(chosen), text, heading)
-        if key not in rendered:
-            rendered[key] = render(chosen, text, heading)
-        return rendered[key]
+    def text_of(chosen: ItemParts) -> str:
+        if chosen not in rendered:
+            rendered[chosen] = render(chosen)
+        return rendered[chosen]
 
-    tags = list(tags)
-    text = cached(tags, summary, title)
-    if platform.fits(text):
-        return text, tuple(tags)
-    if tags:
-        # Least specific first: the tags go from the end, as many as the excess needs.
-        over = platform.length(text) - platform.max_length
-        costs = [_estimate_weight(platform, f"#{tag}") + 1 for tag in tags]
-        kept = len(tags)
-        while kept > 0 and over > 0:
-            kept -= 1
-            over -= costs[kept]
+    def shorten(state: ItemParts, field: str) -> tuple[ItemParts, bool]:
+        """The state with `field` cut to what fits (True), or emptied (False) when even
+        without it the post is too long. The summary goes by whole sentences (a cut one
+        before the read reads badly), the read by words."""
+        emptied = state._replace(**{field: ""})
+        if field == "summary":
+            units = sentences(state.summary)
+            cut: Callable[[int], str] = lambda n: " ".join(units[:n])  # noqa: E731
+        else:
+            units = state.read.split()
+            cut = functools.partial(_cut, units)
+        if not units:
+            return state, False
+        without = platform.length(text_of(emptied))
+        budget = platform.max_length - without - platform.length(ELLIPSIS)
         fitted = longest_fitting(
             platform,
-            [f"#{tag}" for tag in tags],
-            lambda n: cached(tags[:n], summary, title),
-            budget=sum(costs[:kept]) - 1,
+            units,
+            lambda n: text_of(state._replace(**{field: cut(n)})),
+            budget=budget,
         )
-        if fitted is not None:
-            return fitted[1], tuple(tags[: fitted[0]])
-    words = summary.split()
-    if words:
-        # What the summary may take: the post without it, then the ellipsis, are what is left.
-        without_tags = cached((), summary, title)
-        others = platform.length(without_tags) - platform.length(" ".join(words))
-        budget = platform.max_length - others - platform.length(ELLIPSIS)
-        fitted = longest_fitting(
-            platform, words, lambda n: cached((), _cut(words, n), title), budget=budget
-        )
-        if fitted is not None:
-            return fitted[1], ()
-    # A title longer than a whole post: by words, then (one giant word) by graphemes.
-    title_words = title.split()
-    fitted = longest_fitting(platform, title_words, lambda n: cached((), "", _cut(title_words, n)))
+        if fitted is None:
+            return emptied, False
+        kept = cut(fitted[0]) if field == "summary" else _tidy_cut(units, fitted[0])
+        return state._replace(**{field: kept}), True
+
+    state = parts
+    if platform.fits(text_of(state)):
+        return text_of(state), state.tags
+    for field in ("summary", "ratings", "read"):
+        if field == "ratings":
+            state = state._replace(ratings="")
+            done = platform.fits(text_of(state))
+        else:
+            state, done = shorten(state, field)
+        if done:
+            return text_of(state), state.tags
+    kept, extra = state.tags[:keep], state.tags[keep:]
+    fitted = longest_fitting(
+        platform,
+        [f"#{tag}" for tag in extra],
+        lambda n: text_of(state._replace(tags=(*kept, *extra[:n]))),
+    )
+    if fitted is not None:
+        return fitted[1], (*kept, *extra[: fitted[0]])
+    for tags in (kept, ()):  # the company's tag goes only with a title longer than a post
+        shortened = _fit_title(platform, text_of, state._replace(tags=tags))
+        if shortened is not None:
+            return shortened, tags
+    return text_of(ItemParts("", "", "", "", ())), ()
+
+
+def _fit_title(
+    platform: Platform, text_of: Callable[[ItemParts], str], state: ItemParts
+) -> str | None:
+    """The post with its title cut at a word, or (one giant word) at a grapheme, to fit."""
+    title_words = state.title.split()
+    fitted = longest_fitting(
+        platform, title_words, lambda n: text_of(state._replace(title=_cut(title_words, n)))
+    )
     if fitted is not None and fitted[0] > 0:
-        return fitted[1], ()
-    clusters = graphemes(title)
+        return fitted[1]
+    clusters = graphemes(state.title)
     fitted = longest_fitting(
         platform,
         clusters,
-        lambda n: cached((), "", "".join(clusters[:n]) + (ELLIPSIS if n < len(clusters) else "")),
-        budget=platform.max_length - grapheme_count(cached((), "", "")),
+        lambda n: text_of(
+            state._replace(title="".join(clusters[:n]) + (ELLIPSIS if n < len(clusters) else ""))
+        ),
+        budget=platform.max_length - grapheme_count(text_of(state._replace(title=""))),
         separator=0,
     )
-    if fitted is not None:
-        return fitted[1], ()
-    return cached((), "", ""), ()
+    return fitted[1] if fitted is not None and fitted[0] > 0 else None
 
 
 def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
@@ -214,44 +312,55 @@ def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
 
 
 def compose_item_post(
-    digest: Digest, entry: Entry, platform: Platform, env: jinja2.Environment
+    digest: Digest,
+    entry: Entry,
+    platform: Platform,
+    env: jinja2.Environment,
+    options: PostOptions = PostOptions(),
 ) -> SocialPost:
     template = _template(env, "item")
     item = entry.item
     flags = item_flags(item)
+    summary = " ".join(summary_sentences(item.summary, item.title))
+    line = read_line(entry.read, item.title)
 
-    def render(tags: Sequence[str], summary: str, title: str) -> str:
+    def render(parts: ItemParts) -> str:
         return template.render(
-            title=title, summary=summary, url=item.url, flags=flags, hashtags=tags
+            title=parts.title,
+            summary=parts.summary,
+            read=parts.read,
+            ratings=parts.ratings,
+            url=item.url,
+            flags=flags,
+            hashtags=parts.tags,
         ).strip()
 
-    text, tags = fit_parts(
-        platform,
-        render,
-        tags=_platform_tags(platform, entry_hashtags(entry)),
-        summary=item.summary,
-        title=item.title,
-    )
+    tags, keep = _item_tags(platform, entry, options)
+    parts = ItemParts(item.title, summary, line, ratings(entry.read), tuple(tags))
+    text, kept = fit_item(platform, render, parts, keep=keep)
     return SocialPost(
         digest_key=digest.key,
         key=f"item:{item.id}",
         platform=platform.name,
         text=text,
         url=item.url,
-        hashtags=tags,
+        hashtags=kept,
         length=platform.length(text),
         limit=platform.max_length,
         title=item.title,
-        description=item.summary,
+        description=summary or item.summary,
     )
 
 
 def compose_digest_posts(
-    digest: Digest, platform: Platform, env: jinja2.Environment
+    digest: Digest,
+    platform: Platform,
+    env: jinja2.Environment,
+    options: PostOptions = PostOptions(),
 ) -> Iterator[SocialPost]:
     """One post per entry of the digest, in rank order."""
     for entry in digest.entries:
-        yield compose_item_post(digest, entry, platform, env)
+        yield compose_item_post(digest, entry, platform, env, options)
 
 
 # Digest posts: a list of stories -------------------------------------------------------------
@@ -267,12 +376,12 @@ def _stories(digest: Digest) -> list[dict[str, str]]:
 DIGEST_HASHTAGS = 5  # a digest post carries the tags its stories share most, not all of them
 
 
-def _digest_tags(digest: Digest) -> list[str]:
+def _digest_tags(digest: Digest, options: PostOptions) -> list[str]:
     """The company's tag (a company digest), then the tags most of the stories carry."""
     counts: dict[str, int] = {}
     spelled: dict[str, str] = {}
     for entry in digest.entries:
-        for tag in entry_hashtags(entry):
+        for tag in entry_hashtags(entry, options.topic_tags):
             counts[tag.casefold()] = counts.get(tag.casefold(), 0) + 1
             spelled.setdefault(tag.casefold(), tag)
     ranked = sorted(counts, key=lambda folded: -counts[folded])  # stable: first seen wins ties
@@ -301,6 +410,7 @@ def compose_list_posts(
     url: str,
     heading: str,
     thread: bool,
+    options: PostOptions = PostOptions(),
 ) -> list[SocialPost]:
     """One post listing the digest's stories or, where the platform threads and one post cannot
     hold them, a thread of numbered posts. The digest's link is in the first post."""
@@ -343,7 +453,7 @@ def compose_list_posts(
             **extra,
         )
 
-    tags = _platform_tags(platform, _digest_tags(digest))
+    tags = _platform_tags(platform, _digest_tags(digest, options))
     whole = render(tags, stories, first=True, part=1, parts=1)
     if platform.fits(whole):
         return [post(whole, tags, key)]
@@ -410,7 +520,12 @@ def _thread(
 
 
 def compose_weekly_posts(
-    digest: Digest, platform: Platform, env: jinja2.Environment, *, url: str
+    digest: Digest,
+    platform: Platform,
+    env: jinja2.Environment,
+    *,
+    url: str,
+    options: PostOptions = PostOptions(),
 ) -> list[SocialPost]:
     """The weekly "top stories": one post, or a numbered thread where the platform has them."""
     heading = f"🗞️ {digest.title}: top stories"
@@ -423,11 +538,17 @@ def compose_weekly_posts(
         url=url,
         heading=heading,
         thread=True,
+        options=options,
     )
 
 
 def compose_company_post(
-    digest: Digest, platform: Platform, env: jinja2.Environment, *, url: str
+    digest: Digest,
+    platform: Platform,
+    env: jinja2.Environment,
+    *,
+    url: str,
+    options: PostOptions = PostOptions(),
 ) -> SocialPost:
     """A per-company digest's one post: the company, its stories of the week, the digest's link."""
     company = digest.company
@@ -444,5 +565,6 @@ def compose_company_post(
         url=url,
         heading=heading,
         thread=False,
+        options=options,
     )
     return post

@@ -60,6 +60,8 @@ class Platform:
     url_length: int | None = None
     # Most hashtags a post should carry (Threads: one topic tag), None for no limit.
     max_hashtags: ClassVar[int | None] = None
+    # Whether the one tag a post carries is a topic's (Threads' "topic tag"), not the company's.
+    topic_tag_only: ClassVar[bool] = False
     # Whether a long weekly digest may go out as a thread of numbered replies.
     threads: ClassVar[bool] = False
     # Whether ASCII text without a URL counts one per character (not so where it is escaped).

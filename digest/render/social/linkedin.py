@@ -42,6 +42,7 @@ def little_text(text: str, hashtags: Iterable[str] = ()) -> str:
 class LinkedInPlatform(Platform):
     name = "linkedin"
     max_length = 3000
+    max_hashtags: ClassVar[int | None] = 5  # more reads as spam
     counts_ascii_as_written: ClassVar[bool] = False  # markup characters are escaped
 
     def measure(self, text: str) -> int:

@@ -16,5 +16,6 @@ from digest.render.social.counting import Platform
 class MastodonPlatform(Platform):
     name = "mastodon"
     max_length = 500
+    max_hashtags: ClassVar[int | None] = 5  # more reads as spam
     url_length = 23
     threads: ClassVar[bool] = True

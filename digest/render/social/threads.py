@@ -29,6 +29,7 @@ class ThreadsPlatform(Platform):
     name = "threads"
     max_length = 500
     max_hashtags: ClassVar[int | None] = 1
+    topic_tag_only: ClassVar[bool] = True
     max_links: ClassVar[int] = 5
 
     def fits(self, text: str) -> bool:

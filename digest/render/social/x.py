@@ -30,6 +30,7 @@ def _code_point_weight(char: str) -> int:
 class XPlatform(Platform):
     name = "x"
     max_length = 280
+    max_hashtags: ClassVar[int | None] = 3  # more reads as spam
     url_length = 23
     threads: ClassVar[bool] = True
 
