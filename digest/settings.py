@@ -301,6 +301,7 @@ class SocialChannelSettings:
     # The channel pauses for the rest of a run after this many failures in a row (an expired
     # token, a service down): its other posts wait for the next run instead of failing too.
     max_consecutive_failures: int = 3
+    campaign: bool | None = None  # its links' utm_ parameters; None: as `campaign.social` says
 
     def check(self) -> None:
         problems = []
@@ -535,6 +536,34 @@ class TrackingSettings:
         return {"weekly": self.weekly, "company": self.company}.get(str(kind), False)
 
 
+_MEDIUM = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSettings:
+    """Campaign (utm_) parameters on the links the project writes, so that the site's analytics
+    see what each channel brought: utm_source is the platform ("x", "bluesky", …) or "email",
+    utm_medium the medium below, utm_campaign the digest's key. Off unless turned on."""
+
+    email: bool = False  # links in emails
+    social: bool = False  # links in posts; a channel's own `campaign:` overrides it
+    email_medium: str = "email"
+    social_medium: str = "social"
+
+    def check(self) -> None:
+        problems = [
+            (name, "letters, digits, '.', '_' or '-', at most 40")
+            for name in ("email_medium", "social_medium")
+            if not _MEDIUM.fullmatch(getattr(self, name))
+        ]
+        if problems:
+            raise SectionProblems(*problems)
+
+    def for_channel(self, channel: SocialChannelSettings) -> bool:
+        """Whether a social channel's links carry the parameters."""
+        return self.social if channel.campaign is None else channel.campaign
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     version: Literal[1]
@@ -546,6 +575,7 @@ class Settings:
     social: tuple[SocialChannelSettings, ...] = ()
     web: WebSettings = WebSettings()
     tracking: TrackingSettings = TrackingSettings()
+    campaign: CampaignSettings = CampaignSettings()
     outgoing_webhooks: OutgoingWebhookSettings = OutgoingWebhookSettings()
     # Not keys of the file: where it was read from, the folder relative paths start from, and
     # the key paths whose ${VAR:-default} fell back to its default (VAR was not set).

@@ -172,7 +172,7 @@ def test_a_long_post_gives_up_the_summary_then_the_read_and_keeps_the_company_ta
     long_entry = entry(summary=summary, read=replace(READ, social=long_read))
     post = compose_item_post(digest_of(long_entry), long_entry, rules, ENV)
     assert rules.fits(post.text)
-    assert URL in post.text
+    assert rules.shown_link(URL) in post.text and post.url == URL
     assert post.text.startswith("🌍🇸🇪 Mistral goes north\n")
     if platform != "threads":
         assert post.hashtags[0] == "MistralAI" and "#MistralAI" in post.text
@@ -293,7 +293,8 @@ def test_a_company_digest_post_has_its_flag_tag_stories_and_link() -> None:
     post = compose_company_post(company, PLATFORMS["bluesky"], ENV, url=ARCHIVE)
     assert post.key == "company:mistral-ai"
     assert post.text.startswith("🇫🇷 Mistral AI: what's new\n")
-    assert "• Mistral goes north" in post.text and ARCHIVE in post.text
+    assert "• Mistral goes north" in post.text
+    assert "news.example.org/archive/week..." in post.text and post.links == (ARCHIVE,)
     assert post.hashtags[0] == "MistralAI"
 
 

@@ -111,8 +111,9 @@ def test_no_post_exceeds_its_limit_splits_a_grapheme_or_loses_its_link(
             assert len(post.text.encode("utf-8")) <= platform.max_bytes
         if name == "x":
             assert parse_tweet(post.text).weightedLength <= 280, post.text
-        assert url in post.text.split(), name
-        before_link = post.text.split(url)[0]
+        shown = platform.shown_link(url)  # Bluesky's app way: shortened, its facet in full
+        assert shown in post.text.split() and post.url == url and post.links == (url,), name
+        before_link = post.text.split(shown)[0]
         said = f"{item_flags(entry.item)} {title} {summary} The AMW Read: {read}"
         assert kept_in_order(before_link, f"{said} Novelty 3/5 · Significance 3/5"), name
         for hashtag in post.hashtags:
@@ -161,6 +162,6 @@ def test_weekly_threads_fit_every_part(titles: list[str], url: str) -> None:
     for name, platform in PLATFORMS.items():
         posts = compose_weekly_posts(digest, platform, ENV, url="https://news.example.org/w48")
         assert all(platform.fits(post.text) for post in posts), name
-        assert "https://news.example.org/w48" in posts[0].text
+        assert platform.shown_link("https://news.example.org/w48") in posts[0].text
         if name == "x":
             assert all(parse_tweet(post.text).weightedLength <= 280 for post in posts)

@@ -26,9 +26,10 @@ import mjml
 from digest.links import archive_url
 from digest.models import Digest, EmailFormat
 from digest.render.headers import header_text
+from digest.render.links import Campaign, LinkWriter
 from digest.render.markdown import note_html, note_text
 from digest.render.templates import date_range
-from digest.settings import SiteSettings
+from digest.settings import CampaignSettings, SiteSettings
 
 # Gmail clips an HTML part over about 102 KB; warn a little before it.
 GMAIL_CLIP_BYTES = 102_000
@@ -132,9 +133,15 @@ def compile_mjml(source: str) -> str:
 
 
 class EmailRenderer:
-    def __init__(self, env: jinja2.Environment, site: SiteSettings) -> None:
+    def __init__(
+        self,
+        env: jinja2.Environment,
+        site: SiteSettings,
+        campaign: CampaignSettings | None = None,
+    ) -> None:
         self.env = env
         self.site = site
+        self.campaign = campaign or CampaignSettings()  # off unless settings turn it on
 
     def compile(self, digest: Digest, *, public: bool = False) -> CompiledEmail:
         """`public`: the web version (archive, previews), whose footer offers a subscription
@@ -182,8 +189,12 @@ class EmailRenderer:
     def context(self, digest: Digest, slot: Slots, *, public: bool = False) -> dict[str, Any]:
         """What every email template sees; overriding templates may rely on all of it."""
         days = date_range(digest.window_start, digest.window_end, self.site.zone)
+        # What the email's links become: the web version (archive, previews) is no email, so
+        # its links carry no email campaign.
+        campaign = None if public else Campaign.for_email(self.campaign, digest.key)
         return {
             "digest": digest,
+            "links": LinkWriter(campaign),
             "site": self.site,
             "slot": slot,
             "public": public,

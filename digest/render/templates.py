@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from digest.models import Connection, Entry, NewsItem
+from digest.render.links import LinkWriter, item_link
 from digest.render.marks import country_flag, item_flags, unique_hashtags
 
 # English month names, not strftime("%B"): that follows the process locale.
@@ -107,6 +108,8 @@ def template_environment(override_dir: Path | None = None) -> jinja2.Environment
         http_url=http_url,
         by_basis=by_basis,
         company_names=company_names,
+        item_link=item_link,
+        link=channel_link,
     )
     env.tests["http_url"] = is_http_url
     return env
@@ -174,6 +177,14 @@ def is_http_url(value: object) -> bool:
 def http_url(value: object, fallback: str = "#") -> str:
     """The URL when it is http(s), else a harmless fallback: untrusted links stay inert."""
     return value.strip() if is_http_url(value) and isinstance(value, str) else fallback
+
+
+@jinja2.pass_context
+def channel_link(context: jinja2.runtime.Context, target: str, name: str) -> str:
+    """`target` as the render's `links` (a LinkWriter) write it, tagged or tracked; as it is
+    where the render has none. `name` says what the link is: "item:ID", "connection:ID"…"""
+    links = context.get("links")
+    return links.url(target, name) if isinstance(links, LinkWriter) else target
 
 
 def by_basis(connections: Iterable[Connection]) -> list[tuple[str, list[Connection]]]:

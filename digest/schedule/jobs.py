@@ -26,6 +26,7 @@ from digest.compose import (
     receives,
 )
 from digest.context import Context
+from digest.engagement import TrackedLinks
 from digest.errors import ConfigError, Problem
 from digest.links import archive_url
 from digest.models import (
@@ -38,6 +39,7 @@ from digest.models import (
 )
 from digest.outbox import DeliveryReport, email_key, slots, social_key
 from digest.render.email import EmailRenderer
+from digest.render.links import Campaign, LinkWriter
 from digest.render.social import (
     PLATFORMS,
     Platform,
@@ -48,7 +50,7 @@ from digest.render.social import (
     compose_weekly_posts,
 )
 from digest.schedule.cards import store_post_cards, with_pictures
-from digest.settings import Settings
+from digest.settings import Settings, SocialChannelSettings
 from digest.store import edits as store_edits
 from digest.store.codec import content_hash
 from digest.store.events import Event
@@ -252,7 +254,7 @@ class Preview:
 
 def write_previews(ctx: Context, digests: Iterable[Digest], directory: Path) -> list[Preview]:
     """Each digest's HTML (no personal data) and text part, as an editor would look at them."""
-    renderer = EmailRenderer(ctx.env, ctx.settings.site)
+    renderer = EmailRenderer(ctx.env, ctx.settings.site, ctx.settings.campaign)
     directory.mkdir(parents=True, exist_ok=True)
     previews = []
     for digest in digests:
@@ -363,7 +365,7 @@ def compose_posts(
     `deliverer.social_rules`); a channel not in it follows its platform's defaults.
     """
     link = archive_url(ctx.settings.site, digest.key)
-    options = PostOptions.with_topics(ctx.settings.digests.topics.controlled(ctx.store.topics()))
+    topics = ctx.settings.digests.topics.controlled(ctx.store.topics())
     posts: list[tuple[str, SocialPost]] = []
     for channel in ctx.settings.social:
         channel_platform = channel.platform or channel.type
@@ -375,6 +377,7 @@ def compose_posts(
             problem = Problem(ctx.settings.source, "", where, f"choose one of {known}")
             raise ConfigError([problem])
         channel_rules = (rules or {}).get(channel.name) or PLATFORMS[channel_platform]
+        options = PostOptions.with_topics(topics, post_links(ctx, digest, channel))
         if digest.kind is DigestKind.WEEKLY:
             composed = [
                 *compose_digest_posts(digest, channel_rules, ctx.env, options),
@@ -428,6 +431,26 @@ def post_times(
         local = at.astimezone(zone) if at is not None else None
         timed.append(TimedPost(channel, post, local, key in planned))
     return timed
+
+
+def post_links(ctx: Context, digest: Digest, channel: SocialChannelSettings) -> LinkWriter:
+    """What a channel's links become: tagged with the campaign when it carries one, through the
+    tracked redirect when `tracking.social` is on (clicks counted per channel and per post)."""
+    settings = ctx.settings
+    platform = channel.platform or channel.type
+    campaign = (
+        Campaign(platform, settings.campaign.social_medium, digest.key)
+        if settings.campaign.for_channel(channel)
+        else None
+    )
+    tracked = (
+        TrackedLinks.for_digest(
+            settings.site, settings.tracking, digest.key, now=ctx.clock(), channel=channel.name
+        )
+        if settings.tracking.social
+        else None
+    )
+    return LinkWriter(campaign, tracked)
 
 
 def plan_social(

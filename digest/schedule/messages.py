@@ -103,7 +103,7 @@ class _Variant:
 class MessageBuilder:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.renderer = EmailRenderer(ctx.env, ctx.settings.site)
+        self.renderer = EmailRenderer(ctx.env, ctx.settings.site, ctx.settings.campaign)
         self.sender = parseaddr(ctx.settings.site.from_address)[1]
         self.id_domain = _id_domain(ctx)  # parsed once: a million messages share it
         self.signer = DkimSigner.from_settings(ctx.settings)  # email.dkim, if set

@@ -159,7 +159,9 @@ class BlueskyAdapter(SocialAdapter):
             url=post.url,
             title=post.title,
             description=post.description,
-            langs=(self.options.language,),
+            links=post.links,
+            # The language the composer detected; the channel's for a post it could not tell.
+            langs=(post.language or self.options.language,),
             reply=None
             if reply is None
             else {"root": _split(reply.root), "parent": _split(reply.parent)},

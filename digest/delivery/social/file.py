@@ -86,6 +86,8 @@ class FileSocialAdapter(SocialAdapter):
                 url=post.url,
                 title=post.title,
                 description=post.description,
+                links=post.links,
+                langs=(post.language or "en",),
             )
         return record
 

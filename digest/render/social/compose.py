@@ -25,6 +25,7 @@ import jinja2
 import regex
 
 from digest.models import Digest, Entry
+from digest.render.links import AS_WRITTEN, LinkWriter, item_link
 from digest.render.marks import camel_hashtag, country_flag, item_flags, unique_hashtags
 from digest.render.social.anatomy import ratings, read_line, sentences, summary_sentences
 from digest.render.social.bluesky import MAX_TAG_GRAPHEMES
@@ -44,14 +45,19 @@ TopicTags = tuple[tuple[str, str], ...]  # (topic name, the hashtag an input dec
 
 @dataclass(frozen=True, slots=True)
 class PostOptions:
-    """What a deployment adds to every post: the topics' declared hashtags (`topic_tags`)."""
+    """What a deployment adds to a channel's posts: the topics' declared hashtags, and what its
+    links become (the campaign's utm_ parameters, the tracked redirect)."""
 
     topic_tags: TopicTags = ()
+    links: LinkWriter = AS_WRITTEN
 
     @classmethod
-    def with_topics(cls, topics: Mapping[str, str | None]) -> PostOptions:
+    def with_topics(
+        cls, topics: Mapping[str, str | None], links: LinkWriter = AS_WRITTEN
+    ) -> PostOptions:
         """From a topic list such as `TopicSettings.controlled(store.topics())`."""
-        return cls(topic_tags=tuple(sorted((n, tag) for n, tag in topics.items() if tag)))
+        declared = tuple(sorted((name, tag) for name, tag in topics.items() if tag))
+        return cls(topic_tags=declared, links=links)
 
 
 def _topic_tag(topic: str, declared: Mapping[str, str]) -> str | None:
@@ -323,6 +329,9 @@ def compose_item_post(
     flags = item_flags(item)
     summary = " ".join(summary_sentences(item.summary, item.title))
     line = read_line(entry.read, item.title)
+    key = f"item:{item.id}"
+    link = options.links.url(item_link(item), f"post:{key}")
+    shown = platform.shown_link(link)
 
     def render(parts: ItemParts) -> str:
         return template.render(
@@ -330,7 +339,7 @@ def compose_item_post(
             summary=parts.summary,
             read=parts.read,
             ratings=parts.ratings,
-            url=item.url,
+            url=shown,
             flags=flags,
             hashtags=parts.tags,
         ).strip()
@@ -340,15 +349,16 @@ def compose_item_post(
     text, kept = fit_item(platform, render, parts, keep=keep)
     return SocialPost(
         digest_key=digest.key,
-        key=f"item:{item.id}",
+        key=key,
         platform=platform.name,
         text=text,
-        url=item.url,
+        url=link,
         hashtags=kept,
         length=platform.length(text),
         limit=platform.max_length,
         title=item.title,
         description=summary or item.summary,
+        links=(link,),
     )
 
 
@@ -366,11 +376,46 @@ def compose_digest_posts(
 # Digest posts: a list of stories -------------------------------------------------------------
 
 
-def _stories(digest: Digest) -> list[dict[str, str]]:
-    return [
-        {"flags": item_flags(entry.item), "title": entry.item.title, "url": entry.item.url}
-        for entry in digest.entries
-    ]
+def _stories(
+    digest: Digest, platform: Platform, links: LinkWriter, key: str
+) -> list[dict[str, str]]:
+    """Each story's flags, title, link (`link`) and the link as the text shows it (`url`)."""
+    stories = []
+    for entry in digest.entries:
+        link = links.url(item_link(entry.item), f"post:{key}")
+        stories.append(
+            {
+                "flags": item_flags(entry.item),
+                "title": entry.item.title,
+                "link": link,
+                "url": platform.shown_link(link),
+            }
+        )
+    return stories
+
+
+def _links_shown(platform: Platform, text: str, candidates: Sequence[str]) -> tuple[str, ...]:
+    """The candidate links that `text` shows, in text order. Candidates come in the order the
+    packaged templates write them, and two may be shown alike (Bluesky's shortened links), so
+    each is looked for after the one before (then, for a template of another order, anywhere
+    not yet taken)."""
+    found: list[tuple[int, str]] = []
+    taken: set[int] = set()
+    position = 0
+    for link in candidates:
+        shown = platform.shown_link(link)
+        start = text.find(shown, position)
+        while start in taken:
+            start = text.find(shown, start + 1)
+        if start < 0:
+            start = text.find(shown)
+            while start in taken:
+                start = text.find(shown, start + 1)
+        if start >= 0:
+            found.append((start, link))
+            taken.add(start)
+            position = start + len(shown)
+    return tuple(link for _, link in sorted(found))
 
 
 DIGEST_HASHTAGS = 5  # a digest post carries the tags its stories share most, not all of them
@@ -415,7 +460,8 @@ def compose_list_posts(
     """One post listing the digest's stories or, where the platform threads and one post cannot
     hold them, a thread of numbered posts. The digest's link is in the first post."""
     template = _template(env, template_name)
-    stories = _stories(digest)
+    link = options.links.url(url, f"post:{key}")
+    stories = _stories(digest, platform, options.links, key)
     context: dict[str, Any] = {"digest": digest, "heading": heading, "company": digest.company}
 
     def render(
@@ -423,7 +469,7 @@ def compose_list_posts(
     ) -> str:
         return template.render(
             **context,
-            url=url if first else None,
+            url=platform.shown_link(link) if first else None,
             hashtags=tags,
             stories=chosen,
             first=first,
@@ -435,40 +481,44 @@ def compose_list_posts(
         text: str,
         tags: Sequence[str],
         part_key: str,
+        chosen: Sequence[dict[str, str]],
         lead: dict[str, str] | None = None,
         **extra: Any,
     ) -> SocialPost:
-        """A post; `lead` is the first story of a thread's later part, whose link it carries."""
+        """A post of the `chosen` stories; `lead` is the first story of a thread's later part,
+        whose link it carries."""
+        shown = [story["link"] for story in chosen] + ([] if lead else [link])
         return SocialPost(
             digest_key=digest.key,
             key=part_key,
             platform=platform.name,
             text=text,
-            url=lead["url"] if lead else url,
+            url=lead["link"] if lead else link,
             hashtags=tuple(tags),
             length=platform.length(text),
             limit=platform.max_length,
             title=lead["title"] if lead else heading,
             description="" if lead else ", ".join(story["title"] for story in stories[:3]),
+            links=_links_shown(platform, text, shown),
             **extra,
         )
 
     tags = _platform_tags(platform, _digest_tags(digest, options))
     whole = render(tags, stories, first=True, part=1, parts=1)
     if platform.fits(whole):
-        return [post(whole, tags, key)]
+        return [post(whole, tags, key, stories)]
     if not (thread and platform.threads and len(stories) > 1):
         # One post: tags go first, then stories from the end; the digest's link stays.
         fitted = longest_fitting(
             platform, tags, lambda n: render(tags[:n], stories, first=True, part=1, parts=1)
         )
         if fitted is not None:
-            return [post(fitted[1], tags[: fitted[0]], key)]
+            return [post(fitted[1], tags[: fitted[0]], key, stories)]
         listed = longest_fitting(
             platform, stories, lambda n: render((), stories[:n], first=True, part=1, parts=1)
         )
         text = listed[1] if listed else render((), [], first=True, part=1, parts=1)
-        return [post(text, (), key)]
+        return [post(text, (), key, stories[: listed[0]] if listed else [])]
     return _thread(platform, stories, tags, render, post, key)
 
 
@@ -511,6 +561,7 @@ def _thread(
                 text,
                 head_tags if first else [],
                 part_key,
+                group,
                 None if first or not group else group[0],
                 reply_to=previous,
                 thread_root=None if first else key,

@@ -120,5 +120,9 @@ class Platform:
     def fits(self, text: str) -> bool:
         return self.length(text) <= self.max_length
 
+    def shown_link(self, url: str) -> str:
+        """How the text shows a link: as it is, but where the platform links a shorter text."""
+        return url
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_length={self.max_length}, url_length={self.url_length})"

@@ -25,10 +25,14 @@ class SocialPost:
     # render/cards.py), and the item's own picture when the input gave one (`image_url`).
     image: str | None = None
     image_url: str | None = None
+    # Every link of the text in full, in text order (Bluesky shows them shortened, its app's way).
+    links: tuple[str, ...] = ()
+    language: str | None = None  # what the text is written in (ISO 639-1), when known
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["hashtags"] = list(self.hashtags)
+        data["links"] = list(self.links)
         return data
 
     @classmethod
@@ -36,4 +40,5 @@ class SocialPost:
         known = {field.name for field in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         values["hashtags"] = tuple(values.get("hashtags") or ())
+        values["links"] = tuple(values.get("links") or ())
         return cls(**values)
