@@ -136,3 +136,26 @@ def test_file_social_writes_the_card_beside_the_lines_and_names_it(tmp_path: Pat
     assert [path.name for path in (social / "cards").rglob("*") if path.is_file()] == [
         "1-1200x675.png"  # one file for every channel, no partial file left behind
     ]
+
+
+def test_file_social_writes_bluesky_records_in_the_posts_language_with_its_links() -> None:
+    tracked = "https://news.example.org/r/abc.def"
+    chinese = SocialPost(
+        digest_key="weekly:2026-W48",
+        key="item:qwen",
+        platform="bluesky",
+        text="🇨🇳 阿里巴巴发布通义千问4\n\nnews.example.org/r/abc.def\n\n#Qwen",
+        url=tracked,
+        hashtags=("Qwen",),
+        length=40,
+        limit=300,
+        links=(tracked,),
+        language="zh",
+    )
+    adapter = social_adapters(settings_in(Path("/nonexistent")))["bluesky"]
+    record = adapter.record(chinese, "k1")["record"]
+    assert record["langs"] == ["zh"]
+    link = record["facets"][0]
+    assert link["features"][0]["uri"] == tracked
+    shown = chinese.text.encode()[link["index"]["byteStart"] : link["index"]["byteEnd"]]
+    assert shown.decode() == "news.example.org/r/abc.def"

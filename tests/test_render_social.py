@@ -18,8 +18,10 @@ from digest.render.social import (
     compose_item_post,
     compose_weekly_posts,
     entry_hashtags,
+    facets,
     graphemes,
     little_text,
+    post_record,
 )
 from digest.render.templates import template_environment
 
@@ -364,3 +366,38 @@ def test_threads_posts_carry_at_most_five_links_however_short_the_stories() -> N
     (post,) = compose_weekly_posts(digest_of(*short), PLATFORMS["threads"], ENV, url=ARCHIVE)
     assert post.text.count("https://") <= 5
     assert ARCHIVE in post.text and "S0" in post.text
+
+
+# Bluesky's langs and links as its own RichText finds them ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "language"),
+    [
+        ("Mistral goes north", "Mistral invests in Sweden. It builds data centres.", "en"),
+        ("阿里巴巴发布通义千问4开源权重", "阿里巴巴公布了通义千问4系列模型的权重。", "zh"),
+        ("सर्वम एआई ने हिन्दी भाषा मॉडल जारी किया", "यह मॉडल भारतीय भाषाओं के लिए है।", "hi"),
+    ],
+)
+def test_a_posts_language_is_detected_and_bluesky_says_it(
+    title: str, summary: str, language: str
+) -> None:
+    story = entry(summary=summary, title=title, read=None)
+    post = compose_item_post(digest_of(story), story, PLATFORMS["bluesky"], ENV)
+    assert post.language == language
+    record = post_record(text=post.text, hashtags=post.hashtags, created_at="t", langs=[language])
+    assert record["langs"] == [language]
+
+
+def test_bare_domains_are_linked_as_atproto_richtext_detects_them() -> None:
+    text = "🇸🇪 Grok from x.ai, see mistral.ai/news. (example.com) 1.2 billion file.zzzz #AI"
+    links = [
+        (text.encode()[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode(), f)
+        for f in facets(text, ("AI",))
+        if f["features"][0]["$type"].endswith("#link")
+    ]
+    assert [(shown, f["features"][0]["uri"]) for shown, f in links] == [
+        ("x.ai", "https://x.ai"),
+        ("mistral.ai/news", "https://mistral.ai/news"),
+        ("example.com", "https://example.com"),
+    ]

@@ -109,8 +109,9 @@ class MastodonAdapter(SocialAdapter):
         body: dict[str, object] = {"status": post.text, "visibility": self.options.visibility}
         if media_id is not None:
             body["media_ids"] = [media_id]
-        if self.options.language:
-            body["language"] = self.options.language
+        # The language the composer detected; the channel's for a post it could not tell.
+        if language := post.language or self.options.language:
+            body["language"] = language
         if reply is not None:
             body["in_reply_to_id"] = reply.parent
         headers = {

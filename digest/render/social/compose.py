@@ -30,6 +30,7 @@ from digest.render.marks import camel_hashtag, country_flag, item_flags, unique_
 from digest.render.social.anatomy import ratings, read_line, sentences, summary_sentences
 from digest.render.social.bluesky import MAX_TAG_GRAPHEMES
 from digest.render.social.counting import Platform, grapheme_count, graphemes
+from digest.render.social.language import language_of
 from digest.render.social.post import SocialPost
 
 ELLIPSIS = "…"
@@ -359,6 +360,7 @@ def compose_item_post(
         title=item.title,
         description=summary or item.summary,
         links=(link,),
+        language=language_of(f"{item.title}\n{line}\n{summary or item.summary}"),
     )
 
 
@@ -462,6 +464,9 @@ def compose_list_posts(
     template = _template(env, template_name)
     link = options.links.url(url, f"post:{key}")
     stories = _stories(digest, platform, options.links, key)
+    # Told from what the stories say, a list of headlines being too short to tell by.
+    told = [heading, *(f"{e.item.title}\n{e.item.summary}" for e in digest.entries)]
+    language = language_of("\n".join(told))
     context: dict[str, Any] = {"digest": digest, "heading": heading, "company": digest.company}
 
     def render(
@@ -500,6 +505,7 @@ def compose_list_posts(
             title=lead["title"] if lead else heading,
             description="" if lead else ", ".join(story["title"] for story in stories[:3]),
             links=_links_shown(platform, text, shown),
+            language=language,
             **extra,
         )
 
