@@ -24,6 +24,7 @@ from digest.ingest import read_sources
 from digest.models import Digest, DigestKind, Entry, Section
 from digest.render.marks import item_flags
 from digest.render.social import PLATFORMS, Platform, SocialPost, compose_digest_posts
+from digest.render.social.anatomy import ratings, read_line
 from digest.render.social.compose import ELLIPSIS, _platform_tags, entry_hashtags
 from digest.render.templates import template_environment
 
@@ -38,11 +39,13 @@ EXTRA_TITLES = (
 def entries(count: int) -> list[Entry]:
     batch = read_sources([str(files("digest") / "data" / "sample.yaml")])
     companies = {company.slug: company for company in batch.companies}
+    reads = {read.item_id: read for read in batch.reads}
     made = []
     for n in range(count):
         item = batch.items[n % len(batch.items)]
         item = replace(item, id=f"{item.id}-{n}", title=item.title + EXTRA_TITLES[n % 4])
-        made.append(Entry(item, None, tuple(companies[slug] for slug in item.companies)))
+        read = reads.get(batch.items[n % len(batch.items)].id)
+        made.append(Entry(item, read, tuple(companies[slug] for slug in item.companies)))
     return made
 
 
@@ -71,10 +74,18 @@ def naive_post(entry: Entry, platform: Platform, template) -> str:  # type: igno
     tags = _platform_tags(platform, entry_hashtags(entry))
     words = item.summary.split()
 
+    line, marks = read_line(entry.read, item.title), ratings(entry.read)
+
     def render(tags: list[str], count: int) -> str:
         summary = " ".join(words[:count]) + (ELLIPSIS if count < len(words) else "")
         return template.render(
-            title=item.title, summary=summary, url=item.url, flags=item_flags(item), hashtags=tags
+            title=item.title,
+            summary=summary,
+            read=line,
+            ratings=marks,
+            url=item.url,
+            flags=item_flags(item),
+            hashtags=tags,
         ).strip()
 
     count = len(words)

@@ -6,6 +6,7 @@ Pure text work, no counting: `compose` decides how much of each a platform has r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import regex
@@ -42,20 +43,22 @@ def repeats(sentence: str, headline: str) -> bool:
     return shared / len(words) >= _REPEAT_SHARE
 
 
-def summary_sentences(summary: str, headline: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)  # asked once per platform for the same item
+def summary_sentences(summary: str, headline: str) -> tuple[str, ...]:
     """The summary's sentences, less those that repeat the headline."""
-    return [sentence for sentence in sentences(summary) if not repeats(sentence, headline)]
+    return tuple(s for s in sentences(summary) if not repeats(s, headline))
 
 
 def _without_refs(text: str, refs: Sequence[str]) -> str:
     """The read without its framework markers ("(cross.§A)", "(a segment 01 case study)"):
     the site's cross-references mean nothing in a post."""
-    for ref in refs:
-        marker = regex.compile(rf"\s*\((?:(?:a|an|the)\s+)?{regex.escape(ref)}\)", regex.IGNORECASE)
-        text = marker.sub("", text)
+    if refs:
+        names = "|".join(regex.escape(ref) for ref in refs)
+        text = regex.sub(rf"\s*\((?:(?:a|an|the)\s+)?(?:{names})\)", "", text, flags=regex.I)
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=4096)  # asked once per platform for the same item
 def read_line(read: AmwRead | None, headline: str) -> str:
     """One line of the AMW Read: the editor's `social` line, else its first sentence that does
     not repeat the headline, its framework markers left out; "" without a read."""

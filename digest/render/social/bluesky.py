@@ -38,6 +38,7 @@ class BlueskyPlatform(Platform):
     max_hashtags: ClassVar[int | None] = 3  # more reads as spam
     max_bytes: ClassVar[int] = 3000
     threads: ClassVar[bool] = True
+    says_language: ClassVar[bool] = True
 
     def fits(self, text: str) -> bool:
         return self.length(text) <= self.max_length and len(text.encode("utf-8")) <= self.max_bytes

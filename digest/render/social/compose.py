@@ -209,6 +209,9 @@ class ItemParts(NamedTuple):
 MIN_WORDS = 5
 _SENTENCE_WORD_END = regex.compile(r"[.!?。！？]$")
 _CLAUSE_WORD_END = regex.compile(r"[,;:—–、，；：]$")
+# More than a part's paragraph adds around its text in any sensible template (the default's
+# "The AMW Read: " label and its line breaks).
+_PARAGRAPH_SLACK = 24
 
 
 def _tidy_cut(words: Sequence[str], count: int) -> str:
@@ -239,7 +242,10 @@ def fit_item(
             rendered[chosen] = render(chosen)
         return rendered[chosen]
 
-    def shorten(state: ItemParts, field: str) -> tuple[ItemParts, bool]:
+    def over(state: ItemParts) -> int:
+        return platform.length(text_of(state)) - platform.max_length
+
+    def shorten(state: ItemParts, field: str, excess: int) -> tuple[ItemParts, bool]:
         """The state with `field` cut to what fits (True), or emptied (False) when even
         without it the post is too long. The summary goes by whole sentences (a cut one
         before the read reads badly), the read by words."""
@@ -250,10 +256,7 @@ def fit_item(
         else:
             units = state.read.split()
             cut = functools.partial(_cut, units)
-        if not units:
-            return state, False
-        without = platform.length(text_of(emptied))
-        budget = platform.max_length - without - platform.length(ELLIPSIS)
+        budget = platform.length(getattr(state, field)) - excess - platform.length(ELLIPSIS)
         fitted = longest_fitting(
             platform,
             units,
@@ -266,16 +269,35 @@ def fit_item(
         return state._replace(**{field: kept}), True
 
     state = parts
-    if platform.fits(text_of(state)):
+    excess = over(state)
+    if excess <= 0:
         return text_of(state), state.tags
+    exact = True  # else `excess` is a lower bound: parts went without a render
     for field in ("summary", "ratings", "read"):
+        value = getattr(state, field)
+        if not value:
+            continue
+        # What giving the part up saves at most: its text and what its paragraph adds around
+        # it. An excess beyond that is never made up by this part: it goes without a render.
+        saves = platform.length(value) + _PARAGRAPH_SLACK
+        if excess > saves:
+            state, excess, exact = state._replace(**{field: ""}), excess - saves, False
+            continue
+        if not exact:
+            excess, exact = over(state), True
+            if excess <= 0:
+                return text_of(state), state.tags
+            if excess > saves:
+                state, excess, exact = state._replace(**{field: ""}), excess - saves, False
+                continue
         if field == "ratings":
             state = state._replace(ratings="")
             done = platform.fits(text_of(state))
         else:
-            state, done = shorten(state, field)
+            state, done = shorten(state, field, excess)
         if done:
             return text_of(state), state.tags
+        excess = over(state)
     kept, extra = state.tags[:keep], state.tags[keep:]
     fitted = longest_fitting(
         platform,
@@ -360,7 +382,9 @@ def compose_item_post(
         title=item.title,
         description=summary or item.summary,
         links=(link,),
-        language=language_of(f"{item.title}\n{line}\n{summary or item.summary}"),
+        language=language_of(f"{item.title}\n{line}\n{summary or item.summary}")
+        if platform.says_language
+        else None,
     )
 
 
@@ -466,7 +490,7 @@ def compose_list_posts(
     stories = _stories(digest, platform, options.links, key)
     # Told from what the stories say, a list of headlines being too short to tell by.
     told = [heading, *(f"{e.item.title}\n{e.item.summary}" for e in digest.entries)]
-    language = language_of("\n".join(told))
+    language = language_of("\n".join(told)) if platform.says_language else None
     context: dict[str, Any] = {"digest": digest, "heading": heading, "company": digest.company}
 
     def render(

@@ -60,6 +60,9 @@ class Platform:
     url_length: int | None = None
     # Most hashtags a post should carry (Threads: one topic tag), None for no limit.
     max_hashtags: ClassVar[int | None] = None
+    # Whether a post says its language (Bluesky's langs, Mastodon's language): only then is it
+    # detected, which costs more than composing the post.
+    says_language: ClassVar[bool] = False
     # Whether the one tag a post carries is a topic's (Threads' "topic tag"), not the company's.
     topic_tag_only: ClassVar[bool] = False
     # Whether a long weekly digest may go out as a thread of numbered replies.

@@ -43,6 +43,8 @@ CANDIDATES = (
 # What says nothing about the language: links, bare domains, tags, mentions.
 _NOT_WORDS = regex.compile(r"https?://\S+|\S+\.\S+/\S*|[#@]\S+")
 _LETTER = regex.compile(r"\p{L}")
+# Enough to tell (a headline and a sentence or two); the time it takes grows with the length.
+MAX_CHARS = 300
 
 
 @functools.cache
@@ -53,7 +55,7 @@ def _detector() -> LanguageDetector:
 @functools.lru_cache(maxsize=4096)  # the same item is composed once per channel
 def language_of(text: str) -> str | None:
     """The ISO 639-1 code of the language `text` is written in, or None when it cannot tell."""
-    words = _NOT_WORDS.sub(" ", text)
+    words = _NOT_WORDS.sub(" ", text)[:MAX_CHARS]
     if not _LETTER.search(words):
         return None
     found = _detector().detect_language_of(words)

@@ -19,3 +19,4 @@ class MastodonPlatform(Platform):
     max_hashtags: ClassVar[int | None] = 5  # more reads as spam
     url_length = 23
     threads: ClassVar[bool] = True
+    says_language: ClassVar[bool] = True
