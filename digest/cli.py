@@ -39,7 +39,7 @@ from digest.progress import Progress
 from digest.render.dkim import new_key, zone_strings
 from digest.render.social import PLATFORMS
 from digest.render.templates import date_range
-from digest.schedule import jobs, scheduler
+from digest.schedule import jobs, leader, scheduler
 from digest.schedule.deliverer import deliver_due, pending, social_rules
 from digest.schedule.ingest import IngestReport, describe, ingest_sources
 from digest.schedule.status import digest_statuses
@@ -148,18 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     social.set_defaults(handler=run_social)
 
     held = commands.add_parser(
-        "held", help="posts whose outcome was unknown, set aside for an editor to decide"
+        "held",
+        help="posts and emails whose outcome was unknown, set aside for an editor to decide",
     )
     held_commands = held.add_subparsers(dest="action", required=True)
     held_commands.add_parser("list", help="list held rows").set_defaults(handler=run_held_list)
     release = held_commands.add_parser(
-        "release", help="decide a held row: posted after all (--posted-as ID) or not"
+        "release",
+        help="decide a held row: it arrived after all (--posted-as ID, --sent) or not (it is "
+        "sent again)",
     )
     release.add_argument("id", type=int, help="the row's id, from `digest held list`")
-    release.add_argument(
+    arrived = release.add_mutually_exclusive_group()
+    arrived.add_argument(
         "--posted-as",
         metavar="POST_ID",
         help="the post is on the platform with this id: record it as sent (else it posts again)",
+    )
+    arrived.add_argument(
+        "--sent",
+        action="store_true",
+        help="the email arrived (the relay's log names its Message-ID): record it as sent",
     )
     release.set_defaults(handler=run_held_release)
 
@@ -455,7 +464,10 @@ def run_held_list(args: argparse.Namespace) -> int:
     finally:
         ctx.close()
     for row in rows:
-        print(f"{row.id}\t{row.target}\t{row.idempotency_key}\t{row.last_error or ''}")
+        print(
+            f"{row.id}\t{row.channel.value}\t{row.target}\t{row.idempotency_key}\t"
+            f"{row.last_error or ''}"
+        )
     if not rows:
         print("no held rows")
     return 0
@@ -465,7 +477,7 @@ def run_held_release(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
         state = outbox.release_held(
-            ctx.store.engine, args.id, now=ctx.clock(), provider_id=args.posted_as
+            ctx.store.engine, args.id, now=ctx.clock(), provider_id=args.posted_as, sent=args.sent
         )
     finally:
         ctx.close()
@@ -530,7 +542,7 @@ def run_schedule(args: argparse.Namespace) -> int:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            scheduler.run_forever(ctx, stop)
+            leader.lead(ctx.store.engine, stop, lambda leading: scheduler.run_forever(ctx, leading))
         except KeyboardInterrupt:
             stop.set()
         return 0

@@ -232,6 +232,26 @@ class RateLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class UnknownOutcomeSettings:
+    """An email the server may have taken without answering (the connection dropped after the
+    final dot): sent again `retries` times, `delay_seconds` later, with the same Message-ID (a
+    receiver that has it may drop the copy); then held for an editor (`digest held`). 0 retries
+    holds it at once."""
+
+    retries: int = 1
+    delay_seconds: float = 900.0
+
+    def check(self) -> None:
+        problems = []
+        if not 0 <= self.retries <= 5:
+            problems.append(("retries", "must be from 0 to 5"))
+        if self.delay_seconds < 0:
+            problems.append(("delay_seconds", "must be 0 or more"))
+        if problems:
+            raise SectionProblems(*problems)
+
+
+@dataclass(frozen=True, slots=True)
 class DkimKeySettings:
     selector: str  # the key's DNS name is <selector>._domainkey.<domain>
     private_key: Secret  # PEM text, from the environment
@@ -262,6 +282,7 @@ class EmailSettings:
     # How long a claimed row stays a worker's; a worker that dies leaves its rows to others
     # after this. Keep it well above the time one batch takes to send.
     lease_seconds: float = 300.0
+    unknown_outcome: UnknownOutcomeSettings = UnknownOutcomeSettings()
     dkim: DkimSettings | None = None  # sign every message (RFC 6376)
 
     def check(self) -> None:

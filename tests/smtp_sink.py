@@ -45,6 +45,9 @@ class Recorder:
     mail_reply: str | None = None  # answer every MAIL FROM with this instead of 250
     delay: float = 0.0  # seconds each message takes to accept, like a slow relay
     pipelining: bool = False  # announce PIPELINING (RFC 2920); aiosmtpd reads commands in order
+    # Take these recipients' messages, then drop the connection instead of answering the final
+    # dot: the client cannot know that the message arrived.
+    vanish: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +95,8 @@ class Recorder:
                     login=login,
                 )
             )
+        if self.vanish.intersection(envelope.rcpt_tos):
+            server.transport.abort()
         return f"250 2.0.0 Ok: queued as Q{number:06d}"
 
 

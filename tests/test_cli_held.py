@@ -18,9 +18,11 @@ REPO = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 30, 7, tzinfo=UTC)
 
 
-def held_row(database: Path, key: str) -> int:
+def held_row(
+    database: Path, key: str, channel: DeliveryChannel = DeliveryChannel.SOCIAL, target: str = "x"
+) -> int:
     with Store.open(f"sqlite:///{database}") as store:
-        planned = outbox.PlannedDelivery(key, "weekly:2026-W48", DeliveryChannel.SOCIAL, "x", {})
+        planned = outbox.PlannedDelivery(key, "weekly:2026-W48", channel, target, {})
         outbox.plan(store.engine, [planned], now=NOW)
         (row,) = outbox.claim(store.engine, owner="w", limit=1, lease=timedelta(minutes=5), now=NOW)
         outbox.hold(store.engine, row, owner="w", reason="outcome unknown: look first", now=NOW)
@@ -44,7 +46,10 @@ def test_held_rows_are_listed_and_released(
 
     assert main([*args, "held", "list"]) == 0
     listed = capsys.readouterr().out
-    assert f"{posted}\tx\tweekly:2026-W48/social/x/item:a\toutcome unknown: look first" in listed
+    assert (
+        f"{posted}\tsocial\tx\tweekly:2026-W48/social/x/item:a\toutcome unknown: look first"
+        in listed
+    )
 
     assert main([*args, "held", "release", str(posted), "--posted-as", "1866"]) == 0
     assert main([*args, "held", "release", str(not_posted)]) == 0
@@ -53,3 +58,22 @@ def test_held_rows_are_listed_and_released(
 
     assert main([*args, "held", "release", str(posted)]) == 2
     assert f"row {posted}: no held row has that id" in capsys.readouterr().err
+
+
+def test_held_emails_are_listed_and_released_as_sent_or_to_send_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "digest.db"
+    args = ["--settings", str(REPO / "settings.yaml"), "--database", f"sqlite:///{database}"]
+    arrived = held_row(database, "weekly:2026-W48/email/s1", DeliveryChannel.EMAIL, "s1")
+    lost = held_row(database, "weekly:2026-W48/email/s2", DeliveryChannel.EMAIL, "s2")
+
+    assert main([*args, "held", "list"]) == 0
+    assert f"{arrived}\temail\ts1\tweekly:2026-W48/email/s1\t" in capsys.readouterr().out
+
+    assert main([*args, "held", "release", str(arrived), "--sent"]) == 0
+    assert main([*args, "held", "release", str(lost)]) == 0
+    assert state_of(database, arrived) == (DeliveryState.SENT.value, None)
+    assert state_of(database, lost) == (DeliveryState.PLANNED.value, None)
+    assert main([*args, "held", "list"]) == 0
+    assert "no held rows" in capsys.readouterr().out

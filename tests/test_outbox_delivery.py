@@ -1,9 +1,12 @@
 """The email path of the outbox on both backends, against a real SMTP server: retries of
 transient failures, permanent failures recorded once, skips decided at delivery time, the pause
-after failures in a row, and the rate limits."""
+after failures in a row, the rate limits, and emails whose outcome is unknown (sent again once,
+then held)."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -25,6 +28,7 @@ from digest.context import Context
 from digest.models import DeliveryChannel, DeliveryState
 from digest.outbox.rate import RateLimiter
 from digest.schedule.deliverer import Deliverer
+from digest.settings import UnknownOutcomeSettings
 from digest.store import Store
 
 
@@ -75,6 +79,47 @@ def test_transient_failures_wait_for_a_retry_and_permanent_ones_are_final(
     ctx.clock = lambda: later
     assert Deliverer(ctx).run().states == {"planned": 1}
     assert rows(store)["r00001"]["attempts"] == 2
+
+
+def test_an_email_whose_answer_never_came_is_sent_again_once_with_its_message_id_then_held(
+    ctx: Context, store: Store, recorder: Recorder
+) -> None:
+    recorder.replies.clear()
+    recorder.vanish = {"reader1@example.com"}
+    fill(store, readers(3))
+    plan_weekly(ctx)
+    before = ctx.clock()
+    ctx.clock = lambda: before
+    assert Deliverer(ctx).run().states == {"sent": 2, "planned": 1}
+    lost = rows(store)["r00001"]
+    assert lost["unanswered"] == 1 and "sent again once after 900 s" in lost["last_error"]
+    assert lost["available_at"] == before + timedelta(seconds=900)
+    assert Deliverer(ctx).run().states == {}  # not before the delay
+    later = before + timedelta(seconds=901)
+    ctx.clock = lambda: later
+    assert Deliverer(ctx).run().states == {"held": 1}
+    held = rows(store)["r00001"]
+    assert held["state"] == "held" and "digest held release" in held["last_error"]
+    copies = [r.data for r in recorder.received if r.recipients == ("reader1@example.com",)]
+    assert len(copies) == 2
+    assert len({_message_id(copy) for copy in copies}) == 1  # a receiver may drop the copy
+    assert [row.id for row in outbox.held_rows(store.engine)] == [held["id"]]
+
+
+def test_an_email_whose_answer_never_came_is_held_at_once_without_retries(
+    ctx: Context, store: Store, recorder: Recorder
+) -> None:
+    recorder.replies.clear()
+    recorder.vanish = {"reader0@example.com"}
+    email = replace(ctx.settings.email, unknown_outcome=UnknownOutcomeSettings(retries=0))
+    ctx.settings = replace(ctx.settings, email=email)
+    fill(store, readers(2))
+    plan_weekly(ctx)
+    assert Deliverer(ctx).run().states == {"sent": 1, "held": 1}
+
+
+def _message_id(data: bytes) -> str:
+    return str(email.message_from_bytes(data, policy=email.policy.default)["Message-ID"])
 
 
 def test_the_run_pauses_after_failures_in_a_row_and_gives_the_rest_back(

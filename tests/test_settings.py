@@ -63,7 +63,12 @@ DELETE = object()
             "email.prot",
             25,
             "settings.yaml: email.prot: unknown key; known keys: type, options, rate, "
-            "max_consecutive_failures, batch, lease_seconds, dkim",
+            "max_consecutive_failures, batch, lease_seconds, unknown_outcome, dkim",
+        ),
+        (
+            "email.unknown_outcome",
+            {"retries": 9},
+            "settings.yaml: email.unknown_outcome.retries: must be from 0 to 5",
         ),
         ("site.timezon", "UTC", "settings.yaml: site.timezon: unknown key, did you mean timezone?"),
         (

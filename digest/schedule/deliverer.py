@@ -44,7 +44,9 @@ class Deliverer:
     Email rows go through the adapter's `send_many` in slices (its pool sends a slice's messages
     at once), each slice's results recorded in one transaction. Sends are paced by the rate
     limits, and the run pauses, saying why, after `email.max_consecutive_failures` failures in
-    a row: the rows it had claimed but not tried go back to the outbox untouched.
+    a row: the rows it had claimed but not tried go back to the outbox untouched. An email
+    whose outcome is unknown is sent again after `email.unknown_outcome.delay_seconds`, then
+    held (`digest held`).
     """
 
     def __init__(
@@ -69,6 +71,8 @@ class Deliverer:
         self._limiter: RateLimiter | None = None
         self._social: dict[str, SocialAdapter] | None = None
         self.webhooks = WebhookDeliverer(ctx, owner=self.owner)
+        unknown = email.unknown_outcome
+        self.unknown = outbox.UnknownPolicy(retries=unknown.retries, delay=unknown.delay_seconds)
         self._failures_in_a_row = 0
         self._post_failures_in_a_row: dict[str, int] = {}  # by social channel
 
@@ -182,7 +186,9 @@ class Deliverer:
             outcomes: list[tuple[Delivery, DeliveryResult | str]] = [
                 (row, result) for (row, _), result in zip(chunk, results, strict=True)
             ]
-            states = outbox.finish_many(engine, outcomes, owner=self.owner, now=self.ctx.clock())
+            states = outbox.finish_many(
+                engine, outcomes, owner=self.owner, now=self.ctx.clock(), unknown=self.unknown
+            )
             _counted(report, on_row, states)
             for result in results:
                 self._note(result, report)
