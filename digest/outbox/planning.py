@@ -124,19 +124,20 @@ class _Payloads:
 
 
 class _Times:
-    """A time as SQLite stores it (the column type's own conversion), each distinct time once:
-    most rows of a plan share `now` or a handful of local hours."""
+    """A time as SQLite stores it (the column type's own conversion to a naive UTC datetime,
+    then the text sqlite3's adapter would make of it), each distinct time once: most rows of a
+    plan share `now` or a handful of local hours."""
 
     def __init__(self, connection: Connection) -> None:
         processor = deliveries.c.available_at.type.bind_processor(connection.dialect)
         assert processor is not None
-        self._convert: Callable[[datetime], str] = processor
+        self._convert: Callable[[datetime], datetime] = processor
         self._seen: dict[datetime, str] = {}
 
     def text(self, moment: datetime) -> str:
         found = self._seen.get(moment)
         if found is None:
-            found = self._seen[moment] = self._convert(moment)
+            found = self._seen[moment] = self._convert(moment).isoformat(" ")
         return found
 
 
