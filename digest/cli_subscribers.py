@@ -61,7 +61,11 @@ def add_subscriber_commands(
 
     add = actions.add_parser("add", help="add one subscriber")
     add.add_argument("email", help="their address")
-    add.add_argument("--name", default="", help="their name, as greetings use it")
+    add.add_argument(
+        "--name", default="", help="their whole name (split only where that is unambiguous)"
+    )
+    add.add_argument("--given-name", default="", help="the name greetings use")
+    add.add_argument("--family-name", default="", help="their family name")
     add.add_argument("--id", help="their id (default: a new random one)")
     add.add_argument("--timezone", help="IANA time zone (default: the site's)")
     add.add_argument("--companies", default="", help="company slugs to follow, ;-separated")
@@ -130,6 +134,8 @@ def run_add(ctx: Context, args: argparse.Namespace) -> int:
         "id": args.id or f"sub-{secrets.token_hex(6)}",
         "email": args.email,
         "name": args.name,
+        "first_name": args.given_name,
+        "last_name": args.family_name,
         "status": "pending" if args.confirm else "active",
         "timezone": args.timezone or ctx.settings.site.timezone,
         "weekly": not args.no_weekly,

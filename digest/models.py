@@ -83,10 +83,12 @@ class Preferences:
 class Subscriber:
     id: str
     email: str
-    name: str
+    name: str  # as addressed in the To: header
     status: SubscriberStatus = SubscriberStatus.ACTIVE
     timezone: str = "UTC"  # IANA name
     preferences: Preferences = field(default_factory=Preferences)
+    given_name: str = ""  # what greetings use; empty when not known (see digest/names.py)
+    family_name: str = ""
 
 
 class DigestKind(StrEnum):

@@ -18,6 +18,7 @@ def recipient(**overrides: object) -> Recipient:
     values: dict[str, object] = {
         "email": "zoe@example.com",
         "name": "Zoë Łukasiewicz",
+        "given_name": "Zoë",
         "format": "html",
         "followed": ("Mistral AI", "DeepSeek"),
         "preferences_url": "https://news.example.org/preferences/tok",

@@ -15,7 +15,9 @@ from digest.errors import InputError
 from digest.ingest import read_subscribers
 from digest.models import Preferences, Subscriber, SubscriberStatus
 
-HEADER = "id,email,name,status,timezone,weekly,companies,topics,send_hour,format"
+HEADER = (
+    "id,email,name,first_name,last_name,status,timezone,weekly,companies,topics,send_hour,format"
+)
 ROW = {
     "id": "s1",
     "email": "ann@example.com",
@@ -64,6 +66,8 @@ def test_reads_a_csv_list() -> None:
             send_hour=7,
             format="html",
         ),
+        given_name="Ann",
+        family_name="Lee",
     )
     # Optional columns default; the domain is lower-cased, the local part kept.
     assert bob == Subscriber(id="s2", email="Bob@example.com", name="")
@@ -279,3 +283,26 @@ def test_yaml_duplicate_email_names_both_records() -> None:
 def test_an_internationalised_domain_is_kept_in_its_ascii_form() -> None:
     (subscriber,) = read_subscribers(csv_file({**ROW, "email": "Ann@Bücher.DE"}))
     assert subscriber.email == "Ann@xn--bcher-kva.de"
+
+
+NAME_COLUMNS = [
+    # (cells, (name, given_name, family_name))
+    ({"name": '"Kowalski, Anna"'}, ("Anna Kowalski", "Anna", "Kowalski")),
+    ({"name": "李娜"}, ("李娜", "", "")),
+    ({"first_name": "Anna", "last_name": "Kowalski"}, ("Anna Kowalski", "Anna", "Kowalski")),
+    (
+        {"name": "田中 由紀", "first_name": "由紀", "last_name": "田中"},
+        ("田中 由紀", "由紀", "田中"),
+    ),
+    ({"first_name": "Cher"}, ("Cher", "Cher", "")),
+]
+
+
+@pytest.mark.parametrize(("cells", "read"), NAME_COLUMNS)
+def test_names_come_from_first_and_last_name_or_an_unambiguous_name(
+    cells: dict[str, str], read: tuple[str, str, str]
+) -> None:
+    header = "id,email,name,first_name,last_name"
+    row = {"id": "s1", "email": "a@example.com", **cells}
+    (subscriber,) = read_subscribers(csv_file(row, header=header))
+    assert (subscriber.name, subscriber.given_name, subscriber.family_name) == read

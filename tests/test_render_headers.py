@@ -69,7 +69,8 @@ BUILDERS = [pytest.param(fast, id="fast"), pytest.param(slow, id="general")]
 
 
 def reader(name: str = "Ada Lovelace") -> Recipient:
-    return recipient(email="ada@example.com", name=name, followed=("Mistral AI",))
+    # The same hostile text as the To: header's name and as the greeting's given name.
+    return recipient(email="ada@example.com", name=name, given_name=name, followed=("Mistral AI",))
 
 
 def company_email(company_name: str) -> CompiledEmail:
@@ -154,6 +155,7 @@ def test_the_confirmation_email_has_an_ascii_list_unsubscribe_folded_at_the_comm
         ENV,
         SITE,
         email="=?utf-8?b?Qm9iDQpCY2M6IHZpY3RpbUBhdHRhY2tlci5leGFtcGxl?=@example.com",
+        given_name="Bob\r\nBcc: victim@attacker.example",
         confirm_url=confirm_url(SITE, subscriber_id),
         unsubscribe_url=leave,
         email_format="html",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from digest.store import Store, schema
 from digest.store.store import MIGRATIONS
@@ -43,10 +44,26 @@ TABLES = {
 }
 
 
-def head_revision() -> str:
+def migrations() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
+    return config
+
+
+def upgraded(database_url: str, before: str, fill: Callable[[Connection], object]) -> Engine:
+    """A database migrated to `before`, filled by `fill`, then migrated to the head."""
+    config = migrations()
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, before)
+        fill(connection)
+        command.upgrade(config, "head")
+    return engine
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(migrations()).get_current_head()
     assert head is not None
     return head
 
@@ -180,27 +197,57 @@ def test_stores_opened_together_migrate_once(database_url: str) -> None:
 
 def test_the_topics_migration_fills_the_table_from_stored_items(database_url: str) -> None:
     """A store with items from before the topics table gets their topics in it."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(database_url)
+
+    def fill(connection: Connection) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO items (id, title, summary, url, published_at, category, topics,"
+                " countries, hashtags, read_minutes, updated_at) VALUES ('i1', 't', 's',"
+                " 'https://x', :when, 'c', :topics, '[]', '[]', 1, :when)"
+            ),
+            {
+                "when": datetime(2026, 11, 30, tzinfo=UTC).replace(tzinfo=None),
+                "topics": '["Geopolitics", "Open Models"]',
+            },
+        )
+
+    engine = upgraded(database_url, "0002", fill)
     try:
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
-            connection.execute(
-                text(
-                    "INSERT INTO items (id, title, summary, url, published_at, category, topics,"
-                    " countries, hashtags, read_minutes, updated_at) VALUES ('i1', 't', 's',"
-                    " 'https://x', :when, 'c', :topics, '[]', '[]', 1, :when)"
-                ),
-                {
-                    "when": datetime(2026, 11, 30, tzinfo=UTC).replace(tzinfo=None),
-                    "topics": '["Geopolitics", "Open Models"]',
-                },
-            )
-            command.upgrade(config, "head")
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT name, hashtag FROM topics ORDER BY name")).all()
     finally:
         engine.dispose()
     assert [tuple(row) for row in rows] == [("Geopolitics", None), ("Open Models", None)]
+
+
+def test_the_names_migration_splits_stored_names_only_where_unambiguous(database_url: str) -> None:
+    """Subscribers stored before given and family names get them where their name says so."""
+
+    def fill(connection: Connection) -> None:
+        for number, name in enumerate(["Kowalski, Anna", "Claire Dubois", "李娜"]):
+            connection.execute(
+                text(
+                    "INSERT INTO subscribers (id, email, email_key, name, status, timezone,"
+                    " preferences, created_at, updated_at) VALUES (:id, :email, :email, :name,"
+                    " 'active', 'UTC', '{}', :when, :when)"
+                ),
+                {
+                    "id": f"s{number}",
+                    "email": f"s{number}@example.com",
+                    "name": name,
+                    "when": datetime(2026, 11, 30),
+                },
+            )
+
+    engine = upgraded(database_url, "0012_delivery_counts_index", fill)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT name, given_name, family_name FROM subscribers ORDER BY id")
+            rows = connection.execute(query).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("Anna Kowalski", "Anna", "Kowalski"),
+        ("Claire Dubois", "Claire", "Dubois"),
+        ("李娜", "", ""),
+    ]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from digest import outbox
 from digest.errors import InputError
 from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
+from digest.names import person_name
 from digest.store import Store, schema
 from digest.store.rows import email_hash
 
@@ -21,7 +22,7 @@ BOB = Subscriber(id="s2", email="bob@example.com", name="Bob")
 
 def test_a_new_address_signs_up_pending(store: Store) -> None:
     subscriber, confirm = store.request_subscription(
-        email="New@example.com", name="New", new_id="web-1", timezone="Europe/Paris"
+        email="New@example.com", name=person_name("New"), new_id="web-1", timezone="Europe/Paris"
     )
     assert confirm
     assert subscriber == Subscriber(
@@ -38,7 +39,7 @@ def test_a_new_address_signs_up_pending(store: Store) -> None:
 def test_an_active_subscriber_signing_up_again_is_left_alone(store: Store) -> None:
     store.save_subscribers([ADA])
     subscriber, confirm = store.request_subscription(
-        email="ada@EXAMPLE.com", name="Someone Else", new_id="web-2", timezone="UTC"
+        email="ada@EXAMPLE.com", name=person_name("Someone Else"), new_id="web-2", timezone="UTC"
     )
     assert not confirm and subscriber == ADA
     assert store.subscribers() == [ADA]
@@ -46,7 +47,9 @@ def test_an_active_subscriber_signing_up_again_is_left_alone(store: Store) -> No
 
 def test_confirming_activates_only_the_pending(store: Store) -> None:
     store.save_subscribers([ADA])
-    store.request_subscription(email="p@example.com", name="", new_id="web-3", timezone="UTC")
+    store.request_subscription(
+        email="p@example.com", name=person_name(""), new_id="web-3", timezone="UTC"
+    )
     confirmed = store.confirm_subscriber("web-3", NOW)
     assert confirmed is not None and confirmed.status is SubscriberStatus.ACTIVE
     store.unsubscribe("s1", NOW)
@@ -161,7 +164,7 @@ def test_an_address_that_bounced_or_complained_gets_no_confirmation(
     now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     store.mark_undeliverable("gone@example.com", status, now)
     _, confirm = store.request_subscription(
-        email="gone@example.com", name="Spam Link", new_id="web-9", timezone="UTC"
+        email="gone@example.com", name=person_name("Spam Link"), new_id="web-9", timezone="UTC"
     )
     assert confirm is False
     assert store.subscriber_by_email("gone@example.com") is None

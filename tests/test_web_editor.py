@@ -498,7 +498,7 @@ def test_view_as_subscriber_shows_exactly_the_message_the_worker_sends(
     text_part = theirs.get_body(("plain",))
     assert html_part is not None and text_part is not None
     assert frame.text == html_part.get_content()
-    assert subscriber.name in frame.text
+    assert f"Hi {subscriber.given_name}," in frame.text
     first_lines = text_part.get_content().splitlines()[:5]
     for line in first_lines:
         if line.strip():

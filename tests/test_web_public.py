@@ -23,6 +23,7 @@ from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
 from digest.links import make_token
 from digest.models import DeliveryState, Preferences, Subscriber, SubscriberStatus
+from digest.names import person_name
 from digest.render.templates import template_environment
 from digest.schedule.deliverer import Deliverer
 from digest.settings import parse_settings
@@ -236,7 +237,7 @@ async def test_a_tampered_token_or_one_of_another_purpose_is_a_404_and_changes_n
 ) -> None:
     subscriber_id = first_active(context)
     context.store.request_subscription(
-        email="pending@example.com", name="", new_id="web-pending", timezone="UTC"
+        email="pending@example.com", name=person_name(""), new_id="web-pending", timezone="UTC"
     )
     before = context.store.subscribers()
     others = {"confirm", "preferences", "unsubscribe"} - {purpose}
@@ -488,9 +489,9 @@ async def test_the_worker_delivers_the_confirmation_only_to_those_still_pending(
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert link in text and f'href="{link}"' in html
-    # Nothing typed on the form is mailed before the address is confirmed as theirs.
-    assert "Wai Ting" not in text and "Wai Ting" not in html
-    assert message["To"] == "waiting@example.com"
+    # The name typed on the form greets them and addresses the message.
+    assert "Hi Wai," in text and "Hi Wai," in html
+    assert message["To"] == "Wai Ting <waiting@example.com>"
     unsubscribe = (
         f"https://news.example.org/unsubscribe/{token(context, waiting.id, 'unsubscribe')}"
     )

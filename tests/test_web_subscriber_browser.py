@@ -52,7 +52,7 @@ def test_subscribe_confirm_choose_and_unsubscribe_in_chromium(browser: Any, tmp_
             assert Deliverer(ctx).run().states == {"sent": 1}
             [path] = list((tmp_path / "outbox" / "email").glob("*.eml"))
             message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            assert message["To"] == "Browser.Reader@example.com"  # no typed name before confirming
+            assert message["To"] == "Bea Browser <Browser.Reader@example.com>"  # the typed name
             text = message.get_body(("plain",)).get_content()
             link = re.search(rf"{re.escape(base)}/confirm/\S+", text)
             assert link is not None

@@ -26,6 +26,7 @@ from digest.delivery.webhook import WebhookSender, body_of, signed_headers
 from digest.errors import ConfigError
 from digest.events import new_secret
 from digest.models import DeliveryChannel, DeliveryState, Subscriber, SubscriberStatus
+from digest.names import person_name
 from digest.schedule import jobs
 from digest.schedule.deliverer import Deliverer
 from digest.schedule.webhooks import WEBHOOK_RETRY, WebhookDeliverer
@@ -133,7 +134,7 @@ def test_our_signature_is_what_the_standard_webhooks_library_verifies() -> None:
 def test_subscriber_events_reach_the_endpoint_signed(world: ApiWorld, receiver: Receiver) -> None:
     store = world.ctx.store
     pending, _ = store.request_subscription(
-        email="ada@example.org", name="Ada", new_id="web-ada", timezone="UTC"
+        email="ada@example.org", name=person_name("Ada"), new_id="web-ada", timezone="UTC"
     )
     assert pending is not None
     store.confirm_subscriber("web-ada", world.clock())
@@ -150,6 +151,8 @@ def test_subscriber_events_reach_the_endpoint_signed(world: ApiWorld, receiver: 
         "id": "web-ada",
         "email": "ada@example.org",
         "name": "Ada",
+        "given_name": "",
+        "family_name": "",
         "status": "active",
     }
     assert receiver.refused == 0

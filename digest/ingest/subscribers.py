@@ -1,8 +1,10 @@
 """Subscriber list files (CSV or YAML) → Subscribers, with every problem collected.
 
-CSV: a header `id,email,name,status,timezone,weekly,companies,topics,send_hour,format` (only id
-and email are required; companies and topics are `;`-separated); records are `row N` with the
-header as row 1. YAML: `subscribers:` a list of the same fields, records `subscribers[N]`.
+CSV: a header `id,email,name,first_name,last_name,status,timezone,weekly,companies,topics,
+send_hour,format` (only id and email are required; companies and topics are `;`-separated);
+records are `row N` with the header as row 1. YAML: `subscribers:` a list of the same fields,
+records `subscribers[N]`. A `name` without `first_name`/`last_name` is split into them only where
+that is unambiguous (`digest.names`).
 
 `write_subscribers` writes the same formats (`digest subscribers export`), so an export reads back
 as the subscribers it came from. A CSV cell that a spreadsheet would run as a formula (starting
@@ -34,11 +36,14 @@ from digest.ingest.checks import (
 from digest.ingest.documents import decode, load_yaml
 from digest.ingest.fields import Check, Fields, Loc, Record
 from digest.models import Preferences, Subscriber, SubscriberStatus
+from digest.names import person_name
 
 COLUMNS = (
     "id",
     "email",
     "name",
+    "first_name",
+    "last_name",
     "status",
     "timezone",
     "weekly",
@@ -128,7 +133,11 @@ def subscriber_from(data: Record, loc: Loc, problems: list[Problem]) -> Subscrib
     f = Fields(data, loc, problems, noun="subscriber", known=COLUMNS)
     subscriber_id = f.text("id")
     email = f.text("email", check=email_problem)
-    name = f.text("name", required=False) or ""
+    name = person_name(
+        f.text("name", required=False) or "",
+        given=f.text("first_name", required=False) or "",
+        family=f.text("last_name", required=False) or "",
+    )
     status = f.text("status", required=False, check=_one_of(STATUSES, "status")) or "active"
     timezone = f.text("timezone", required=False, check=timezone_problem) or "UTC"
     weekly = f.flag("weekly", default=True)
@@ -150,8 +159,9 @@ def subscriber_from(data: Record, loc: Loc, problems: list[Problem]) -> Subscrib
     return Subscriber(
         id=subscriber_id,
         email=normal_email(email),
-        # A name ends up in a To: header; a line break there would inject headers.
-        name=" ".join(" ".join(name.splitlines()).split()),
+        name=name.name,  # on one line: a line break in a To: header would inject headers
+        given_name=name.given,
+        family_name=name.family,
         status=SubscriberStatus(status),
         timezone=timezone,
         preferences=preferences,
@@ -281,6 +291,8 @@ def subscriber_record(subscriber: Subscriber) -> dict[str, object]:
         "id": subscriber.id,
         "email": subscriber.email,
         "name": subscriber.name,
+        "first_name": subscriber.given_name,
+        "last_name": subscriber.family_name,
         "status": subscriber.status.value,
         "timezone": subscriber.timezone,
         "weekly": preferences.weekly,

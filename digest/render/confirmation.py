@@ -12,6 +12,7 @@ import jinja2
 
 from digest.models import EmailFormat
 from digest.render.email import EmailParts, compile_mjml
+from digest.render.headers import header_text
 from digest.settings import SiteSettings
 
 
@@ -20,6 +21,7 @@ def confirmation_parts(
     site: SiteSettings,
     *,
     email: str,
+    given_name: str,
     confirm_url: str,
     unsubscribe_url: str,
     email_format: EmailFormat,
@@ -28,6 +30,7 @@ def confirmation_parts(
         "site": site,
         "subject": f"Confirm your subscription to {site.name}",
         "email": email,
+        "greeting": greeting(given_name),
         "confirm_url": confirm_url,
         "unsubscribe_url": unsubscribe_url,
         "sender_address": parseaddr(site.from_address)[1],
@@ -38,3 +41,9 @@ def confirmation_parts(
         source = env.get_template("email/confirm.mjml.j2").render(context)
         html = compile_mjml(source)
     return EmailParts(subject=context["subject"], text=text, html=html)
+
+
+def greeting(given_name: str) -> str:
+    """ "Hi Anna," with the given name; a neutral "Hello," without one."""
+    name = header_text(given_name)
+    return f"Hi {name}," if name else "Hello,"

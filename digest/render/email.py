@@ -43,12 +43,13 @@ _TEXT_WIDTH = 72
 @dataclass(frozen=True, slots=True)
 class Recipient:
     email: str
-    name: str
+    name: str  # as the To: header addresses them
     format: EmailFormat  # "html" | "text"
     followed: tuple[str, ...]  # names of the companies they follow (may be empty)
     preferences_url: str
     unsubscribe_url: str
     archive_url: str  # "view in browser"
+    given_name: str = ""  # what the greeting calls them; empty: a neutral greeting
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class Slots:
     and MJML compilation leave it as it is, in text and in href attributes alike.
     """
 
-    name: str
+    name: str  # the greeting's: their given name, or "there" ("Hi there,") when not known
     archive_url: str
     preferences_url: str
     unsubscribe_url: str
@@ -239,7 +240,7 @@ def recipient_values(recipient: Recipient, *, site_name: str) -> dict[str, str]:
         else f"You receive this digest as a subscriber of {site_name}."
     )
     return {
-        "name": _one_line(recipient.name) or "there",
+        "name": _one_line(recipient.given_name) or "there",
         "archive_url": recipient.archive_url.strip(),
         "preferences_url": recipient.preferences_url.strip(),
         "unsubscribe_url": recipient.unsubscribe_url.strip(),

@@ -66,6 +66,7 @@ def confirmation_message(
         ctx.env,
         site,
         email=subscriber.email,
+        given_name=subscriber.given_name,
         confirm_url=confirm_url(site, subscriber.id),
         unsubscribe_url=leave,
         email_format=subscriber.preferences.format,
@@ -75,7 +76,7 @@ def confirmation_message(
         parts,
         key=row.idempotency_key,
         message_id=identifier,
-        to_name="",  # a name typed on the form is not theirs until they confirm
+        to_name=subscriber.name,
         to_address=subscriber.email,
         unsubscribe_url=leave,
         date=now,

@@ -67,6 +67,7 @@ def recipient_for(
     return Recipient(
         email=subscriber.email,
         name=subscriber.name,
+        given_name=subscriber.given_name,
         format=subscriber.preferences.format,
         followed=tuple(
             companies[slug].name for slug in subscriber.preferences.companies if slug in companies

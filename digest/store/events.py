@@ -83,6 +83,8 @@ def subscriber_event(event_type: str, subscriber: Subscriber) -> Event:
             "id": subscriber.id,
             "email": subscriber.email,
             "name": subscriber.name,
+            "given_name": subscriber.given_name,
+            "family_name": subscriber.family_name,
             "status": subscriber.status.value,
         },
     )

@@ -98,6 +98,8 @@ def subscriber_row(subscriber: Subscriber, now: datetime) -> dict[str, Any]:
         "email": subscriber.email,
         "email_key": email_key(subscriber.email),
         "name": subscriber.name,
+        "given_name": subscriber.given_name,
+        "family_name": subscriber.family_name,
         "status": SubscriberStatus(subscriber.status).value,
         "timezone": subscriber.timezone,
         "preferences": codec.preferences_to_dict(subscriber.preferences),
@@ -114,4 +116,6 @@ def subscriber_from_row(row: Row[Any]) -> Subscriber:
         status=SubscriberStatus(row.status),
         timezone=row.timezone,
         preferences=codec.preferences_from_dict(row.preferences),
+        given_name=row.given_name,
+        family_name=row.family_name,
     )

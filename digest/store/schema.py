@@ -137,7 +137,10 @@ subscribers = Table(
     Column("email", String, nullable=False),
     # The lower-cased address: two spellings of one address are one subscriber.
     Column("email_key", String, nullable=False, unique=True),
-    Column("name", String, nullable=False),
+    Column("name", String, nullable=False),  # as addressed in the To: header
+    # The parts of the name, when known ("" otherwise): greetings use the given name.
+    Column("given_name", String, nullable=False, server_default=""),
+    Column("family_name", String, nullable=False, server_default=""),
     Column("status", String(16), nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("preferences", JSONDocument, nullable=False),

@@ -52,6 +52,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
+from digest.names import PersonName
 from digest.store import audit, cards, codec, events, feed_sources, schema, subscriptions
 from digest.store.engine import (
     create_engine_for,
@@ -599,7 +600,7 @@ class Store:
         return subscriptions.subscriber_by_email(self.engine, email)
 
     def request_subscription(
-        self, *, email: str, name: str, new_id: str, timezone: str
+        self, *, email: str, name: PersonName, new_id: str, timezone: str
     ) -> tuple[Subscriber | None, bool]:
         return subscriptions.request_subscription(
             self.engine, email=email, name=name, new_id=new_id, timezone=timezone

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from digest.errors import InputError, Problem
 from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
+from digest.names import PersonName
 from digest.store import codec, engagement, events, schema
 from digest.store.engine import dialect_insert, write_transaction
 from digest.store.rows import email_hash, email_key, subscriber_from_row, subscriber_row
@@ -46,7 +47,7 @@ def subscriber_by_email(engine: Engine, email: str) -> Subscriber | None:
 
 
 def request_subscription(
-    engine: Engine, *, email: str, name: str, new_id: str, timezone: str
+    engine: Engine, *, email: str, name: PersonName, new_id: str, timezone: str
 ) -> tuple[Subscriber | None, bool]:
     """A sign-up from the web form: (the subscriber, whether a confirmation should be sent).
 
@@ -67,9 +68,11 @@ def request_subscription(
             subscriber = Subscriber(
                 id=new_id,
                 email=email,
-                name=name,
+                name=name.name,
                 status=SubscriberStatus.PENDING,
                 timezone=timezone,
+                given_name=name.given,
+                family_name=name.family,
             )
             connection.execute(table.insert().values(subscriber_row(subscriber, schema.utcnow())))
             events.emit(connection, events.subscriber_event("subscriber.created", subscriber))
@@ -216,6 +219,8 @@ def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None
         "id": row.id,
         "email": row.email,
         "name": row.name,
+        "given_name": row.given_name,
+        "family_name": row.family_name,
         "status": row.status,
         "timezone": row.timezone,
         "preferences": dict(row.preferences),

@@ -250,6 +250,8 @@ class SubscriberOut(Answer):
     id: str
     email: str
     name: str
+    given_name: str = Field(description="what greetings use; empty when not known")
+    family_name: str
     status: SubscriberStatus
     timezone: str
     preferences: PreferencesOut
@@ -261,6 +263,8 @@ class SubscriberOut(Answer):
             id=subscriber.id,
             email=subscriber.email,
             name=subscriber.name,
+            given_name=subscriber.given_name,
+            family_name=subscriber.family_name,
             status=subscriber.status,
             timezone=subscriber.timezone,
             preferences=PreferencesOut(
@@ -275,7 +279,9 @@ class SubscriberOut(Answer):
 
 class SubscriberCreate(Request):
     email: str
-    name: str = ""
+    name: str = Field("", description="split into given and family name only if unambiguous")
+    given_name: str = ""
+    family_name: str = ""
     timezone: str | None = Field(None, description="IANA name (default: the site's)")
     preferences: PreferencesIn | None = None
     confirmed: bool = Field(

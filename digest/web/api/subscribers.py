@@ -12,6 +12,7 @@ from digest.errors import InputError, Problem
 from digest.ingest.fields import Loc
 from digest.ingest.subscribers import subscriber_from, subscriber_record
 from digest.models import Subscriber, SubscriberStatus
+from digest.names import PersonName
 from digest.schedule.confirmations import plan_confirmation
 from digest.store import audit
 from digest.store.events import emit as emit_event
@@ -68,6 +69,8 @@ def create_subscriber(call: Call) -> Answer:
             "id": f"api-{secrets.token_hex(8)}",
             "email": body.email,
             "name": body.name,
+            "first_name": body.given_name,
+            "last_name": body.family_name,
             "status": (SubscriberStatus.ACTIVE if body.confirmed else SubscriberStatus.PENDING),
             "timezone": body.timezone or ctx.settings.site.timezone,
             **_preference_fields(body.preferences),
@@ -87,7 +90,10 @@ def create_subscriber(call: Call) -> Answer:
         subscriber, planned = wanted, False
     else:
         found, needs_confirmation = ctx.store.request_subscription(
-            email=wanted.email, name=wanted.name, new_id=wanted.id, timezone=wanted.timezone
+            email=wanted.email,
+            name=PersonName(wanted.name, wanted.given_name, wanted.family_name),
+            new_id=wanted.id,
+            timezone=wanted.timezone,
         )
         if found is None or found.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
             message = (

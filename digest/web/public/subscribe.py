@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from digest.ingest.checks import email_problem, normal_email
 from digest.models import SubscriberStatus
+from digest.names import person_name
 from digest.schedule.confirmations import plan_confirmation
 from digest.web.pages import context_of, page
 from digest.web.public.forms import (
@@ -67,7 +68,7 @@ def subscribe(request: Request, form: FormData) -> Response:
     ctx = context_of(request)
     subscriber, needs_confirmation = ctx.store.request_subscription(
         email=normal_email(email),
-        name=name,
+        name=person_name(name),
         # Random, never derived from the address: the links of someone forgotten stay dead.
         new_id=f"web-{secrets.token_hex(8)}",
         timezone=ctx.settings.site.timezone,
