@@ -41,7 +41,7 @@ from digest.render.social import PLATFORMS
 from digest.render.templates import date_range
 from digest.schedule import jobs, leader, scheduler
 from digest.schedule.deliverer import deliver_due, pending, social_rules
-from digest.schedule.ingest import IngestReport, describe, ingest_sources
+from digest.schedule.ingest import IngestReport, describe, followable, ingest_sources
 from digest.schedule.status import digest_statuses
 from digest.settings import Secret, Settings, load_settings
 
@@ -691,7 +691,8 @@ def demo(ctx: Context, out: Path) -> int:
     if not ctx.store.subscribers():
         # Only into a fresh store: on a later run, people may have unsubscribed or changed
         # their preferences through the web app, and the sample list must not undo that.
-        ctx.store.save_subscribers(read_subscribers(str(DATA / "sample-subscribers.csv")))
+        sample = read_subscribers(str(DATA / "sample-subscribers.csv"), followable(ctx))
+        ctx.store.save_subscribers(sample)
     week = jobs.latest_week(ctx)
     assert week is not None  # the sample has items
     digests = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]

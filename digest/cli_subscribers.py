@@ -33,6 +33,7 @@ from digest.ingest.subscribers import (
 )
 from digest.models import Subscriber, SubscriberStatus
 from digest.schedule.confirmations import plan_confirmation
+from digest.schedule.ingest import followable
 
 
 def add_subscriber_commands(
@@ -94,7 +95,7 @@ def add_subscriber_commands(
 
 
 def run_import(ctx: Context, args: argparse.Namespace) -> int:
-    counts = ctx.store.save_subscribers(read_subscriber_files(args.paths))
+    counts = ctx.store.save_subscribers(read_subscriber_files(args.paths, followable(ctx)))
     print(f"subscribers: {counts.inserted} new, {counts.updated} updated")
     return 0
 
@@ -145,7 +146,7 @@ def run_add(ctx: Context, args: argparse.Namespace) -> int:
         "format": args.format,
     }
     problems: list[Problem] = []
-    subscriber = subscriber_from(record, Loc("command line", args.email), problems)
+    subscriber = subscriber_from(record, Loc("command line", args.email), problems, followable(ctx))
     if subscriber is None or problems:
         raise InputError(problems)
     if ctx.store.subscriber(subscriber.id) is not None:

@@ -517,6 +517,11 @@ def test_a_confirmed_subscriber_needs_the_import_scope(client: TestClient, world
         ({"email": "a@example.org", "preferences": {"format": "pdf"}}, "preferences.format", ""),
         ({"email": "a@example.org", "preferences": {"weekly": "yes"}}, "preferences.weekly", ""),
         ({"email": "a@example.org", "colour": "red"}, "colour", "unknown field"),
+        (
+            {"email": "a@example.org", "preferences": {"companies": ["opnai"]}},
+            "companies[0]",
+            'unknown company "opnai"; did you mean "openai"?',
+        ),
         ({}, "email", "missing"),
     ],
 )

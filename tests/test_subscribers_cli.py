@@ -13,6 +13,7 @@ from digest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "subscribers" / "sample.csv"
+ITEMS = REPO / "digest" / "data" / "sample.yaml"
 
 
 class Cli:
@@ -35,7 +36,53 @@ class Cli:
 
 @pytest.fixture
 def run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
-    return Cli(tmp_path, capsys)
+    """A store holding the sample's companies and topics, which subscribers may follow."""
+    cli = Cli(tmp_path, capsys)
+    assert cli("ingest", str(ITEMS))[0] == 0
+    return cli
+
+
+def test_a_misspelt_company_or_topic_is_refused_with_a_suggestion(run: Cli, tmp_path: Path) -> None:
+    code, _, err = run("subscribers", "add", "x@example.com", "--companies", "nvidia;opnai")
+    assert code == 2
+    assert 'companies[1]: unknown company "opnai"; did you mean "openai"?' in err
+    listed = tmp_path / "list.csv"
+    listed.write_text(
+        "id,email,companies,topics\n"
+        "a1,a@example.com,openai,Geopolitics\n"
+        "a2,b@example.com,,Chipz\n"
+        "a3,c@example.com,,Saftey & Policy\n",
+        encoding="utf-8",
+    )
+    code, _, err = run("subscribers", "import", str(listed))
+    assert code == 2
+    assert err.splitlines() == [
+        f'{listed}:row 3: topics[0]: unknown topic "Chipz"; check the spelling, or declare it '
+        "under digests.topics in settings.yaml",
+        f'{listed}:row 4: topics[0]: unknown topic "Saftey & Policy"; '
+        'did you mean "Safety & Policy"?',
+    ]
+    with run.store() as store:
+        assert store.subscribers() == []
+
+
+def test_a_topic_declared_in_the_settings_may_be_followed(run: Cli, tmp_path: Path) -> None:
+    settings = Path(run.settings)
+    settings.write_text(
+        settings.read_text().replace("    declared:\n", "    declared:\n      - Chipz\n", 1)
+    )
+    code, _, err = run("subscribers", "add", "x@example.com", "--topics", "Chipz")
+    assert code == 0, err
+
+
+def test_before_any_ingest_nothing_can_be_followed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = Cli(tmp_path, capsys)(
+        "subscribers", "add", "x@example.com", "--companies", "openai"
+    )
+    assert code == 2
+    assert 'unknown company "openai"; no company is stored yet: run digest ingest' in err
 
 
 def test_import_list_and_export(run: Cli, tmp_path: Path) -> None:

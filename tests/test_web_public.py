@@ -316,8 +316,8 @@ async def test_preferences_are_validated_and_nothing_is_saved_when_one_field_is_
     assert page.headers["referrer-policy"] == "no-referrer"
     bad = {
         "weekly": "on",
-        "companies": ["mistral-ai", "no-such-company"],
-        "topics": ["Not A Topic"],
+        "companies": ["mistral-ai", "opnai"],
+        "topics": ["Geopolitcs"],
         "format": "pdf",
         "timezone": "Europe/Pariss",
         "send_hour": "24",
@@ -325,8 +325,8 @@ async def test_preferences_are_validated_and_nothing_is_saved_when_one_field_is_
     refused = await client.post(link, data=bad)
     assert refused.status_code == 400
     for problem in (
-        "unknown companies: no-such-company",
-        "unknown topics: Not A Topic",
+        "unknown company &#34;opnai&#34;; did you mean &#34;openai&#34;?",
+        "unknown topic &#34;Geopolitcs&#34;; did you mean &#34;Geopolitics&#34;?",
         "choose HTML or plain text",
         "did you mean &#34;Europe/Paris&#34;?",
         "choose an hour from 0 to 23",

@@ -17,7 +17,8 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -61,17 +62,56 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _FORMULA_STARTS = ("=", "+", "-", "@")
 
 
-def read_subscribers(path: str | Path) -> tuple[Subscriber, ...]:
+@dataclass(frozen=True, slots=True)
+class Followable:
+    """What a subscriber can follow: the stored companies' slugs and the controlled list of
+    topics (the store's and those declared in settings.yaml)."""
+
+    companies: frozenset[str]
+    topics: frozenset[str]
+
+    @classmethod
+    def of(cls, companies: Collection[str], topics: Collection[str]) -> Followable:
+        return cls(frozenset(companies), frozenset(topics))
+
+    def company_problem(self, slug: str) -> str | None:
+        if slug in self.companies:
+            return None
+        if not self.companies:
+            return f"unknown company {quoted(slug)}; no company is stored yet: run digest ingest"
+        return f"unknown company {quoted(slug)}; " + _hint(slug, self.companies, "check the slug")
+
+    def topic_problem(self, topic: str) -> str | None:
+        if topic in self.topics:
+            return None
+        unknown = f"unknown topic {quoted(topic)}; "
+        declare = "declare it under digests.topics in settings.yaml"
+        if not self.topics:
+            return unknown + f"no topic is known yet: run digest ingest, or {declare}"
+        return unknown + _hint(topic, self.topics, f"check the spelling, or {declare}")
+
+
+def _hint(word: str, choices: Collection[str], otherwise: str) -> str:
+    guess = suggest(word, choices)
+    return f"did you mean {quoted(guess)}?" if guess else otherwise
+
+
+def read_subscribers(
+    path: str | Path, followable: Followable | None = None
+) -> tuple[Subscriber, ...]:
     """Read a subscriber list; raise InputError listing every problem in it."""
-    return read_subscriber_files([path])
+    return read_subscriber_files([path], followable)
 
 
-def read_subscriber_files(paths: Iterable[str | Path]) -> tuple[Subscriber, ...]:
+def read_subscriber_files(
+    paths: Iterable[str | Path], followable: Followable | None = None
+) -> tuple[Subscriber, ...]:
     """Read lists as one: every problem of every file, and an id or address given twice even
-    in two files; raise InputError listing them all."""
+    in two files; raise InputError listing them all. With `followable`, a company or topic
+    that is not on it is a problem too (without, only their form is checked)."""
     problems: list[Problem] = []
     rows = [row for path in paths for row in _records_of(path, problems)]
-    subscribers = subscribers_from(rows, problems)
+    subscribers = subscribers_from(rows, problems, followable)
     if problems:
         raise InputError(problems)
     return subscribers
@@ -98,14 +138,14 @@ def _records_of(path: str | Path, problems: list[Problem]) -> list[tuple[Loc, Re
 
 
 def subscribers_from(
-    rows: list[tuple[Loc, Record]], problems: list[Problem]
+    rows: list[tuple[Loc, Record]], problems: list[Problem], followable: Followable | None = None
 ) -> tuple[Subscriber, ...]:
     """Validate parsed rows; duplicates of an id or (case-insensitively) an email are problems."""
     subscribers: list[Subscriber] = []
     first_id: dict[str, Loc] = {}
     first_email: dict[str, Loc] = {}
     for loc, data in rows:
-        subscriber = subscriber_from(data, loc, problems)
+        subscriber = subscriber_from(data, loc, problems, followable)
         if subscriber is None:
             continue
         earlier = first_id.setdefault(subscriber.id, loc)
@@ -128,7 +168,9 @@ def _at(earlier: Loc, loc: Loc) -> str:
     return earlier.record if earlier.where == loc.where else str(earlier)
 
 
-def subscriber_from(data: Record, loc: Loc, problems: list[Problem]) -> Subscriber | None:
+def subscriber_from(
+    data: Record, loc: Loc, problems: list[Problem], followable: Followable | None = None
+) -> Subscriber | None:
     before = len(problems)
     f = Fields(data, loc, problems, noun="subscriber", known=COLUMNS)
     subscriber_id = f.text("id")
@@ -141,8 +183,8 @@ def subscriber_from(data: Record, loc: Loc, problems: list[Problem]) -> Subscrib
     status = f.text("status", required=False, check=_one_of(STATUSES, "status")) or "active"
     timezone = f.text("timezone", required=False, check=timezone_problem) or "UTC"
     weekly = f.flag("weekly", default=True)
-    companies = f.text_list("companies", check=slug_problem)
-    topics = f.text_list("topics")
+    companies = f.text_list("companies", check=_company_check(followable))
+    topics = f.text_list("topics", check=followable.topic_problem if followable else None)
     send_hour = f.whole("send_hour", 0, 23, default=8)
     email_format = f.text("format", required=False, check=_one_of(FORMATS, "format")) or "html"
     if len(problems) > before:
@@ -166,6 +208,13 @@ def subscriber_from(data: Record, loc: Loc, problems: list[Problem]) -> Subscrib
         timezone=timezone,
         preferences=preferences,
     )
+
+
+def _company_check(followable: Followable | None) -> Check:
+    """A followed company's slug: well formed, then (with `followable`) one that exists."""
+    if followable is None:
+        return slug_problem
+    return lambda slug: slug_problem(slug) or followable.company_problem(slug)
 
 
 def _one_of(choices: tuple[str, ...], what: str) -> Check:

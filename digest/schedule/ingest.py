@@ -17,6 +17,7 @@ from digest.context import Context
 from digest.errors import InputError, Problem, ServiceError
 from digest.ingest import Checked, TopicRules, check_loaded, check_sources
 from digest.ingest.fetch import Loaded, NotModified, Unreachable, Validators, fetch, new_client
+from digest.ingest.subscribers import Followable
 from digest.store import BatchCounts, Counts
 
 # Problems of a failing feed written to the log; the rest are counted.
@@ -25,10 +26,18 @@ _LOGGED_PROBLEMS = 20
 log = logging.getLogger("digest")
 
 
-def topic_rules(ctx: Context) -> TopicRules:
+def controlled_topics(ctx: Context) -> dict[str, str | None]:
     """The controlled list of topics: the store's, plus those declared in settings.yaml."""
-    declared = ctx.settings.digests.topics
-    return TopicRules(frozenset(declared.controlled(ctx.store.topics())), declared.strict)
+    return ctx.settings.digests.topics.controlled(ctx.store.topics())
+
+
+def topic_rules(ctx: Context) -> TopicRules:
+    return TopicRules(frozenset(controlled_topics(ctx)), ctx.settings.digests.topics.strict)
+
+
+def followable(ctx: Context) -> Followable:
+    """What subscribers may follow: the stored companies and the controlled topics."""
+    return Followable.of(ctx.store.company_slugs(), controlled_topics(ctx))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from digest.ingest.subscribers import subscriber_from, subscriber_record
 from digest.models import Subscriber, SubscriberStatus
 from digest.names import PersonName
 from digest.schedule.confirmations import plan_confirmation
+from digest.schedule.ingest import followable
 from digest.store import audit
 from digest.store.events import emit as emit_event
 from digest.store.events import subscriber_event, subscriber_subject
@@ -30,10 +31,11 @@ EMAIL = {"email": "the subscriber's address (any case)"}
 IMPORT_SCOPE = "subscribers:import"
 
 
-def _checked(record: dict[str, Any]) -> Subscriber:
-    """The subscriber a record makes, by the rules of a subscriber list's row, or 422."""
+def _checked(call: Call, record: dict[str, Any]) -> Subscriber:
+    """The subscriber a record makes, by the rules of a subscriber list's row (companies and
+    topics that exist included), or 422."""
     problems: list[Problem] = []
-    subscriber = subscriber_from(record, Loc("", "body"), problems)
+    subscriber = subscriber_from(record, Loc("", "body"), problems, followable(call.ctx))
     if subscriber is None or problems:
         raise invalid(problems)
     return subscriber
@@ -64,6 +66,7 @@ def create_subscriber(call: Call) -> Answer:
         )
         raise ApiError(403, "missing_scope", message)
     wanted = _checked(
+        call,
         {
             # Random, never derived from the address: the links of someone forgotten stay dead.
             "id": f"api-{secrets.token_hex(8)}",
@@ -74,7 +77,7 @@ def create_subscriber(call: Call) -> Answer:
             "status": (SubscriberStatus.ACTIVE if body.confirmed else SubscriberStatus.PENDING),
             "timezone": body.timezone or ctx.settings.site.timezone,
             **_preference_fields(body.preferences),
-        }
+        },
     )
     existing = ctx.store.subscriber_by_email(wanted.email)
     if body.confirmed:
@@ -132,11 +135,12 @@ def update_subscriber(call: Call) -> Answer:
     subscriber = _found(call)
     before = subscriber_record(subscriber)
     changed = _checked(
+        call,
         {
             **before,
             **({"timezone": body.timezone} if body.timezone is not None else {}),
             **_preference_fields(body.preferences),
-        }
+        },
     )
     updated = call.ctx.store.update_preferences(
         subscriber.id, changed.preferences, changed.timezone

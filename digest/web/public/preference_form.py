@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
 from digest.ingest.checks import timezone_problem
+from digest.ingest.subscribers import Followable
 from digest.models import Preferences
 
 
@@ -17,23 +17,21 @@ class PreferenceChoice:
     timezone: str
 
 
-def read_preferences(
-    form: FormData, *, companies: Collection[str], topics: Collection[str]
-) -> PreferenceChoice | dict[str, str]:
+def read_preferences(form: FormData, followable: Followable) -> PreferenceChoice | dict[str, str]:
     """The choice, or {field: problem} for every bad field (nothing is saved then).
 
-    `companies` and `topics` are what may be chosen: the form's checkboxes offer only those, so
-    anything else came from a stale page or a hand-made request.
+    A company or topic must be one that exists (`followable`), as at import: a choice kept from
+    an old import, a stale page or a hand-made request is named, with a suggestion.
     """
     problems: dict[str, str] = {}
     chosen_companies = _texts(form, "companies")
-    unknown = [slug for slug in chosen_companies if slug not in companies]
+    unknown = [p for p in map(followable.company_problem, chosen_companies) if p]
     if unknown:
-        problems["companies"] = f"unknown companies: {', '.join(unknown)}; reload the page"
+        problems["companies"] = "; ".join(unknown)
     chosen_topics = _texts(form, "topics")
-    unknown = [topic for topic in chosen_topics if topic not in topics]
+    unknown = [p for p in map(followable.topic_problem, chosen_topics) if p]
     if unknown:
-        problems["topics"] = f"unknown topics: {', '.join(unknown)}; reload the page"
+        problems["topics"] = "; ".join(unknown)
     email_format = _text(form, "format")
     if email_format not in ("html", "text"):
         problems["format"] = "choose HTML or plain text"

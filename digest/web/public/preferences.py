@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from digest.models import Subscriber
+from digest.schedule.ingest import controlled_topics, followable
 from digest.web.pages import context_of, page, path_for, redirect_to
 from digest.web.public.forms import (
     FORGOTTEN,
@@ -29,12 +30,13 @@ _ZONES = sorted(available_timezones() - {"localtime"})
 
 
 def _choices(request: Request, subscriber: Subscriber) -> tuple[dict[str, str], list[str]]:
-    """Companies (slug: name) and topics on offer; what they chose before stays on offer."""
-    store = context_of(request).store
-    companies = {slug: company.name for slug, company in store.companies().items()}
+    """Companies (slug: name) and topics on offer: those that exist, and what they chose
+    before (a choice that no longer exists shows, so that saving it says so)."""
+    ctx = context_of(request)
+    companies = {slug: company.name for slug, company in ctx.store.companies().items()}
     for slug in subscriber.preferences.companies:
         companies.setdefault(slug, slug)
-    topics = sorted({*store.topics(), *subscriber.preferences.topics})
+    topics = sorted({*controlled_topics(ctx), *subscriber.preferences.topics})
     return companies, topics
 
 
@@ -91,8 +93,7 @@ def preferences_page(request: Request) -> Response:
 
 def save_preferences(request: Request, form: FormData) -> Response:
     subscriber = token_subscriber(request, "preferences")
-    companies, topics = _choices(request, subscriber)
-    choice = read_preferences(form, companies=companies, topics=topics)
+    choice = read_preferences(form, followable(context_of(request)))
     if isinstance(choice, dict):
         return _form(request, subscriber, status_code=400, problems=choice, chosen=form)
     store = context_of(request).store
