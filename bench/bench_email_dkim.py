@@ -62,11 +62,11 @@ def with_keys(ctx: Context, pems: dict[str, bytes], kinds: tuple[str, ...]) -> C
 def build_all(ctx: Context, key: str, people: list[Subscriber]) -> Callable[[], int]:
     builder = MessageBuilder(ctx)
     now = ctx.clock()
-    builder.variant_for(key, people[0])  # compiled (and framed) once, before the clock starts
+    builder.variant_for(key, people[0], now)  # compiled (and framed) once, before the clock starts
 
     def run() -> int:
         for person in people:
-            variant = builder.variant_for(key, person)
+            variant = builder.variant_for(key, person, now)
             assert variant is not None
             builder.personal_message(f"{key}/email/{person.id}", person, variant, now)
         return len(people)
@@ -100,7 +100,7 @@ def main() -> None:
         sample = people[: args.naive]
         messages = []
         for person in sample:
-            variant = builder.variant_for(digest.key, person)
+            variant = builder.variant_for(digest.key, person, now)
             assert variant is not None
             messages.append(builder.personal_message(person.id, person, variant, now).data)
 

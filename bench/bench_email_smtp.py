@@ -132,7 +132,7 @@ def main() -> None:
             distinct = min(2000, len(people))
             built = []
             for person in people[:distinct]:
-                variant = builder.variant_for(digest.key, person)
+                variant = builder.variant_for(digest.key, person, now)
                 assert variant is not None
                 key = f"{digest.key}/email/{person.id}"
                 built.append(builder.personal_message(key, person, variant, now))

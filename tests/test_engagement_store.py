@@ -179,18 +179,6 @@ def test_a_batch_the_store_cannot_take_stays_for_the_next_flush(tmp_path: Path) 
     broken.dispose()
 
 
-def test_raw_events_are_purged_after_the_retention_and_the_counts_stay(store: Store) -> None:
-    clock = Clock(SENT + timedelta(hours=1))
-    recorder = recorder_for(store, clock)
-    hit(recorder, "item:a", "s1")
-    recorder.flush(everything=True)
-    clock.advance(29 * 86400)
-    assert recorder.purge() == 0
-    clock.advance(2 * 86400)
-    assert recorder.purge() == 1
-    assert totals(store) == {("item:a", "click", "reader"): 1}
-
-
 def test_forget_erases_a_subscribers_events_and_reader_rows(store: Store) -> None:
     store.save_subscribers(
         [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from digests_for_tests import (
     weekly_digest,
 )
 
+from digest.engagement.tokens import LinkSigner, TrackedLinks
 from digest.models import Digest
 from digest.render import email as email_module
 from digest.render.confirmation import confirmation_parts
@@ -41,9 +43,10 @@ from digest.render.email import (
     archive_url,
 )
 from digest.render.templates import date_range, dots, http_url, template_environment
-from digest.settings import SiteSettings
+from digest.settings import SiteSettings, TrackingSettings
 
 GOLDEN = Path(__file__).parent / "golden"
+SENT = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 TOKEN_LIKE = re.compile(r"__[0-9a-f]{32}_")
 
 ANA = Recipient(
@@ -153,8 +156,14 @@ def test_personalising_fifty_recipients_compiles_mjml_once(
     assert all(f"Hi Reader {n}," in (parts.html or "") for n, parts in enumerate(emails))
 
 
+def tracked(digest: Digest, **tracking: Any) -> TrackedLinks:
+    settings = TrackingSettings(weekly=True, company=True, **tracking)
+    return TrackedLinks.for_digest(SITE, settings, digest.key, now=SENT)
+
+
 def test_placeholders_survive_mjml_in_text_and_href(renderer: EmailRenderer) -> None:
-    compiled = renderer.compile(company_digest())
+    digest = company_digest()
+    compiled = renderer.compile(digest, links=tracked(digest, per_subscriber=True))
     every_slot = {field.name for field in dataclasses.fields(Slots)}
     assert set(compiled.html_template.slots) == every_slot
     assert set(compiled.text_template.slots) == every_slot
@@ -461,3 +470,89 @@ def test_a_file_added_to_the_override_folder_replaces_a_cached_packaged_one(
     overridden = env.get_template("social/item.txt.j2")
     assert overridden.filename == str(tmp_path / "social" / "item.txt.j2")
     assert overridden.render(url="https://example.com/") == "override https://example.com/"
+
+
+# Tracked links --------------------------------------------------------------------------------
+
+TRACKED = re.compile(r"https://news\.example\.org/r/([A-Za-z0-9_.-]+)(?:/([A-Za-z0-9_.-]+))?")
+
+
+def tracked_targets(text: str) -> dict[str, str]:
+    """{link name: target} of every tracked link in `text` (each checked genuine)."""
+    signer = LinkSigner.for_site(SITE)
+    found = {}
+    for token, _ in TRACKED.findall(text):
+        link = signer.read_link(token)
+        assert link is not None, token
+        found[link.name] = link.target
+    return found
+
+
+def test_tracked_links_go_through_the_redirect_to_their_own_targets(
+    renderer: EmailRenderer,
+) -> None:
+    """Headline (and its image), connections, company profile: in the HTML and the text part."""
+    digest = company_digest()
+    parts = renderer.compile(digest, links=tracked(digest)).personalise(ANA)
+    assert parts.html is not None
+    entry = digest.entries[0]
+    company = digest.company
+    assert company is not None and entry.connections and entry.item.image_url
+    expected = {
+        f"item:{entry.item.id}": entry.item.url,
+        f"profile:{company.slug}": company.profile_url,
+        **{
+            f"connection:{c.item.id}": c.item.url
+            for c in entry.connections
+            if http_url(c.item.url) != "#" and not c.is_entry  # the entry itself: not linked
+        },
+    }
+    assert len(expected) > 3  # the headline, the profile and connections
+    for part in (parts.html, parts.text):
+        targets = tracked_targets(part)
+        assert {name: targets.get(name) for name in expected} == expected
+        for url in expected.values():  # no link goes straight to its target any more
+            assert f'href="{url}"' not in part and f"\n{url}\n" not in part
+        assert "javascript:" not in "".join(targets.values())  # inert links stay inert
+    # The image links like the headline: one token, two hrefs.
+    assert len(set(TRACKED.findall(parts.html))) < parts.html.count(
+        'href="https://news.example.org/r/'
+    )
+    # The reader's own links (preferences, unsubscribe) are never tracked.
+    assert f'href="{ANA.unsubscribe_url}"' in parts.html
+    assert "/o/" not in parts.html  # no pixel unless tracking.opens
+
+
+def test_the_web_version_and_untracked_kinds_link_straight_to_the_targets(
+    renderer: EmailRenderer,
+) -> None:
+    digest = weekly_digest()
+    for html in (
+        renderer.compile(digest).personalise(ANA).html,
+        renderer.compile(digest, public=True, links=tracked(digest)).personalise(ANA).html,
+    ):
+        assert html is not None
+        assert "/r/" not in html and "/o/" not in html
+        assert f'href="{digest.entries[0].item.url}"' in html
+
+
+def test_per_subscriber_links_carry_each_readers_token_and_the_pixel(
+    renderer: EmailRenderer,
+) -> None:
+    digest = weekly_digest()
+    compiled = renderer.compile(digest, links=tracked(digest, per_subscriber=True, opens=True))
+    signer = LinkSigner.for_site(SITE)
+    for subscriber_id in ("s0001", "s0002"):
+        token = signer.reader_token(digest.key, subscriber_id, int(SENT.timestamp()))
+        parts = compiled.personalise(dataclasses.replace(ANA, reader=token))
+        assert parts.html is not None
+        for part in (parts.html, parts.text):
+            readers = {reader for _, reader in TRACKED.findall(part)}
+            assert readers == {token}
+        reader = signer.read_reader(token, digest.key)
+        assert reader is not None and reader.subscriber_id == subscriber_id
+        pixel = re.search(
+            r'<img src="https://news\.example\.org/o/([^"/]+)/([^"]+)\.gif"', parts.html
+        )
+        assert pixel is not None and pixel.group(2) == token
+        assert "/o/" not in parts.text

@@ -12,14 +12,25 @@ import pytest
 from digests_for_tests import GENERATED_AT, PARIS, SITE, weekly_digest
 from message_builders import MESSAGE_ID, fast, recipient, slow
 
+from digest.engagement.tokens import LinkSigner, TrackedLinks
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
 from digest.render.message import MessageFrame, personal_values, seven_bit
 from digest.render.templates import template_environment
+from digest.settings import TrackingSettings
 
 
 @pytest.fixture(scope="module")
 def compiled() -> CompiledEmail:
     return EmailRenderer(template_environment(None), SITE).compile(weekly_digest())
+
+
+@pytest.fixture(scope="module")
+def tracked() -> CompiledEmail:
+    """With per-subscriber tracked links and the open pixel: a reader slot in every link."""
+    digest = weekly_digest()
+    tracking = TrackingSettings(weekly=True, per_subscriber=True, opens=True)
+    links = TrackedLinks.for_digest(SITE, tracking, digest.key, now=GENERATED_AT)
+    return EmailRenderer(template_environment(None), SITE).compile(digest, links=links)
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -73,6 +84,17 @@ def test_fast_and_general_paths_deliver_the_same_message(
     assert quick_parts[0] == general_parts[0]  # the text part, exactly
     if len(quick_parts) == 2:
         assert same_html(quick_parts[1][1], general_parts[1][1])
+
+
+def test_per_subscriber_tracked_links_take_the_fast_path_unchanged(tracked: CompiledEmail) -> None:
+    token = LinkSigner.for_site(SITE).reader_token("weekly:2026-W48", "s0001", 1_800_000_000)
+    who = recipient(reader=token)
+    quick, general = bodies(parse(fast(tracked, who))), bodies(parse(slow(tracked, who)))
+    assert quick[0] == general[0]
+    assert same_html(quick[1][1], general[1][1])
+    links = quick[0][1].count("https://news.example.org/r/")
+    assert links >= 3 and quick[0][1].count(f"/{token}") == links
+    assert quick[1][1].count(f"/{token}") > links  # every link, and the pixel
 
 
 def test_fast_message_lines_are_crlf_and_under_the_smtp_limit(compiled: CompiledEmail) -> None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 import yaml
+from sqlalchemy import select
 
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
@@ -22,7 +23,8 @@ from digest.schedule import jobs, scheduler
 from digest.schedule.deliverer import deliver_due
 from digest.schedule.status import delivery_counts
 from digest.settings import CronSchedule, parse_settings
-from digest.store import Store
+from digest.store import Store, schema
+from digest.store.engagement import Event, link_counts, write_events
 
 REPO = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
@@ -217,3 +219,21 @@ def test_schedule_once_prints_a_missed_run_instead_of_nothing_was_due(
     assert "weekly: missed the run of Mon 2026-11-30 07:00 CET for 2026-W48" in out
     assert "company: missed the run of Mon 2026-11-30 08:00 CET" in out
     assert "nothing was due" not in out
+
+
+def test_the_scheduler_purges_raw_engagement_events_past_their_retention(
+    context: Context,
+) -> None:
+    """`tracking.raw_days` (30): older raw events go at each run, the counts stay."""
+    now = datetime(2026, 12, 30, 12, 0, tzinfo=PARIS)
+    events = [
+        Event(now - timedelta(days=days), "weekly:2026-W48", "email", "item:a", "click",
+              "reader", "", f"reader-{days}")
+        for days in (31, 29)
+    ]  # fmt: skip
+    write_events(context.store.engine, events)
+    scheduler.run_due(context, now)
+    with context.store.engine.connect() as connection:
+        left = connection.scalars(select(schema.engagement_events.c.reader_key)).all()
+    assert left == ["reader-29"]
+    assert [c.count for c in link_counts(context.store.engine, "weekly:2026-W48")] == [2]

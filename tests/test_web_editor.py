@@ -4,6 +4,7 @@ templates that reload and explain their errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import os
@@ -33,7 +34,7 @@ from digest.models import DeliveryState
 from digest.render.templates import template_environment
 from digest.schedule.deliverer import deliver_due
 from digest.schedule.status import delivery_counts
-from digest.settings import Settings, parse_settings
+from digest.settings import Settings, TrackingSettings, parse_settings
 from digest.store import Store, schema
 from digest.store.accounts import Role, create_account
 from digest.store.audit import entries_for
@@ -471,10 +472,17 @@ def test_an_unknown_digest_is_a_404(client: Client) -> None:
 # View as subscriber --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "tracking",
+    [TrackingSettings(), TrackingSettings(weekly=True, per_subscriber=True, opens=True)],
+    ids=["untracked", "tracked-per-subscriber"],
+)
 def test_view_as_subscriber_shows_exactly_the_message_the_worker_sends(
-    client: Client, context: Context, tmp_path: Path
+    client: Client, context: Context, tmp_path: Path, tracking: TrackingSettings
 ) -> None:
     from digest.schedule import jobs
+
+    context.settings = dataclasses.replace(context.settings, tracking=tracking)
 
     week = jobs.latest_week(context)
     assert week is not None
@@ -499,6 +507,7 @@ def test_view_as_subscriber_shows_exactly_the_message_the_worker_sends(
     assert html_part is not None and text_part is not None
     assert frame.text == html_part.get_content()
     assert f"Hi {subscriber.given_name}," in frame.text
+    assert ("/r/" in frame.text) is tracking.weekly
     first_lines = text_part.get_content().splitlines()[:5]
     for line in first_lines:
         if line.strip():

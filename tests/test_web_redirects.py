@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,19 +17,24 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from starlette.applications import Starlette
 
 from digest.context import Context
 from digest.engagement import LinkSigner, TrackedLinks
+from digest.ingest import read_sources, read_subscribers
 from digest.links import make_token
 from digest.render.templates import template_environment
+from digest.schedule import jobs
+from digest.schedule.deliverer import deliver_due
 from digest.settings import parse_settings
-from digest.store import Store
+from digest.store import Store, schema
 from digest.store.engagement import link_counts
 from digest.web.app import create_app
 from digest.web.public.redirects import PIXEL
 
 REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "digest" / "data"
 SENT = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
 LATER = SENT + timedelta(hours=3)
 DIGEST = "weekly:2026-W48"
@@ -242,3 +250,65 @@ async def test_hits_are_written_by_the_background_task_and_on_shutdown(context: 
         assert (await client.get(path_of(url), headers=BROWSER)).status_code == 302
     assert app.state.recorder.pending == 0  # and what was left, as it stopped
     assert sum(count.count for count in link_counts(context.store.engine, DIGEST)) == 3
+
+
+# A real send: the delivered emails' links ---------------------------------------------------------
+
+TRACKED_URL = re.compile(r"https://[^/\s]+/r/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+
+
+@pytest.fixture
+def sending(tmp_path: Path, database_url: str) -> Iterator[Context]:
+    """The sample week and subscribers, weekly links tracked per subscriber, the file adapter."""
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    raw["tracking"].update(weekly=True, per_subscriber=True, opens=True)
+    raw["email"]["options"]["directory"] = str(tmp_path / "outbox" / "email")
+    settings = parse_settings(raw, where="settings.yaml", root=tmp_path)
+    store = Store.open(database_url)
+    store.write_batch(read_sources([str(DATA / "sample.yaml")]))
+    store.save_subscribers(read_subscribers(DATA / "sample-subscribers.csv"))
+    clock = Clock()
+    clock.now = SENT
+    yield Context(settings=settings, store=store, env=template_environment(), clock=clock)
+    store.close()
+
+
+@pytest.mark.anyio
+async def test_a_delivered_emails_links_are_tracked_and_delete_me_erases_the_clicks(
+    sending: Context, tmp_path: Path
+) -> None:
+    """Every link of the email is a /r/ link naming its reader; a click on one reaches the item
+    and is counted for that subscriber, whose "delete me" then erases it (both backends)."""
+    jobs.plan_email(sending, jobs.compose_weekly(sending, jobs.IsoWeek(2026, 48)))
+    deliver_due(sending)
+    sent = email.message_from_bytes(
+        sorted((tmp_path / "outbox" / "email").glob("*.eml"))[0].read_bytes(),
+        policy=email.policy.default,
+    )
+    subscriber = next(s for s in sending.store.subscribers() if s.email in str(sent["To"]))
+    text = sent.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = sent.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    clicks = TRACKED_URL.findall(text)
+    assert clicks and set(TRACKED_URL.findall(html)) >= set(clicks)
+    assert "/o/" in html  # the pixel
+    signer = LinkSigner.for_site(sending.settings.site)
+    token, reader = path_of(clicks[0]).removeprefix("/r/").split("/")
+    link, who = signer.read_link(token), signer.read_reader(reader, "weekly:2026-W48")
+    assert link is not None and who is not None and who.subscriber_id == subscriber.id
+
+    sending.clock.now = SENT + timedelta(hours=2)  # type: ignore[attr-defined]
+    app = create_app(sending)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        response = await client.get(path_of(clicks[0]), headers=BROWSER)
+        assert response.status_code == 302 and response.headers["location"] == link.target
+        assert counted(app, link=link.name, verdict="reader") == 1
+        data = sending.store.subscriber_data(subscriber.id)
+        assert data is not None and [e["link"] for e in data["engagement"]] == [link.name]
+        secret = sending.settings.site.secret_key.reveal()
+        delete = f"/preferences/{make_token(secret, subscriber.id, 'preferences')}/delete"
+        assert (await client.post(delete)).status_code == 200
+    with sending.store.engine.connect() as connection:
+        for table in (schema.engagement_events, schema.engagement_readers):
+            assert subscriber.id not in connection.scalars(select(table.c.subscriber_id)).all()
+    assert counted(app, link=link.name, verdict="reader") == 1  # the counts name nobody

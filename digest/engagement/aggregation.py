@@ -7,7 +7,8 @@ background task (`run`, started by the web app) calls `flush` every `tracking.fl
 hits held at least `burst_seconds` (so that every hit near them has arrived) go through the burst
 rule, with the recently written ones as context, and are written in one transaction
 (store/engagement.write_events: one executemany per table). A batch that cannot be written stays
-in the buffer for the next flush; raw events older than `raw_days` are purged hourly.
+in the buffer for the next flush. Raw events older than `raw_days` are the scheduler's to purge
+(schedule/jobs.purge_engagement, hourly), whether or not a web app is running.
 
 The reader of a hit is a keyed hash, never an address: of the subscriber with
 `tracking.per_subscriber`; otherwise of the client's address, browser, the day and the digest, so
@@ -40,7 +41,7 @@ from digest.engagement.rules import (
 )
 from digest.engagement.tokens import EMAIL_CHANNEL, Link, Reader
 from digest.settings import SiteSettings, TrackingSettings
-from digest.store.engagement import Event, purge_events, write_events
+from digest.store.engagement import Event, write_events
 
 log = logging.getLogger("digest")
 
@@ -49,7 +50,6 @@ Clock = Callable[[], datetime]
 # Hits held at most, should the store be unreachable for long: beyond it, new ones are dropped
 # (and the drop logged) rather than growing the web app's memory without end.
 MAX_PENDING = 200_000
-PURGE_EVERY = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -86,7 +86,6 @@ class HitRecorder:
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._dropped = 0
-        self._purged_at: datetime | None = None
 
     def record(
         self,
@@ -198,16 +197,9 @@ class HitRecorder:
             )
         return events
 
-    def purge(self) -> int:
-        """Delete raw events older than `tracking.raw_days`; how many."""
-        self._purged_at = self.clock()
-        return purge_events(self.engine, self._purged_at - timedelta(days=self.tracking.raw_days))
-
     def _background_flush(self, everything: bool = False) -> None:
         try:
             self.flush(everything=everything)
-            if self._purged_at is None or self.clock() - self._purged_at >= PURGE_EVERY:
-                self.purge()
         except DBAPIError as error:
             log.error("engagement: could not write hits to the store (kept for later): %s", error)
 

@@ -21,7 +21,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import quote
@@ -194,6 +194,8 @@ class TrackedLinks:
     issued: int
     expires: int | None = None
     reader: str = ""
+    per_subscriber: bool = False  # each message's links carry its reader (tracking setting)
+    opens: bool = False  # the email carries the open pixel (tracking setting)
     _made: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -218,7 +220,13 @@ class TrackedLinks:
             issued=int(now.timestamp()),
             expires=expires,
             reader=reader,
+            per_subscriber=tracking.per_subscriber,
+            opens=tracking.opens,
         )
+
+    def for_reader(self, reader: str) -> TrackedLinks:
+        """The same links with `reader` (a token, or a slot's placeholder) in each."""
+        return replace(self, reader=reader)
 
     def _token(self, kind: Kind, name: str, target: str) -> str:
         link = Link(kind, self.digest_key, self.channel, name, target, self.issued, self.expires)

@@ -7,6 +7,11 @@ a join: no Jinja, no MJML, per subscriber.
 
 The placeholders carry a random token made fresh for each compile, and the compile refuses a token
 that already occurs in the digest's text, so untrusted content can never forge a slot.
+
+With tracked links (`compile(…, links=…)`, engagement/tokens.py), each link the templates write
+through `link(url, name)` goes to `/r/{token}` instead, and an open pixel closes the HTML when
+`links.pixel_url` is set. The tokens are the same for every reader of a variant, so they are
+compiled into the literals; per-subscriber tracking adds one slot, `reader`, to each of them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from email.utils import parseaddr
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import mjml
@@ -30,6 +35,9 @@ from digest.render.links import Campaign, LinkWriter
 from digest.render.markdown import note_html, note_text
 from digest.render.templates import date_range
 from digest.settings import CampaignSettings, SiteSettings
+
+if TYPE_CHECKING:  # render only calls it: the engagement package imports the store
+    from digest.engagement.tokens import TrackedLinks
 
 # Gmail clips an HTML part over about 102 KB; warn a little before it.
 GMAIL_CLIP_BYTES = 102_000
@@ -50,6 +58,7 @@ class Recipient:
     unsubscribe_url: str
     archive_url: str  # "view in browser"
     given_name: str = ""  # what the greeting calls them; empty: a neutral greeting
+    reader: str = ""  # their reader token, in each tracked link (tracking.per_subscriber)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,7 @@ class Slots:
     preferences_url: str
     unsubscribe_url: str
     followed: str  # the whole "You follow: …" sentence, neutral when they follow nobody
+    reader: str  # the reader token of per-subscriber tracked links
 
     @classmethod
     def with_token(cls, token: str) -> Slots:
@@ -144,11 +154,17 @@ class EmailRenderer:
         self.site = site
         self.campaign = campaign or CampaignSettings()  # off unless settings turn it on
 
-    def compile(self, digest: Digest, *, public: bool = False) -> CompiledEmail:
+    def compile(
+        self, digest: Digest, *, public: bool = False, links: TrackedLinks | None = None
+    ) -> CompiledEmail:
         """`public`: the web version (archive, previews), whose footer offers a subscription
-        instead of links to one reader's preferences."""
+        instead of links to one reader's preferences. `links`: the digest's links go through
+        the tracked redirect (never for the web version: nobody's clicks there are a send's)."""
         token = _fresh_token(digest, self.site)
-        context = self.context(digest, Slots.with_token(token), public=public)
+        slot = Slots.with_token(token)
+        if links is not None and links.per_subscriber:
+            links = links.for_reader(slot.reader)
+        context = self.context(digest, slot, public=public, links=None if public else links)
         source = self.env.get_template(f"email/{digest.kind.value}.mjml.j2").render(context)
         compiled_html = compile_mjml(source)
         text = self.env.get_template(f"text/{digest.kind.value}.txt.j2").render(context)
@@ -187,7 +203,14 @@ class EmailRenderer:
         assert html is not None  # the web version is always HTML
         return html
 
-    def context(self, digest: Digest, slot: Slots, *, public: bool = False) -> dict[str, Any]:
+    def context(
+        self,
+        digest: Digest,
+        slot: Slots,
+        *,
+        public: bool = False,
+        links: TrackedLinks | None = None,
+    ) -> dict[str, Any]:
         """What every email template sees; overriding templates may rely on all of it."""
         days = date_range(digest.window_start, digest.window_end, self.site.zone)
         # What the email's links become: the web version (archive, previews) is no email, so
@@ -195,7 +218,8 @@ class EmailRenderer:
         campaign = None if public else Campaign.for_email(self.campaign, digest.key)
         return {
             "digest": digest,
-            "links": LinkWriter(campaign),
+            # Tagged with the email's campaign, then through the tracked redirect if tracked.
+            "links": LinkWriter(campaign, tracked=None if public else links),
             "site": self.site,
             "slot": slot,
             "public": public,
@@ -207,6 +231,7 @@ class EmailRenderer:
             "note_html": note_html(digest.note),
             "note_text": note_text(digest.note),
             "sender_address": parseaddr(self.site.from_address)[1],
+            "pixel_url": links.pixel() if links is not None and links.opens else None,
         }
 
 
@@ -245,6 +270,7 @@ def recipient_values(recipient: Recipient, *, site_name: str) -> dict[str, str]:
         "preferences_url": recipient.preferences_url.strip(),
         "unsubscribe_url": recipient.unsubscribe_url.strip(),
         "followed": sentence,
+        "reader": recipient.reader,
     }
 
 

@@ -11,11 +11,14 @@ everywhere. Only http(s) links are changed: anything else is left for render to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from digest.engagement import TrackedLinks
 from digest.models import NewsItem
 from digest.settings import CampaignSettings
+
+if TYPE_CHECKING:  # render only calls it: the engagement package imports the store
+    from digest.engagement import TrackedLinks
 
 EMAIL_SOURCE = "email"
 

@@ -50,9 +50,11 @@ from digest.render.social import (
     compose_weekly_posts,
 )
 from digest.schedule.cards import store_post_cards, with_pictures
+from digest.schedule.messages import tracked_links
 from digest.settings import Settings, SocialChannelSettings
 from digest.store import edits as store_edits
 from digest.store.codec import content_hash
+from digest.store.engagement import purge_events
 from digest.store.events import Event
 from digest.store.store import ApprovalStatus, DigestSummary
 
@@ -259,7 +261,8 @@ def write_previews(ctx: Context, digests: Iterable[Digest], directory: Path) -> 
     previews = []
     for digest in digests:
         name = digest.key.replace(":", "-")
-        compiled = renderer.compile(digest)  # the subscribers' version: its size is what counts
+        # The subscribers' version (tracked links, if on): its size is what counts.
+        compiled = renderer.compile(digest, links=tracked_links(ctx, digest, ctx.clock()))
         web = renderer.web_version(digest)
         html_path, text_path = directory / f"{name}.html", directory / f"{name}.txt"
         html_path.write_text(web.html or "", encoding="utf-8")
@@ -616,3 +619,23 @@ def weekly_job(ctx: Context) -> DeliveryReport:
 def company_job(ctx: Context) -> DeliveryReport:
     """Monday's per-company digests: every company with news in the week that just ended."""
     return send_digests(ctx, compose_companies(ctx, last_complete_week(ctx)))
+
+
+# Engagement ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    events: int  # raw engagement events deleted
+
+    def words(self, nothing: str = "nothing to purge") -> str:
+        if not self.events:
+            return nothing
+        return f"{self.events} raw engagement {'event' if self.events == 1 else 'events'} purged"
+
+
+def purge_engagement(ctx: Context) -> PurgeReport:
+    """Delete the raw click and open events older than `tracking.raw_days` (the hourly counts,
+    which name nobody, stay): the retention, applied by the scheduler every hour."""
+    before = ctx.clock() - timedelta(days=ctx.settings.tracking.raw_days)
+    return PurgeReport(purge_events(ctx.store.engine, before))

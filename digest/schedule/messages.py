@@ -5,6 +5,11 @@ imports nothing from delivery/. One builder per process keeps each digest's snap
 compiled variant and its message frame, so a send compiles MJML once per variant and builds each
 subscriber's message by joining bytes; a message the frame cannot take (an unusual name or
 address, an HTML line that cannot be folded) is built the slow, general way instead.
+
+With `tracking` on for the digest's kind, a variant is compiled with its tracked links, made as
+it is compiled (the moment its messages go out, for the scanner rules); with
+`tracking.per_subscriber`, each message's reader token fills one more slot. Test-sends and the
+web version are never tracked.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from email.utils import parseaddr
 
 from digest.compose import weekly_variant
 from digest.context import Context
+from digest.engagement.tokens import LinkSigner, TrackedLinks
 from digest.links import archive_url, preferences_url, unsubscribe_url
 from digest.models import Company, Delivery, Digest, DigestKind, Subscriber, SubscriberStatus
 from digest.render.dkim import DkimSigner
@@ -56,11 +62,21 @@ def _cannot_build(address: str, error: Exception) -> CannotBuild:
     )
 
 
+def tracked_links(ctx: Context, digest: Digest, now: datetime) -> TrackedLinks | None:
+    """The tracked links of the digest's emails made `now`, or None when its kind is not
+    tracked (settings `tracking`)."""
+    tracking = ctx.settings.tracking
+    if not tracking.tracks(digest.kind.value):
+        return None
+    return TrackedLinks.for_digest(ctx.settings.site, tracking, digest.key, now=now)
+
+
 def recipient_for(
     ctx: Context,
     subscriber: Subscriber,
     digest_key: str,
     companies: dict[str, Company] | None = None,
+    reader: str = "",
 ) -> Recipient:
     site = ctx.settings.site
     companies = ctx.store.companies() if companies is None else companies
@@ -75,6 +91,7 @@ def recipient_for(
         preferences_url=preferences_url(site, subscriber.id),
         unsubscribe_url=unsubscribe_url(site, subscriber.id),
         archive_url=archive_url(site, digest_key),
+        reader=reader,
     )
 
 
@@ -99,6 +116,7 @@ COMPILED_KEPT = 64  # compiled digests and variants a builder keeps
 class _Variant:
     compiled: CompiledEmail
     frame: MessageFrame | None  # None: this variant's HTML cannot be folded, use the slow path
+    per_subscriber: bool  # its tracked links carry each message's reader token
 
 
 class MessageBuilder:
@@ -108,6 +126,7 @@ class MessageBuilder:
         self.sender = parseaddr(ctx.settings.site.from_address)[1]
         self.id_domain = _id_domain(ctx)  # parsed once: a million messages share it
         self.signer = DkimSigner.from_settings(ctx.settings)  # email.dkim, if set
+        self.link_signer = LinkSigner.for_site(ctx.settings.site)
         self._digests: dict[str, Digest] = {}
         self._variants: dict[tuple[str, tuple[str, ...]], _Variant | None] = {}
         # Each digest (or variant) object compiled once: an editor's page, its size and its
@@ -141,7 +160,7 @@ class MessageBuilder:
             if subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
                 built.append(Skip(f"subscriber {subscriber.status if subscriber else 'forgotten'}"))
                 continue
-            variant = self.variant_for(row.digest_key, subscriber)
+            variant = self.variant_for(row.digest_key, subscriber, now)
             if variant is None:
                 built.append(Skip("nothing in their topics this week"))
                 continue
@@ -180,12 +199,14 @@ class MessageBuilder:
             self._digests[key] = digest
         return self._digests[key]
 
-    def variant_for(self, digest_key: str, subscriber: Subscriber) -> _Variant | None:
+    def variant_for(
+        self, digest_key: str, subscriber: Subscriber, now: datetime
+    ) -> _Variant | None:
         digest = self.digest(digest_key)
         topics = subscriber.preferences.topics if digest.kind is DigestKind.WEEKLY else ()
         key = (digest_key, tuple(sorted(topics)))
         if key not in self._variants:
-            self._variants[key] = self._compile(weekly_variant(digest, topics))
+            self._variants[key] = self._compile(weekly_variant(digest, topics), now)
         return self._variants[key]
 
     def compiled(self, digest: Digest) -> CompiledEmail:
@@ -197,10 +218,14 @@ class MessageBuilder:
             found = self._compiled[id(digest)] = (digest, self.renderer.compile(digest))
         return found[1]
 
-    def _compile(self, variant: Digest) -> _Variant | None:
+    def _compile(self, variant: Digest, now: datetime) -> _Variant | None:
         if not variant.entries:
             return None
-        compiled = self.compiled(variant)
+        links = tracked_links(self.ctx, variant, now)
+        # Tracked links are made as the variant is compiled for its send: never from the cache.
+        compiled = (
+            self.compiled(variant) if links is None else self.renderer.compile(variant, links=links)
+        )
         for warning in compiled.warnings:
             log.warning("%s: %s", variant.key, warning)
         try:
@@ -210,7 +235,7 @@ class MessageBuilder:
         except CannotFold as error:
             log.warning("%s: %s; its messages are built the slow way", variant.key, error)
             frame = None
-        return _Variant(compiled, frame)
+        return _Variant(compiled, frame, links is not None and links.per_subscriber)
 
     @property
     def companies(self) -> dict[str, Company]:
@@ -222,7 +247,11 @@ class MessageBuilder:
         self, key: str, subscriber: Subscriber, variant: _Variant, now: datetime
     ) -> OutgoingEmail:
         site = self.ctx.settings.site
-        recipient = recipient_for(self.ctx, subscriber, variant.compiled.digest_key, self.companies)
+        digest_key = variant.compiled.digest_key
+        reader = ""
+        if variant.per_subscriber:
+            reader = self.link_signer.reader_token(digest_key, subscriber.id, int(now.timestamp()))
+        recipient = recipient_for(self.ctx, subscriber, digest_key, self.companies, reader)
         identifier = _message_id(self.id_domain, key)
         if variant.frame is not None:
             personal = personal_values(recipient, site_name=site.name, message_id=identifier)

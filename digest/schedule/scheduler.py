@@ -5,6 +5,9 @@ its stored next run time, so a run missed during downtime still happens once (co
 within the misfire grace period, and is skipped as stale if not; a changed cron replaces the job;
 a disabled or removed one is deleted. Job rows hold only the job's name: the process that runs
 them supplies the context (settings, store), so no secret is ever pickled into the job table.
+
+Beside the schedules of settings.yaml, the scheduler keeps the store tidy (`upkeep`: the retention
+of raw engagement events, `tracking.raw_days`): hourly in the daemon, and at each `run_due`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
@@ -37,6 +41,7 @@ JOBS: dict[str, Callable[[Context], DeliveryReport | PullReport]] = {
     "ingest": pull_feeds,
 }
 JOB_TABLE = "apscheduler_jobs"
+UPKEEP_CRON = "17 * * * *"  # hourly, off the hour the digests' runs are on
 
 _running: Context | None = None  # the context of the process that runs the scheduler
 
@@ -107,6 +112,12 @@ def reconcile(scheduler: BackgroundScheduler, ctx: Context) -> None:
             next_run_time=trigger.get_next_fire_time(None, ctx.clock()),
         )
         log.info("schedule %s set to %r (%s)", name, schedule.cron, zone.key)
+
+
+def upkeep(ctx: Context) -> None:
+    """The store's housekeeping: raw engagement events past their retention are deleted."""
+    report = jobs.purge_engagement(ctx)
+    log.info("upkeep: %s", report.words())
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +212,7 @@ def run_due(ctx: Context, now: datetime) -> list[DueRun]:
         reconcile(scheduler, ctx)
         catch_up(scheduler, ctx)
         _running = ctx
+        upkeep(ctx)
         for job in scheduler.get_jobs():
             if job.next_run_time is None or job.next_run_time > now:
                 continue
@@ -229,6 +241,18 @@ def run_forever(ctx: Context, stop: threading.Event) -> None:
         catch_up(scheduler, ctx)
         for missed in missed_runs(ctx):
             log.warning("%s", missed.words())
+        upkeep(ctx)
+        # Not a stored job: nothing of it needs to outlive the process.
+        scheduler.add_jobstore(MemoryJobStore(), "upkeep")
+        hourly = CronTrigger.from_crontab(UPKEEP_CRON, timezone=ctx.settings.site.zone)
+        scheduler.add_job(
+            upkeep,
+            hourly,
+            args=[ctx],
+            id="upkeep",
+            jobstore="upkeep",
+            next_run_time=hourly.get_next_fire_time(None, ctx.clock()),
+        )
         scheduler.resume()
         for job in scheduler.get_jobs():
             log.info("next %s run: %s", job.id, job.next_run_time)
