@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from digest.cli import main
 from digest.engagement import HitRecorder, Link
@@ -96,3 +97,28 @@ def test_an_unknown_digest_is_bad_input_with_a_suggestion(
 ) -> None:
     assert main(report(delivered, "weekly:2026-W84")) == 2
     assert 'did you mean "weekly:2026-W48"?' in capsys.readouterr().err
+
+
+@time_machine.travel(datetime(2026, 12, 2, 10, 0, tzinfo=UTC), tick=False)  # W49
+def test_without_a_digest_the_report_covers_the_last_weeks(
+    delivered: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(report(delivered, "--csv", "--table", "digests")) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0][2:] == [
+        "emails delivered",
+        "unique readers (estimated)",
+        "clicks by readers",
+        "clicks by scanners",
+    ]
+    weekly = next(row for row in rows if row[0] == KEY)
+    assert weekly[3:] == ["3", "3", "2"]
+    assert main(report(delivered, "--csv", "--table", "channel_weeks")) == 0
+    weeks = capsys.readouterr().out.splitlines()
+    assert weeks[0] == "week,email" and len(weeks) == 13 and weeks[-1] == "2026-W49,3"
+    assert main(report(delivered)) == 0
+    words = capsys.readouterr().out
+    assert words.startswith("Digests\n") and "Clicks by readers per channel, per week" in words
+    # A digest's table asked of the last weeks says which there are.
+    assert main(report(delivered, "--csv", "--table", "links")) == 2
+    assert "choose one of digests, company_weeks, channel_weeks" in capsys.readouterr().err

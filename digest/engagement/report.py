@@ -26,11 +26,13 @@ from digest.store.engagement import (
     HourCount,
     LinkCount,
     delivered_counts,
+    digest_totals,
     hour_counts,
     link_counts,
     reader_counts,
     readers_by_digest,
 )
+from digest.store.store import DigestSummary
 
 Cell = str | int
 
@@ -131,6 +133,37 @@ class DigestReport:
 
     def tables(self) -> tuple[Table, ...]:
         return (self.summary(), self.links_table(), self.channels_table())
+
+
+def tables_csv(tables: Sequence[Table], only: str | None = None) -> str:
+    """Every table as CSV, each after a "# name" line; `only`: that table alone, plain CSV."""
+    if only is not None:
+        return next(table.csv() for table in tables if table.name == only)
+    return "\n".join(f"# {table.name}\n{table.csv()}" for table in tables)
+
+
+def digests_table(
+    summaries: Sequence[DigestSummary],
+    totals: Mapping[str, tuple[int, int, int]],
+    readers: Mapping[str, Mapping[str, int]],
+) -> Table:
+    """One row per digest, newest first: delivered, unique readers, clicks (store.engagement's
+    digest_totals and reader_counts)."""
+    return Table(
+        "digests",
+        "Digests",
+        ("digest", "title", "emails delivered", READERS, "clicks by readers", "clicks by scanners"),
+        tuple(
+            (
+                summary.key,
+                summary.title,
+                totals.get(summary.key, (0, 0, 0))[0],
+                readers.get(summary.key, {}).get("", 0),
+                *totals.get(summary.key, (0, 0, 0))[1:],
+            )
+            for summary in summaries
+        ),
+    )
 
 
 def link_labels(digest: Digest | None) -> dict[str, str]:
@@ -312,3 +345,30 @@ def read_trends(store: Store, now: datetime, zone: ZoneInfo) -> tuple[Trend, Tre
         company_trend(readers_by_digest(store.engine, "company:"), names, weeks),
         channel_trend(hour_counts(store.engine, since=since), weeks, zone),
     )
+
+
+def read_recent_digests(store: Store, since: datetime) -> Table:
+    """The digests whose window starts from `since` on, with their figures."""
+    summaries = [s for s in store.digest_summaries() if s.window_start >= since]
+    keys = [summary.key for summary in summaries]
+    return digests_table(
+        summaries, digest_totals(store.engine, keys), reader_counts(store.engine, keys)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The last TREND_WEEKS weeks: every digest's figures, and the two trends."""
+
+    digests: Table
+    companies: Trend
+    channels: Trend
+
+    def tables(self) -> tuple[Table, ...]:
+        return (self.digests, self.companies.table(), self.channels.table())
+
+
+def read_overview(store: Store, now: datetime, zone: ZoneInfo) -> Overview:
+    companies, channels = read_trends(store, now, zone)
+    since = companies.weeks[0].window(zone)[0]
+    return Overview(read_recent_digests(store, since), companies, channels)

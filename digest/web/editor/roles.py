@@ -1,9 +1,10 @@
 """Who may do what on the desk: a permission per kind of action, granted to roles by one table.
 
-`marketing` works on posts and nothing of the email (it sees the calendar and a digest's page,
-without any subscriber's message); `editor` curates, views as a subscriber, test-sends, approves
-and holds, and may fix posts too; `admin` may also manage accounts. Every editor route declares
-the one permission it needs (routes.py), so the route × role table is this table.
+`marketing` works on posts and nothing of the email (it sees the calendar, a digest's page
+without any subscriber's message, and the reports); `editor` curates, views as a subscriber,
+test-sends, approves and holds, and may fix posts too; `admin` may also manage accounts. Every
+editor route declares the one permission it needs (routes.py), so the route × role table is this
+table.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ class Permission(StrEnum):
     DECIDE = "decide"  # approve or hold a digest
     TEST_SEND = "test-send"  # send a digest to an address, as a test
     POSTS = "posts"  # edit a post's text, move its slot, skip it, post it now
+    REPORTS = "reports"  # what readers did: counts only, never who
     ACCOUNTS = "accounts"  # add accounts, change roles, disable, end sessions
     SELF = "self"  # one's own password
 
 
 GRANTS: Mapping[Role, frozenset[Permission]] = {
-    Role.MARKETING: frozenset({Permission.VIEW, Permission.POSTS, Permission.SELF}),
+    Role.MARKETING: frozenset(
+        {Permission.VIEW, Permission.POSTS, Permission.REPORTS, Permission.SELF}
+    ),
     Role.EDITOR: frozenset(Permission) - {Permission.ACCOUNTS},
     Role.ADMIN: frozenset(Permission),
 }
@@ -39,6 +43,7 @@ WHAT = {
     Permission.DECIDE: "approve or hold digests",
     Permission.TEST_SEND: "test-send digests",
     Permission.POSTS: "change social posts",
+    Permission.REPORTS: "read the reports",
     Permission.ACCOUNTS: "manage accounts",
     Permission.SELF: "change a password",
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from digest.web.editor import calendar, desk, login, people, posts
+from digest.web.editor import calendar, desk, login, people, posts, reports
 
 # Open to anyone: the login form and logging out (which only ends one's own session).
 OPEN = frozenset({"login", "login_post", "logout"})
@@ -30,6 +30,11 @@ routes = [
     Route("/digest/{key:str}/posts", posts.posts_page, name="posts"),
     Route("/digest/{key:str}/posts/count", posts.count, name="posts_count", methods=["POST"]),
     Route("/digest/{key:str}/posts/change", posts.change, name="posts_change", methods=["POST"]),
+    Route("/reports", reports.reports_page, name="reports"),
+    Route("/reports.csv", reports.reports_csv, name="reports_csv"),
+    # The CSV first: a digest's key matches "{key}.csv" as well.
+    Route("/reports/{key:str}.csv", reports.report_csv, name="report_csv"),
+    Route("/reports/{key:str}", reports.report_page, name="report"),
 ]
 
 # Under /editor, where the session cookie lives (its path).
