@@ -16,12 +16,13 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from email.utils import parseaddr
 from importlib.resources import files
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from digest import __version__, outbox
 from digest.cli_editor import add_editor_commands
@@ -130,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--out", default="out/build", help="folder for the files")
         else:
             command.add_argument("--dry-run", action="store_true", help="plan and report only")
+            command.add_argument(
+                "--now",
+                action="store_true",
+                help="every email due at once, not at each subscriber's local hour",
+            )
         command.set_defaults(handler=handler)
 
     social = commands.add_parser(
@@ -367,7 +373,12 @@ def ingest_into(ctx: Context, sources: Sequence[str]) -> IngestReport:
 def run_build(args: argparse.Namespace) -> int:
     ctx = open_context(args)
     try:
-        previews = jobs.write_previews(ctx, chosen_digests(ctx, args), Path(args.out))
+        digests = chosen_digests(ctx, args)
+        for empty in (digest for digest in digests if not digest.entries):
+            days = date_range(empty.window_start, empty.window_end, ctx.settings.site.zone)
+            print(f"{empty.key}: no news in its week ({days}): nothing written")
+        with_news = [digest for digest in digests if digest.entries]
+        previews = jobs.write_previews(ctx, with_news, Path(args.out))
     finally:
         ctx.close()
     for preview in previews:
@@ -378,20 +389,37 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_send(args: argparse.Namespace) -> int:
     ctx = open_context(args, delivering=True)
+    site_zone = ctx.settings.site.zone
     try:
         for digest in chosen_digests(ctx, args, sending=True):
-            report = jobs.plan_email(ctx, digest, dry_run=args.dry_run)
+            report = jobs.plan_email(ctx, digest, dry_run=args.dry_run, at_once=args.now)
             if report.waiting:
                 print(f"{digest.key}: not planned: {report.waiting}")
                 continue
             verb = "would plan" if args.dry_run else "planned"
             emails = "email" if report.recipients == 1 else "emails"
             print(f"{digest.key}: {verb} {report.recipients} {emails} ({report.new} new)")
+            for reason, number in report.left_out:
+                people = "subscriber" if number == 1 else "subscribers"
+                print(f"  no email for {number} {people}: {reason}")
+            if report.at_once and report.recipients:
+                print("  all due at once (--now), not at each subscriber's local hour")
+            for line in [] if report.at_once else due_lines(report.due_by_hour, site_zone):
+                print(f"  {line}")
         if args.dry_run:
             return 0
         return deliver_with_progress(ctx)
     finally:
         ctx.close()
+
+
+def due_lines(due_by_hour: Iterable[tuple[datetime, int]], zone: ZoneInfo) -> list[str]:
+    """When emails fall due at their subscribers' hours, an hour of the site's clock a line."""
+    lines = []
+    for hour, number in due_by_hour:
+        emails = "email" if number == 1 else "emails"
+        lines.append(f"{hour.astimezone(zone):%a %Y-%m-%d %H:00 %Z}: {number} {emails} due")
+    return lines
 
 
 def run_social(args: argparse.Namespace) -> int:
@@ -699,7 +727,9 @@ def demo(ctx: Context, out: Path) -> int:
     rules = social_rules(ctx)
     rows = []
     for digest in digests:
-        email = jobs.plan_email(ctx, digest)
+        # Every email at once, so the demo's outbox is complete when it ends; the summary says
+        # when each would have been due at its subscriber's hour.
+        email = jobs.plan_email(ctx, digest, at_once=True)
         rows.append((digest, email, jobs.plan_social(ctx, digest, rules=rules)))
     previews = jobs.write_previews(ctx, digests, out / "preview")
     # Every post is written now, each line saying its slot (`scheduled_for`): the demo does not
@@ -726,6 +756,14 @@ def demo(ctx: Context, out: Path) -> int:
         print(f"  {channel}:")
         for each in sorted(timed, key=lambda each: each.at.timestamp() if each.at else 0.0):
             print(f"    {slot_words(each):22} {each.post.digest_key} {each.post.key}")
+    zone = ctx.settings.site.zone
+    due = outbox.by_hour(
+        ((hour, number) for _, email, _ in rows for hour, number in email.due_by_hour), zone
+    )
+    if due:
+        print("\nsent at once; at each subscriber's local hour they would have been due:")
+        for line in due_lines(due, zone):
+            print(f"  {line}")
     print(f"\ndelivered this run: {report.words('nothing (all delivered before)')}")
     print(f"emails:   {out / 'outbox' / 'email'}/*.eml")
     print(f"posts:    {out / 'outbox' / 'social'}/*.jsonl")

@@ -72,7 +72,9 @@ def add_subscriber_commands(
     add.add_argument("--companies", default="", help="company slugs to follow, ;-separated")
     add.add_argument("--topics", default="", help="weekly topics, ;-separated (default: all)")
     add.add_argument("--no-weekly", action="store_true", help="no weekly digest")
-    add.add_argument("--send-hour", type=int, default=8, help="local hour, 0-23 (default 8)")
+    add.add_argument(
+        "--send-hour", type=int, help="local hour, 0-23 (default: the site's, site.send_hour)"
+    )
     add.add_argument(
         "--format", choices=FORMATS, default="html", help="html (with a text part) or text only"
     )

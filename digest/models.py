@@ -75,7 +75,7 @@ class Preferences:
     weekly: bool = True
     companies: tuple[str, ...] = ()  # slugs of the companies followed
     topics: tuple[str, ...] = ()  # empty: every topic
-    send_hour: int = 8  # local hour, 0–23
+    send_hour: int | None = None  # local hour, 0–23; None: the site's (`site.send_hour`)
     format: EmailFormat = "html"
 
 
@@ -85,7 +85,7 @@ class Subscriber:
     email: str
     name: str  # as addressed in the To: header
     status: SubscriberStatus = SubscriberStatus.ACTIVE
-    timezone: str = "UTC"  # IANA name
+    timezone: str = ""  # IANA name; empty: the site's (`site.timezone`)
     preferences: Preferences = field(default_factory=Preferences)
     given_name: str = ""  # what greetings use; empty when not known (see digest/names.py)
     family_name: str = ""
@@ -118,6 +118,9 @@ class Entry:
     read: AmwRead | None
     companies: tuple[Company, ...]  # resolved from item.companies, in the same order
     connections: tuple[Connection, ...] = ()
+    # In one subscriber's weekly: the names of the companies they follow that brought this
+    # entry in (it is outside their topics, or outside the week's top); empty otherwise.
+    followed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,9 @@ class Digest:
     note: str = ""  # the editor's note that opens the email, in Markdown
     subject: str | None = None
     preheader: str | None = None
+    # A weekly's other items of the week about some company, ranked: not in the digest itself,
+    # but each subscriber's weekly adds those about the companies they follow.
+    company_entries: tuple[Entry, ...] = ()
 
     @property
     def entries(self) -> tuple[Entry, ...]:

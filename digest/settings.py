@@ -74,6 +74,9 @@ class SiteSettings:
     list_id: str  # RFC 2919 list id, "weekly.news.example.org"
     secret_key: Secret  # signs the links in emails
     timezone: str = "UTC"
+    # The local hour (0–23) emails go out for subscribers who chose none, in their time zone
+    # (the site's when they chose none either).
+    send_hour: int = 8
     templates: str | None = None  # a folder whose templates override the packaged ones
     unsubscribe_mailto: str | None = None
     # The sender's postal address, in every email's footer (CAN-SPAM); required to send
@@ -92,6 +95,8 @@ class SiteSettings:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(("timezone", f"unknown time zone {self.timezone!r}; use an IANA name"))
+        if not 0 <= self.send_hour <= 23:
+            problems.append(("send_hour", f"{self.send_hour} is not an hour; use 0 to 23"))
         if "\n" in self.from_address or "\r" in self.from_address or "@" not in self.from_address:
             problems.append(("from_address", "write it as 'Name <address@domain>'"))
         if self.postal_address is not None and (

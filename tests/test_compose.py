@@ -8,15 +8,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.compose import (
+    ChangeSet,
     IsoWeek,
     compose_company_digest,
     compose_company_digests,
     compose_weekly_digest,
+    edit_digest,
     rank_items,
     relative_age,
     weekly_variant,
 )
-from digest.models import AmwRead, Company, Entry, NewsItem
+from digest.models import AmwRead, Company, Digest, Entry, NewsItem
 
 PARIS = ZoneInfo("Europe/Paris")
 WEEK = IsoWeek(2026, 48)  # Monday 23 November – Sunday 29 November 2026
@@ -263,3 +265,82 @@ def test_weekly_variant_keeps_only_the_chosen_topics() -> None:
     variant = weekly_variant(digest, ("Geopolitics",))
     assert [e.item.id for e in variant.entries] == ["both"]
     assert weekly_variant(digest, ("Safety & Policy",)).entries == ()
+
+
+def _follow_week() -> list[NewsItem]:
+    """Six items of the week, ranked a > b > … > f by significance; the top 3 go in the digest."""
+    specs = [
+        ("a", ("mistral-ai",), ("Compute Economics",)),
+        ("b", ("deepseek",), ("Geopolitics",)),
+        ("c", ("nvidia",), ("Safety & Policy",)),
+        ("d", ("nvidia", "deepseek"), ("Chips & Hardware",)),
+        ("e", ("mistral-ai",), ("Geopolitics",)),
+        ("f", ("nvidia",), ("Geopolitics",)),
+    ]
+    return [item(i, paris(24), companies, topics) for i, companies, topics in specs]
+
+
+def _followers_digest() -> tuple[list[NewsItem], Digest]:
+    items = _follow_week()
+    reads = {it.id: read(it.id, 3, 5 - index // 2) for index, it in enumerate(items)}
+    return items, compose_weekly_digest(WEEK, PARIS, items, reads, COMPANIES, top=3)
+
+
+def test_the_weekly_keeps_the_rest_of_the_weeks_company_news_for_followers() -> None:
+    _, digest = _followers_digest()
+    assert [e.item.id for e in digest.entries] == ["a", "b", "c"]
+    assert [e.item.id for e in digest.company_entries] == ["d", "e", "f"]
+
+
+def test_a_subscriber_gets_their_topics_and_every_item_about_the_companies_they_follow() -> None:
+    _, digest = _followers_digest()
+    variant = weekly_variant(digest, ("Safety & Policy",), ("nvidia",))
+    marks = {e.item.id: e.followed for e in variant.entries}
+    # c is in their topic; d and f are about NVIDIA, outside the top, ranked as usual.
+    assert marks == {"c": (), "d": ("NVIDIA",), "f": ("NVIDIA",)}
+    assert [(s.title, [e.item.id for e in s.entries]) for s in variant.sections] == [
+        ("Safety & Policy", ["c"]),
+        ("Chips & Hardware", ["d"]),
+        ("Geopolitics", ["f"]),
+    ]
+    assert variant.company_entries == ()
+
+
+def test_following_adds_top_items_outside_their_topics_where_they_are() -> None:
+    _, digest = _followers_digest()
+    variant = weekly_variant(digest, ("Compute Economics",), ("deepseek",))
+    assert [(e.item.id, e.followed) for e in variant.entries] == [
+        ("a", ()),
+        ("b", ("DeepSeek",)),  # in the top, outside their topics: there because they follow it
+        ("d", ("DeepSeek",)),
+    ]
+
+
+def test_with_every_topic_following_adds_only_what_the_top_left_out() -> None:
+    _, digest = _followers_digest()
+    variant = weekly_variant(digest, (), ("mistral-ai", "nvidia"))
+    # Each joins its topic's section after the top's entries there, or opens one at the end.
+    assert [(s.title, [(e.item.id, e.followed) for e in s.entries]) for s in variant.sections] == [
+        ("Compute Economics", [("a", ())]),
+        ("Geopolitics", [("b", ()), ("e", ("Mistral AI",)), ("f", ("NVIDIA",))]),
+        ("Safety & Policy", [("c", ())]),
+        ("Chips & Hardware", [("d", ("NVIDIA",))]),
+    ]
+    # Following nothing, choosing no topic: the digest as it is.
+    assert weekly_variant(digest, (), ()) is digest
+
+
+def test_a_weekly_with_nothing_for_them_has_no_entries() -> None:
+    _, digest = _followers_digest()
+    assert weekly_variant(digest, ("Open Models",), ("mistral-ai",)).entries != ()
+    assert weekly_variant(digest, ("Open Models",), ("sakana-ai",)).entries == ()
+
+
+def test_an_item_the_editor_dropped_reaches_no_follower() -> None:
+    items, digest = _followers_digest()
+    reads = {it.id: read(it.id, 3, 3) for it in items}
+    edited = edit_digest(digest, ChangeSet().drop("d").add("e"), items, reads, COMPANIES)
+    assert [e.item.id for e in edited.digest.entries if e.item.id == "e"] == ["e"]
+    assert [e.item.id for e in edited.digest.company_entries] == ["f"]
+    variant = weekly_variant(edited.digest, ("Safety & Policy",), ("nvidia",))
+    assert [e.item.id for e in variant.entries] == ["c", "f"]

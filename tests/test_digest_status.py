@@ -51,27 +51,37 @@ def test_a_digest_goes_from_draft_to_sent_with_failures_each_stage_in_words(
     emails = planned.counts.count(channel=DeliveryChannel.EMAIL)
     posts = planned.counts.count(channel=DeliveryChannel.SOCIAL)
     assert planned.stage is Stage.PLANNED and emails > 1 and posts > 1
+    # Released at 07:00 Paris: the emails of those whose hour is 7 in Paris' zone (or under way
+    # elsewhere) are due; the rest wait for their subscriber's hour.
+    later = planned.counts.later
+    assert 0 < later < emails + posts
     assert planned.words == (
         f"planned for {emails + posts} deliveries: {emails} emails and {posts} posts; "
-        "no worker has sent any yet"
+        f"no worker has sent any yet; {later} due later, the next at Mon 2026-11-30 08:00 CET"
     )
 
-    # A worker takes three rows: two go, one is refused for good.
+    # A worker takes the two rows due (the emails whose hour is 7 in Madrid and Stockholm): one
+    # goes, one is refused for good.
     rows = outbox.claim(
         sample.engine, owner="w", limit=3, lease=timedelta(minutes=5), now=MONDAY_RUN
     )
     sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p")
     refused = DeliveryResult(DeliveryStatus.REJECTED, response="550 no such user")
-    outcomes = [(rows[0], sent), (rows[1], sent), (rows[2], refused)]
+    assert len(rows) == 2
+    outcomes = [(rows[0], sent), (rows[1], refused)]
     outbox.finish_many(sample.engine, outcomes, owner="w", now=MONDAY_RUN)
     sending = digest_status(monday, digest)
     total = emails + posts
     assert sending.stage is Stage.SENDING
-    assert sending.words == f"sending: 2 of {total} delivered, 1 failed"
+    assert sending.words == (
+        f"sending: 1 of {total} delivered, 1 failed, "
+        f"{later} due later, the next at Mon 2026-11-30 08:00 CET"
+    )
 
-    Deliverer(monday).run()
-    assert digest_status(monday, digest).stage is Stage.SENDING  # posts wait for their slots
-    fortnight = at(ctx, MONDAY_RUN + timedelta(days=14))  # past every channel's last slot
+    Deliverer(monday).run()  # what is due; the rest waits for its hour or its slot
+    waiting = digest_status(monday, digest)
+    assert waiting.stage is Stage.SENDING and 0 < waiting.counts.later <= later
+    fortnight = at(ctx, MONDAY_RUN + timedelta(days=14))  # past every hour and every slot
     Deliverer(fortnight).run()
     done = digest_status(fortnight, digest)
     assert done.stage is Stage.SENT_WITH_FAILURES

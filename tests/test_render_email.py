@@ -30,7 +30,7 @@ from digests_for_tests import (
 )
 
 from digest.engagement.tokens import LinkSigner, TrackedLinks
-from digest.models import Digest
+from digest.models import Digest, Section
 from digest.render import email as email_module
 from digest.render.confirmation import confirmation_parts
 from digest.render.email import (
@@ -455,8 +455,66 @@ def _digest_with_no_entries() -> Digest:
 
 
 def test_empty_digest_still_renders(renderer: EmailRenderer) -> None:
+    # Never sent (planning leaves it out, `digest build` writes nothing), but an editor's
+    # preview of an empty week still renders, and reads as English.
     parts = renderer.compile(_digest_with_no_entries()).personalise(ANA)
-    assert parts.html is not None and "The 0 most significant items" in parts.html
+    assert parts.html is not None and "No news this week." in parts.html
+    assert "The 0" not in parts.text
+
+
+def _with_marks(digest: Digest, followed: int) -> Digest:
+    """The digest with its last `followed` entries brought in by following NVIDIA."""
+    marked = len(digest.entries) - followed
+    sections, seen = [], 0
+    for section in digest.sections:
+        entries = []
+        for entry in section.entries:
+            mark = ("NVIDIA",) if seen >= marked else ()
+            entries.append(dataclasses.replace(entry, followed=mark))
+            seen += 1
+        sections.append(dataclasses.replace(section, entries=tuple(entries)))
+    return dataclasses.replace(digest, sections=tuple(sections))
+
+
+def _first(digest: Digest, count: int) -> Digest:
+    entries = digest.entries[:count]
+    return dataclasses.replace(digest, sections=(Section("Chips", entries),) if entries else ())
+
+
+MANY = ", grouped by topic, each with its AMW Read."
+FOLLOWED = "about the companies you follow"
+INTROS = [
+    # (entries, of them followed, intro)
+    (1, 0, "The most significant item of the week, with its AMW Read."),
+    (3, 0, f"The 3 most significant items of the week{MANY}"),
+    (1, 1, f"This week's item {FOLLOWED}, with its AMW Read."),
+    (2, 2, f"This week's 2 items {FOLLOWED}{MANY}"),
+    (2, 1, f"The most significant item of the week, and 1 more {FOLLOWED}{MANY}"),
+    (4, 2, f"The 2 most significant items of the week, and 2 more {FOLLOWED}{MANY}"),
+]
+
+
+@pytest.mark.parametrize(("count", "followed", "intro"), INTROS)
+def test_the_weekly_intro_reads_naturally_for_one_and_many(
+    renderer: EmailRenderer, count: int, followed: int, intro: str
+) -> None:
+    digest = _with_marks(_first(weekly_digest(), count), followed)
+    parts = renderer.compile(digest).personalise(ANA)
+    assert parts.html is not None
+    assert intro in parts.html.replace("&#39;", "'")
+    assert " ".join(parts.text.split()).count(intro) == 1
+
+
+def test_an_entry_brought_in_by_a_followed_company_says_so(renderer: EmailRenderer) -> None:
+    digest = _with_marks(_first(weekly_digest(), 2), 1)
+    parts = renderer.compile(digest).personalise(ANA)
+    assert parts.html is not None
+    assert parts.html.count("Because you follow NVIDIA") == 1
+    assert parts.text.count("BECAUSE YOU FOLLOW NVIDIA") == 1
+    # The mark heads its entry's title.
+    marked = digest.entries[1].item.title
+    text = parts.text
+    assert text.index("BECAUSE YOU FOLLOW NVIDIA") < text.index(marked)
 
 
 def test_a_file_added_to_the_override_folder_replaces_a_cached_packaged_one(

@@ -409,6 +409,10 @@ def test_a_digest_page_shows_the_email_its_text_headers_size_and_posts(
     assert re.search(r"<th>Subject</th><td>The week in AI", page)
     assert "<th>List-Unsubscribe</th>" in page and "<th>Message-ID</th>" in page
     assert re.search(r"HTML part: \d+\.\d KB \(\d+% of Gmail's 102 KB clipping\)", page)
+    # Not planned yet: when its emails would fall due, were it sent at its time (Monday 07:00).
+    assert "were it sent at its scheduled time" in page
+    hours = re.findall(r"<tr><td>(\w{3} \d\d \w{3} \d\d:00 CET)</td><td>(\d+)</td></tr>", page)
+    assert hours[0][0] == "Mon 30 Nov 07:00 CET" and len(hours) > 5
     # Posts per channel, each with its count against its limit and a copy button.
     for channel in ("x", "mastodon", "bluesky", "linkedin", "threads"):
         assert f'data-channel="{channel}"' in page
@@ -491,8 +495,8 @@ def test_view_as_subscriber_shows_exactly_the_message_the_worker_sends(
     log_in(client)
     page = digest_page(client, subscriber=subscriber.id)
     frame = client.get(f"/editor/digest/{WEEKLY}/email.html", params={"subscriber": subscriber.id})
-    # Now send it for real and compare with the .eml the file adapter wrote.
-    jobs.plan_email(context, jobs.compose_weekly(context, week))
+    # Now send it for real (at once, whatever their hour) and compare with the .eml written.
+    jobs.plan_email(context, jobs.compose_weekly(context, week), at_once=True)
     deliver_due(context)
     sent = [
         email.message_from_bytes(path.read_bytes(), policy=email.policy.default)

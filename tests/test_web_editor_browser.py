@@ -15,6 +15,7 @@ from web_support import ADMIN, ARTIFACTS, Clock, live_server, sample_desk
 
 from digest.models import SubscriberStatus
 from digest.schedule import jobs
+from digest.schedule.deliverer import deliver_due
 from digest.store.store import ApprovalStatus
 from digest.web.app import create_app
 
@@ -135,6 +136,8 @@ def test_an_editor_curates_approves_and_the_delivered_email_is_what_they_saw(
         # Monday's run sends it: the delivered .eml is exactly what the editor saw.
         clock.now = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # 07:00 in Paris
         jobs.weekly_job(ctx)
+        clock.now = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # every subscriber's hour has come
+        deliver_due(ctx)
         sent = [
             email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
             for path in (tmp_path / "outbox" / "email").glob("*.eml")

@@ -42,7 +42,7 @@ def sent_digests(world: ApiWorld) -> list[str]:
     assert week is not None
     digests = [jobs.compose_weekly(world.ctx, week), *jobs.compose_companies(world.ctx, week)[:2]]
     for digest in digests:
-        jobs.plan_email(world.ctx, digest)
+        jobs.plan_email(world.ctx, digest, at_once=True)
     return [digest.key for digest in digests]
 
 

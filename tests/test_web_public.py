@@ -375,7 +375,7 @@ def plan_weekly(ctx: Context) -> None:
 
     week = jobs.latest_week(ctx)
     assert week is not None
-    jobs.plan_email(ctx, jobs.compose_weekly(ctx, week))
+    jobs.plan_email(ctx, jobs.compose_weekly(ctx, week), at_once=True)
 
 
 @pytest.mark.anyio
@@ -559,11 +559,11 @@ async def test_preferences_chosen_on_the_web_decide_what_is_sent(
     assert (await client.post(link, data=chosen)).status_code == 303  # weekly unticked
     week = jobs.latest_week(context)
     assert week is not None
-    jobs.plan_email(context, jobs.compose_weekly(context, week))
+    jobs.plan_email(context, jobs.compose_weekly(context, week), at_once=True)
     weekly_targets = {row["target"] for row in outbox_rows(context)}
     assert weekly_targets and subscriber.id not in weekly_targets
     for digest in jobs.compose_companies(context, week, "mistral-ai"):
-        jobs.plan_email(context, digest)
+        jobs.plan_email(context, digest, at_once=True)
     Deliverer(context).run()
     message = delivered(context)[subscriber.email]
     assert "Mistral AI" in str(message["Subject"])

@@ -222,6 +222,13 @@ def apply_edits(digest: Digest, changes: ChangeSet, added: Mapping[str, Entry]) 
         note=changes.note,
         subject=changes.subject,
         preheader=changes.preheader,
+        # What the editor left out stays out of every subscriber's weekly; what they added is
+        # in the digest itself now.
+        company_entries=tuple(
+            entry
+            for entry in digest.company_entries
+            if entry.item.id not in present and entry.item.id not in dropped
+        ),
     )
     return Edited(edited, tuple(stale))
 

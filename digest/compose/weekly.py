@@ -58,10 +58,12 @@ def compose_weekly_digest(
     *,
     top: int,
 ) -> Digest:
-    """The top `top` items published in `week` (in `zone`), ranked and grouped by topic."""
+    """The top `top` items published in `week` (in `zone`), ranked and grouped by topic; the
+    week's other items about a company wait in `company_entries` for those who follow it."""
     start, end = week.window(zone)
     in_window = [item for item in items if start <= item.published_at < end]
-    ranked = rank_items(in_window, reads)[:top]
+    everything = rank_items(in_window, reads)
+    ranked, others = everything[:top], everything[top:]
     return Digest(
         kind=DigestKind.WEEKLY,
         key=f"weekly:{week}",
@@ -70,6 +72,9 @@ def compose_weekly_digest(
         window_end=end,
         sections=group_by_topic([make_entry(item, reads, companies) for item in ranked]),
         generated_at=digest_date(end),
+        company_entries=tuple(
+            make_entry(item, reads, companies) for item in others if item.companies
+        ),
     )
 
 

@@ -181,15 +181,16 @@ def subscriber_from(
         family=f.text("last_name", required=False) or "",
     )
     status = f.text("status", required=False, check=_one_of(STATUSES, "status")) or "active"
-    timezone = f.text("timezone", required=False, check=timezone_problem) or "UTC"
+    timezone = f.text("timezone", required=False, check=timezone_problem) or ""
     weekly = f.flag("weekly", default=True)
     companies = f.text_list("companies", check=_company_check(followable))
     topics = f.text_list("topics", check=followable.topic_problem if followable else None)
-    send_hour = f.whole("send_hour", 0, 23, default=8)
+    # Absent: none chosen, the site's hour (`site.send_hour`) applies when the email is planned.
+    send_hour = f.whole("send_hour", 0, 23) if data.get("send_hour") is not None else None
     email_format = f.text("format", required=False, check=_one_of(FORMATS, "format")) or "html"
     if len(problems) > before:
         return None
-    assert subscriber_id and email and weekly is not None and send_hour is not None
+    assert subscriber_id and email and weekly is not None
     assert companies is not None and topics is not None
     preferences = Preferences(
         weekly=weekly,
@@ -389,6 +390,8 @@ def write_subscribers(path: str | Path, subscribers: Iterable[Subscriber]) -> in
 
 
 def _cell(value: object) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     text = ";".join(str(part) for part in value) if isinstance(value, list) else str(value)

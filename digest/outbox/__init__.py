@@ -15,10 +15,11 @@ live here and nowhere else.
 """
 
 from digest.outbox.claims import WORKER_DIED, claim, due, release, renew
-from digest.outbox.counts import sent_since, state_counts
+from digest.outbox.counts import due_counts, not_yet_due, sent_since, state_counts
 from digest.outbox.held import held_rows, hold, release_held
+from digest.outbox.hours import DueTimes, by_hour, next_local_hour
 from digest.outbox.keys import email_key, social_key
-from digest.outbox.planning import PLAN_CHUNK, PlannedDelivery, count_unplanned, plan
+from digest.outbox.planning import PLAN_CHUNK, PlannedDelivery, count_unplanned, due_now, plan
 from digest.outbox.posts import note_attempt, postpone, provider_ids, states_of
 from digest.outbox.report import DeliveryReport, OnRow
 from digest.outbox.results import RetryPolicy, UnknownPolicy, finish, finish_many, record
@@ -27,18 +28,24 @@ __all__ = [
     "PLAN_CHUNK",
     "WORKER_DIED",
     "DeliveryReport",
+    "DueTimes",
     "OnRow",
     "PlannedDelivery",
     "RetryPolicy",
     "UnknownPolicy",
+    "by_hour",
     "claim",
     "count_unplanned",
     "due",
+    "due_counts",
+    "due_now",
     "email_key",
     "finish",
     "finish_many",
     "held_rows",
     "hold",
+    "next_local_hour",
+    "not_yet_due",
     "note_attempt",
     "plan",
     "postpone",

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, update
 
 from digest.models import DeliveryChannel, DeliveryState
-from digest.outbox.rows import writing
+from digest.outbox.rows import state_is, writing
 from digest.store import events
 from digest.store.events import Event
 from digest.store.schema import deliveries
@@ -150,3 +150,21 @@ def count_unplanned(engine: Engine, keys: Iterable[str]) -> int:
             query = select(func.count()).where(deliveries.c.idempotency_key.in_(chunk))
             unplanned += len(chunk) - int(connection.scalar(query) or 0)
     return unplanned
+
+
+def due_now(engine: Engine, digest_key: str, channel: DeliveryChannel, now: datetime) -> int:
+    """The digest's planned rows of `channel` that fall due after `now` made due at `now`
+    (`digest send --now`); how many."""
+    columns = deliveries.c
+    statement = (
+        update(deliveries)
+        .where(
+            columns.digest_key == digest_key,
+            columns.channel == channel.value,
+            state_is(DeliveryState.PLANNED),
+            columns.available_at > now,
+        )
+        .values(available_at=now, updated_at=now)
+    )
+    with writing(engine) as connection:
+        return int(connection.execute(statement).rowcount)

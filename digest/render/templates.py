@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from digest.models import Connection, Entry, NewsItem
+from digest.models import Connection, Digest, Entry, NewsItem
 from digest.render.links import LinkWriter, item_link
 from digest.render.marks import country_flag, item_flags, unique_hashtags
 
@@ -110,6 +110,8 @@ def template_environment(override_dir: Path | None = None) -> jinja2.Environment
         company_names=company_names,
         item_link=item_link,
         link=channel_link,
+        followed_line=followed_line,
+        weekly_intro=weekly_intro,
     )
     env.tests["http_url"] = is_http_url
     return env
@@ -137,6 +139,37 @@ def entry_hashtags(entry: Entry) -> str:
 
 def company_names(entry: Entry) -> str:
     return ", ".join(company.name for company in entry.companies)
+
+
+def followed_line(entry: Entry) -> str:
+    """Why an entry is in this subscriber's weekly: "Because you follow NVIDIA and AMD"."""
+    names = list(entry.followed)
+    if not names:
+        return ""
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"Because you follow {listed}"
+
+
+def weekly_intro(digest: Digest) -> str:
+    """The weekly's opening line, for its number of items: the week's top (or the top in the
+    subscriber's topics) and those about the companies they follow."""
+    entries = digest.entries
+    followed = sum(1 for entry in entries if entry.followed)
+    top = len(entries) - followed
+    if not entries:
+        return "No news this week."
+    if top == 1:
+        line = "The most significant item of the week"
+    elif top:
+        line = f"The {top} most significant items of the week"
+    else:
+        line = "This week's item" if followed == 1 else f"This week's {followed} items"
+    if followed:
+        line += f", and {followed} more" if top else ""
+        line += " about the companies you follow"
+    if len(entries) == 1:
+        return f"{line}, with its AMW Read."
+    return f"{line}, grouped by topic, each with its AMW Read."
 
 
 def long_date(value: date | datetime) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,9 +17,11 @@ from apscheduler.triggers.cron import CronTrigger
 
 from digest import outbox
 from digest.compose import (
+    NOTHING_FOR_THEM,
     ChangeSet,
     Edited,
     IsoWeek,
+    Variants,
     compose_company_digest,
     compose_company_digests,
     compose_weekly_digest,
@@ -294,51 +297,112 @@ class PlanReport:
     new: int  # rows added by this call (0 when it was planned before)
     waiting: str | None = None  # why nothing was planned: held, or waiting for approval
     posts: tuple[TimedPost, ...] = ()  # a digest's posts, each with its slot
+    # Emails: how many fall due in each hour of the site's clock (the instant it begins), at
+    # each subscriber's hour after the release; `at_once`: all were planned due at the release.
+    due_by_hour: tuple[tuple[datetime, int], ...] = ()
+    at_once: bool = False
+    # Subscribers it is not sent to though they want it, by why (a weekly with nothing for them).
+    left_out: tuple[tuple[str, int], ...] = ()
 
 
 def email_audience(ctx: Context, digest: Digest) -> list[Subscriber]:
     return list(iter_email_audience(ctx, digest))
 
 
-def iter_email_audience(ctx: Context, digest: Digest) -> Iterator[Subscriber]:
-    """The active subscribers who want this digest, read a page at a time (a million fit)."""
-    active = ctx.store.iter_subscribers([SubscriberStatus.ACTIVE])
-    return (subscriber for subscriber in active if receives(subscriber, digest))
+def iter_email_audience(
+    ctx: Context, digest: Digest, left_out: Counter[str] | None = None
+) -> Iterator[Subscriber]:
+    """The active subscribers who want this digest and for whom it has something (a weekly
+    may have nothing in their topics or about the companies they follow), read a page at a
+    time (a million fit). Those it has nothing for are counted in `left_out`, by why."""
+    variants = Variants(digest)
+    for subscriber in ctx.store.iter_subscribers([SubscriberStatus.ACTIVE]):
+        if not receives(subscriber, digest):
+            continue
+        if digest.entries and not variants.of(subscriber).entries:
+            if left_out is not None:
+                left_out[NOTHING_FOR_THEM] += 1
+            continue
+        yield subscriber
 
 
-def plan_email(ctx: Context, digest: Digest, *, dry_run: bool = False) -> PlanReport:
-    """One row per subscriber who wants this digest; the first snapshot of a digest is the one
-    that is delivered, so a re-run never sends a different version of it."""
+def due_times(ctx: Context, release: datetime) -> outbox.DueTimes:
+    """When each subscriber's email of a digest released at `release` falls due."""
+    site = ctx.settings.site
+    return outbox.DueTimes(release, site.zone, site.send_hour)
+
+
+def forecast_due(
+    ctx: Context, digest: Digest, release: datetime
+) -> tuple[tuple[datetime, int], ...]:
+    """How many of the digest's emails would fall due in each hour of the site's clock, were it
+    released at `release` (the editor's view of a digest not planned yet)."""
+    due = due_times(ctx, release)
+    hours = Counter(
+        due.at(subscriber.timezone, subscriber.preferences.send_hour)
+        for subscriber in iter_email_audience(ctx, digest)
+    )
+    return tuple(outbox.by_hour(hours.items(), ctx.settings.site.zone))
+
+
+def plan_email(
+    ctx: Context, digest: Digest, *, dry_run: bool = False, at_once: bool = False
+) -> PlanReport:
+    """One row per subscriber who wants this digest, due at their local hour after its release
+    (now), or at once with `at_once`; the first snapshot of a digest is the one that is
+    delivered, so a re-run never sends a different version of it."""
     counted = [0]
+    release = ctx.clock()
+    due = due_times(ctx, release)
+    hours: Counter[datetime] = Counter()
+    left_out: Counter[str] = Counter()
 
     def rows() -> Iterator[outbox.PlannedDelivery]:
         # A generator over the streamed audience: a million rows never sit in memory at once.
-        for subscriber in iter_email_audience(ctx, digest):
+        left_out.clear()
+        for subscriber in iter_email_audience(ctx, digest, left_out):
             counted[0] += 1
+            their_hour = due.at(subscriber.timezone, subscriber.preferences.send_hour)
+            hours[their_hour] += 1
             yield outbox.PlannedDelivery(
                 idempotency_key=email_key(digest.key, subscriber.id),
                 digest_key=digest.key,
                 channel=DeliveryChannel.EMAIL,
                 target=subscriber.id,
                 payload={},
+                available_at=release if at_once else their_hour,
             )
 
+    def report(new: int, waiting: str | None = None) -> PlanReport:
+        by_hour = outbox.by_hour(hours.items(), ctx.settings.site.zone)
+        return PlanReport(
+            digest.key,
+            DeliveryChannel.EMAIL,
+            counted[0],
+            new,
+            waiting,
+            due_by_hour=tuple(by_hour),
+            at_once=at_once,
+            left_out=tuple(sorted(left_out.items())),
+        )
+
     if dry_run:
-        # Plan nothing, but say what a real run would: how many, and how many are new.
+        # Plan nothing, but say what a real run would: how many, how many are new, and when.
         keys = (row.idempotency_key for row in rows())
         new = outbox.count_unplanned(ctx.store.engine, keys)
-        waiting = not_released(ctx, digest)
-        return PlanReport(digest.key, DeliveryChannel.EMAIL, counted[0], new, waiting)
+        return report(new, not_released(ctx, digest))
     waiting = not_released(ctx, digest)
     if digest.entries:
         ctx.store.save_digest(digest)  # an empty digest is not worth keeping, nor archiving
     if waiting is not None:
         log.info("%s: no emails planned: %s", digest.key, waiting)
-        recipients = sum(1 for _ in iter_email_audience(ctx, digest))
-        return PlanReport(digest.key, DeliveryChannel.EMAIL, recipients, 0, waiting)
-    new = outbox.plan(ctx.store.engine, rows(), now=ctx.clock(), event=planned_event(ctx, digest))
-    ctx.store.mark_digest_planned(digest.key, ctx.clock())
-    return PlanReport(digest.key, DeliveryChannel.EMAIL, counted[0], new)
+        deque(rows(), maxlen=0)  # counted, and when they would fall due
+        return report(0, waiting)
+    new = outbox.plan(ctx.store.engine, rows(), now=release, event=planned_event(ctx, digest))
+    if at_once:  # rows planned before, still waiting for their hour, go now too
+        outbox.due_now(ctx.store.engine, digest.key, DeliveryChannel.EMAIL, release)
+    ctx.store.mark_digest_planned(digest.key, release)
+    return report(new)
 
 
 def planned_event(ctx: Context, digest: Digest) -> Event:

@@ -22,11 +22,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 
-from digest.compose import weekly_variant
+from digest.compose import NOTHING_FOR_THEM, Variants, variant_signature
 from digest.context import Context
 from digest.engagement.tokens import LinkSigner, TrackedLinks
 from digest.links import archive_url, preferences_url, unsubscribe_url
-from digest.models import Company, Delivery, Digest, DigestKind, Subscriber, SubscriberStatus
+from digest.models import Company, Delivery, Digest, Subscriber, SubscriberStatus
 from digest.render.dkim import DkimSigner
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
 from digest.render.message import (
@@ -128,7 +128,10 @@ class MessageBuilder:
         self.signer = DkimSigner.from_settings(ctx.settings)  # email.dkim, if set
         self.link_signer = LinkSigner.for_site(ctx.settings.site)
         self._digests: dict[str, Digest] = {}
-        self._variants: dict[tuple[str, tuple[str, ...]], _Variant | None] = {}
+        # Per (digest, topics, companies) chosen; per (digest, content); per digest.
+        self._variants: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Variant | None] = {}
+        self._by_content: dict[tuple[str, object], _Variant | None] = {}
+        self._variants_of: dict[str, Variants] = {}
         # Each digest (or variant) object compiled once: an editor's page, its size and its
         # preview share one compile (an entry holds the digest, so its id stays its own).
         self._compiled: dict[int, tuple[Digest, CompiledEmail]] = {}
@@ -162,7 +165,7 @@ class MessageBuilder:
                 continue
             variant = self.variant_for(row.digest_key, subscriber, now)
             if variant is None:
-                built.append(Skip("nothing in their topics this week"))
+                built.append(Skip(NOTHING_FOR_THEM))
                 continue
             try:
                 built.append(self.personal_message(row.idempotency_key, subscriber, variant, now))
@@ -202,11 +205,20 @@ class MessageBuilder:
     def variant_for(
         self, digest_key: str, subscriber: Subscriber, now: datetime
     ) -> _Variant | None:
-        digest = self.digest(digest_key)
-        topics = subscriber.preferences.topics if digest.kind is DigestKind.WEEKLY else ()
-        key = (digest_key, tuple(sorted(topics)))
-        if key not in self._variants:
-            self._variants[key] = self._compile(weekly_variant(digest, topics), now)
+        """The subscriber's variant compiled, or None when it has nothing for them. Cached by
+        what they chose; variants equal in content (`variant_signature`) compile once."""
+        preferences = subscriber.preferences
+        key = (digest_key, preferences.topics, preferences.companies)
+        if key in self._variants:
+            return self._variants[key]
+        variants = self._variants_of.get(digest_key)
+        if variants is None:
+            variants = self._variants_of[digest_key] = Variants(self.digest(digest_key))
+        variant = variants.of(subscriber)
+        content = (digest_key, variant_signature(variant))
+        if content not in self._by_content:
+            self._by_content[content] = self._compile(variant, now)
+        self._variants[key] = self._by_content[content]
         return self._variants[key]
 
     def compiled(self, digest: Digest) -> CompiledEmail:
@@ -291,6 +303,8 @@ class MessageBuilder:
         composed on the fly and not stored yet."""
         self._digests[digest.key] = digest
         self._variants = {key: v for key, v in self._variants.items() if key[0] != digest.key}
+        self._by_content = {k: v for k, v in self._by_content.items() if k[0] != digest.key}
+        self._variants_of.pop(digest.key, None)
 
     def build_test(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
         """A test-send row (payload `{"kind": "test", "address": …}`, and the digest itself

@@ -5,21 +5,23 @@
       └─hold─▶ held             (its time passed, nothing planned, grace over) ─▶ missed
 
 Before any outbox row exists the editors' decision and the schedule tell the stage; once rows
-exist (real recipients only: test-sends are not the digest going out) their states alone do. The
-editor, the archive and the command line all print these words.
+exist (real recipients only: test-sends are not the digest going out) their states alone do, and
+the words say how many are not due yet (waiting for their subscriber's hour) and when the next
+is. The editor, the archive and the command line all print these words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from sqlalchemy import false, func, select
 
 from digest.context import Context
 from digest.models import DeliveryChannel, DeliveryState, Digest, DigestKind
+from digest.outbox import not_yet_due
 from digest.schedule.jobs import release_blocker, scheduled_send_at
 from digest.store.schema import deliveries
 from digest.store.store import ApprovalStatus, DigestSummary
@@ -49,6 +51,10 @@ class DeliveryCounts:
     """A digest's outbox rows for real recipients, by channel and state."""
 
     by_channel: Mapping[DeliveryChannel, Mapping[DeliveryState, int]] = field(default_factory=dict)
+    # Planned rows that fall due later (an email's subscriber's hour, a post's slot), and when
+    # the first of them does.
+    later: int = 0
+    next_due: datetime | None = None
 
     def count(
         self,
@@ -102,6 +108,13 @@ class DeliveryCounts:
         detail = " and ".join(parts)
         return f"{_plural(self.total, 'delivery', 'deliveries')}: {detail}"
 
+    def later_words(self, zone: tzinfo) -> str:
+        """ "25 due later, the next at Tue 2026-12-01 00:00 CET"; empty when none is."""
+        if not self.later or self.next_due is None:
+            return ""
+        first = self.next_due.astimezone(zone)
+        return f"{self.later} due later, the next at {first:%a %Y-%m-%d %H:%M %Z}"
+
 
 @dataclass(frozen=True, slots=True)
 class DigestStatus:
@@ -113,13 +126,18 @@ class DigestStatus:
     approved_by: str | None = None
     approved_at: datetime | None = None
     planned_at: datetime | None = None  # when it was released to its recipients
+    zone: tzinfo = UTC  # the site's, for the times in `words`
 
     @property
     def words(self) -> str:
         """One line for a person: the stage and its figures."""
         counts = self.counts
+        later = counts.later_words(self.zone)
         if self.stage is Stage.PLANNED:
-            return f"planned for {counts.planned_words()}; no worker has sent any yet"
+            if counts.later == counts.total:
+                return f"planned for {counts.planned_words()}; none due yet: {later}"
+            line = f"planned for {counts.planned_words()}; no worker has sent any yet"
+            return f"{line}; {later}" if later else line
         if self.stage is Stage.SENDING:
             line = f"sending: {counts.delivered} of {counts.total} delivered"
             if counts.failed:
@@ -127,6 +145,8 @@ class DigestStatus:
             held = counts.count([DeliveryState.HELD])
             if held:
                 line += f", {held} held for an editor"
+            if later:
+                line += f", {later}"
             return line
         if self.stage is Stage.SENT and not counts.total:
             return "sent to nobody: no subscriber follows it and no channel posts it"
@@ -154,7 +174,8 @@ class DigestStatus:
 
 
 def delivery_counts(ctx: Context, keys: Collection[str]) -> dict[str, DeliveryCounts]:
-    """Each digest's real rows by channel and state, in one query for all the keys."""
+    """Each digest's real rows by channel and state, and those not due yet, in two queries
+    for all the keys."""
     query = (
         select(deliveries.c.digest_key, deliveries.c.channel, deliveries.c.state, func.count())
         .where(deliveries.c.digest_key.in_(list(keys)), deliveries.c.is_test == false())
@@ -165,7 +186,8 @@ def delivery_counts(ctx: Context, keys: Collection[str]) -> dict[str, DeliveryCo
         for key, channel, state, number in connection.execute(query):
             by_state = found.setdefault(key, {}).setdefault(DeliveryChannel(channel), {})
             by_state[DeliveryState(state)] = number
-    return {key: DeliveryCounts(found.get(key, {})) for key in keys}
+    later = not_yet_due(ctx.store.engine, keys, ctx.clock()) if found else {}
+    return {key: DeliveryCounts(found.get(key, {}), *later.get(key, (0, None))) for key in keys}
 
 
 def digest_status(ctx: Context, digest: Digest | DigestSummary) -> DigestStatus:
@@ -203,6 +225,7 @@ def digest_statuses(
             approved_by=approval.approved_by if approval else None,
             approved_at=approval.approved_at if approval else None,
             planned_at=approval.planned_at if approval else None,
+            zone=ctx.settings.site.zone,
         )
     return statuses
 

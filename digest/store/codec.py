@@ -158,12 +158,15 @@ def connection_from_dict(data: Mapping[str, Any]) -> Connection:
 
 
 def entry_to_dict(entry: Entry) -> JsonDict:
-    return {
+    data: JsonDict = {
         "item": item_to_dict(entry.item),
         "read": read_to_dict(entry.read) if entry.read is not None else None,
         "companies": [company_to_dict(company) for company in entry.companies],
         "connections": [connection_to_dict(connection) for connection in entry.connections],
     }
+    if entry.followed:  # a subscriber's variant only: stored digests never have it
+        data["followed"] = list(entry.followed)
+    return data
 
 
 def entry_from_dict(data: Mapping[str, Any]) -> Entry:
@@ -173,6 +176,7 @@ def entry_from_dict(data: Mapping[str, Any]) -> Entry:
         read=read_from_dict(read) if read is not None else None,
         companies=tuple(company_from_dict(company) for company in data["companies"]),
         connections=tuple(connection_from_dict(c) for c in data.get("connections", ())),
+        followed=tuple(data.get("followed", ())),
     )
 
 
@@ -186,7 +190,7 @@ def section_from_dict(data: Mapping[str, Any]) -> Section:
 
 def digest_to_dict(digest: Digest) -> JsonDict:
     """The whole composed digest as a JSON-safe dict (the stored snapshot)."""
-    return {
+    data: JsonDict = {
         "format": DIGEST_FORMAT,
         "kind": digest.kind.value,
         "key": digest.key,
@@ -200,6 +204,9 @@ def digest_to_dict(digest: Digest) -> JsonDict:
         "subject": digest.subject,
         "preheader": digest.preheader,
     }
+    if digest.company_entries:  # absent when empty: the hash of a snapshot stored before holds
+        data["company_entries"] = [entry_to_dict(entry) for entry in digest.company_entries]
+    return data
 
 
 def digest_from_dict(data: Mapping[str, Any]) -> Digest:
@@ -220,6 +227,7 @@ def digest_from_dict(data: Mapping[str, Any]) -> Digest:
         note=data.get("note", ""),
         subject=data.get("subject"),
         preheader=data.get("preheader"),
+        company_entries=tuple(entry_from_dict(e) for e in data.get("company_entries", ())),
     )
 
 
@@ -251,6 +259,10 @@ def preferences_from_dict(data: Mapping[str, Any]) -> Preferences:
         weekly=bool(data.get("weekly", defaults.weekly)),
         companies=tuple(data.get("companies", defaults.companies)),
         topics=tuple(data.get("topics", defaults.topics)),
-        send_hour=int(data.get("send_hour", defaults.send_hour)),
+        send_hour=_hour(data.get("send_hour", defaults.send_hour)),
         format=cast(EmailFormat, email_format),
     )
+
+
+def _hour(value: Any) -> int | None:
+    return None if value is None else int(value)

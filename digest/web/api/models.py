@@ -232,7 +232,7 @@ class PreferencesOut(Answer):
     weekly: bool
     companies: list[str]
     topics: list[str]
-    send_hour: int
+    send_hour: int | None = Field(description="local hour, 0–23; null: the site's default")
     format: Literal["html", "text"]
 
 
@@ -253,7 +253,7 @@ class SubscriberOut(Answer):
     given_name: str = Field(description="what greetings use; empty when not known")
     family_name: str
     status: SubscriberStatus
-    timezone: str
+    timezone: str = Field(description="IANA name; empty: the site's")
     preferences: PreferencesOut
 
     @classmethod

@@ -109,6 +109,7 @@ async def digest_page(request: Request) -> Response:
             "waiting": jobs.not_released(ctx, digest),  # the approved content's hash included
             "editable": not status.is_out,
             "size": previews.size_view(builder, digest),
+            "due": previews.due_view(ctx, digest, status),
             "message": previews.message_view(builder, digest, subscriber_id),
             "posts": previews.post_views(ctx, digest),
             "sections": section_choices(digest),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 
+from digest import outbox
 from digest.compose import StaleEdit, receives
 from digest.context import Context
 from digest.models import Delivery, DeliveryChannel, DeliveryState, Digest, DigestKind
@@ -23,6 +24,7 @@ from digest.render.email import GMAIL_CLIP_BYTES, WARN_HTML_BYTES
 from digest.render.social import SocialPost
 from digest.schedule import jobs
 from digest.schedule.messages import MessageBuilder, Skip
+from digest.schedule.status import DigestStatus
 from digest.web.editor import post_text
 
 PREVIEW_ADDRESS = "reader@example.com"
@@ -222,3 +224,22 @@ def template_problem(error: BaseException) -> TemplateProblem | None:
     return TemplateProblem(
         file=str(Path(innermost.filename)), line=innermost.lineno, message=message
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DueView:
+    """When a digest's emails fall due, by the hour of the site's clock: its rows' times once
+    it is planned, else the times it would get at its scheduled send (or now, if that passed)."""
+
+    hours: tuple[tuple[datetime, int], ...]
+    planned: bool
+
+
+def due_view(ctx: Context, digest: Digest, status: DigestStatus) -> DueView:
+    zone = ctx.settings.site.zone
+    if status.counts.count(channel=DeliveryChannel.EMAIL):
+        rows = outbox.due_counts(ctx.store.engine, digest.key)
+        return DueView(tuple(outbox.by_hour(rows, zone)), planned=True)
+    now = ctx.clock()
+    release = max(status.send_at or now, now)
+    return DueView(jobs.forecast_due(ctx, digest, release), planned=False)

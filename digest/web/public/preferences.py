@@ -50,13 +50,17 @@ def _form(
 ) -> Response:
     companies, topics = _choices(request, subscriber)
     preferences = subscriber.preferences
+    site = context_of(request).settings.site
     values = {
         "weekly": preferences.weekly,
         "companies": set(preferences.companies),
         "topics": set(preferences.topics),
         "format": preferences.format,
-        "timezone": subscriber.timezone,
-        "send_hour": str(preferences.send_hour),
+        # None chosen: the site's, which is what they get.
+        "timezone": subscriber.timezone or site.timezone,
+        "send_hour": str(
+            site.send_hour if preferences.send_hour is None else preferences.send_hour
+        ),
     }
     if chosen is not None:  # a refused form shows what they sent, to correct it
         values = {
