@@ -49,8 +49,14 @@ class Daemon:
             sys.executable, "-m", "digest", "--settings", str(settings),
             "--database", database_url, "schedule",
         ]  # fmt: skip
+        # The daemons keep the real clock: under CI's libfaketime run a timed wait (Event.wait,
+        # as the standby's) sleeps to a deadline on the faked clock, that is never. Which daemon
+        # leads does not depend on the date.
+        real_clock = {
+            k: v for k, v in os.environ.items() if k != "LD_PRELOAD" and "FAKETIME" not in k
+        }
         self.process = subprocess.Popen(
-            command, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            command, stderr=subprocess.PIPE, text=True, env={**real_clock, "PYTHONUNBUFFERED": "1"}
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
