@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine, and_, or_, select
 
 from digest.models import NewsItem
-from digest.store.rows import item_from_row
+from digest.store.rows import items_from_rows
 from digest.store.schema import item_companies, items
 
 
@@ -37,14 +37,4 @@ def items_page(
             or_(items.c.published_at > at, and_(items.c.published_at == at, items.c.id > item_id))
         )
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
-        ids = [row.id for row in rows]
-        links = connection.execute(
-            select(item_companies.c.item_id, item_companies.c.company_slug)
-            .where(item_companies.c.item_id.in_(ids))
-            .order_by(item_companies.c.item_id, item_companies.c.position)
-        ).all()
-    slugs: dict[str, list[str]] = {}
-    for item_id, slug in links:
-        slugs.setdefault(item_id, []).append(slug)
-    return [item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows]
+        return items_from_rows(connection, connection.execute(query).all())

@@ -6,10 +6,11 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row, select
 
 from digest.models import AmwRead, Company, NewsItem, Subscriber, SubscriberStatus
 from digest.store import codec
+from digest.store.schema import item_companies
 
 
 def company_row(company: Company) -> dict[str, Any]:
@@ -59,6 +60,19 @@ def item_from_row(row: Row[Any], companies: tuple[str, ...]) -> NewsItem:
         source=row.source,
         page_url=row.page_url,
     )
+
+
+def items_from_rows(connection: Connection, rows: list[Row[Any]]) -> list[NewsItem]:
+    """The items of `rows` (of the items table), each with its companies in their order."""
+    slugs: dict[str, list[str]] = {}
+    query = (
+        select(item_companies.c.item_id, item_companies.c.company_slug)
+        .where(item_companies.c.item_id.in_([row.id for row in rows]))
+        .order_by(item_companies.c.item_id, item_companies.c.position)
+    )
+    for item_id, slug in connection.execute(query):
+        slugs.setdefault(item_id, []).append(slug)
+    return [item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows]
 
 
 def read_row(read: AmwRead) -> dict[str, Any]:

@@ -69,6 +69,7 @@ from digest.store.rows import (
     email_key,
     item_from_row,
     item_row,
+    items_from_rows,
     read_from_row,
     read_row,
     subscriber_from_row,
@@ -534,16 +535,7 @@ class Store:
             .limit(limit)
         )
         with self.engine.connect() as connection:
-            rows = connection.execute(query).all()
-            slugs: dict[str, list[str]] = {}
-            link_query = (
-                select(links.c.item_id, links.c.company_slug)
-                .where(links.c.item_id.in_([row.id for row in rows]))
-                .order_by(links.c.item_id, links.c.position)
-            )
-            for item_id, slug in connection.execute(link_query):
-                slugs.setdefault(item_id, []).append(slug)
-        return [item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows]
+            return items_from_rows(connection, connection.execute(query).all())
 
     def latest_published_at(self) -> datetime | None:
         with self.engine.connect() as connection:
@@ -966,19 +958,11 @@ def _day_start(moment: datetime, zone: tzinfo) -> datetime:
 
 
 def _stored_items(connection: Connection, ids: list[str]) -> dict[str, NewsItem]:
-    items, links = schema.items, schema.item_companies
+    items = schema.items
     rows = connection.execute(select(items).where(items.c.id.in_(ids))).all()
     if not rows:
         return {}
-    slugs: dict[str, list[str]] = {}
-    link_query = (
-        select(links.c.item_id, links.c.company_slug)
-        .where(links.c.item_id.in_([row.id for row in rows]))
-        .order_by(links.c.item_id, links.c.position)
-    )
-    for item_id, slug in connection.execute(link_query):
-        slugs.setdefault(item_id, []).append(slug)
-    return {row.id: item_from_row(row, tuple(slugs.get(row.id, ()))) for row in rows}
+    return {item.id: item for item in items_from_rows(connection, rows)}
 
 
 def _stored_reads(connection: Connection, item_ids: list[str]) -> dict[str, AmwRead]:
