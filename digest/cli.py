@@ -720,7 +720,7 @@ def demo(ctx: Context, out: Path) -> int:
         # Only into a fresh store: on a later run, people may have unsubscribed or changed
         # their preferences through the web app, and the sample list must not undo that.
         sample = read_subscribers(str(DATA / "sample-subscribers.csv"), followable(ctx))
-        ctx.store.save_subscribers(sample)
+        ctx.store.save_subscribers(sample, ctx.clock())
     week = jobs.latest_week(ctx)
     assert week is not None  # the sample has items
     digests = [jobs.compose_weekly(ctx, week), *jobs.compose_companies(ctx, week)]

@@ -3,6 +3,8 @@
 - import: CSV and YAML lists, all validated first (every bad row named), then written in one
   transaction, or nothing is; an address on the suppression list is refused (see
   `digest.store.subscriptions`).
+  Preferences a subscriber changed on the web since the last import stay theirs unless
+  `--overwrite` is given; the summary says how many were kept or overwritten.
 - export: the same formats, so an export imports back as it was.
 - add: one subscriber from the command line, validated like a row of a list; `--confirm` makes
   them pending and plans the double opt-in message for `digest worker` to deliver.
@@ -47,6 +49,11 @@ def add_subscriber_commands(
 
     importing = actions.add_parser("import", help="import CSV or YAML lists (all or nothing)")
     importing.add_argument("paths", nargs="+", metavar="FILE", help="CSV or YAML lists to import")
+    importing.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace preferences that subscribers changed themselves since the last import",
+    )
     importing.set_defaults(handler=handler(run_import))
 
     export = actions.add_parser("export", help="write subscribers to a CSV or YAML file")
@@ -97,9 +104,18 @@ def add_subscriber_commands(
 
 
 def run_import(ctx: Context, args: argparse.Namespace) -> int:
-    counts = ctx.store.save_subscribers(read_subscriber_files(args.paths, followable(ctx)))
+    subscribers = read_subscriber_files(args.paths, followable(ctx))
+    counts = ctx.store.save_subscribers(subscribers, ctx.clock(), overwrite=args.overwrite)
     print(f"subscribers: {counts.inserted} new, {counts.updated} updated")
+    if counts.kept:
+        print(f"kept {_whose(counts.kept)} own changes; --overwrite to replace them")
+    if counts.overwritten:
+        print(f"overwrote {_whose(counts.overwritten)} own changes")
     return 0
+
+
+def _whose(count: int) -> str:
+    return f"{count} subscriber's" if count == 1 else f"{count} subscribers'"
 
 
 def _chosen(ctx: Context, args: argparse.Namespace) -> list[Subscriber]:
@@ -154,7 +170,7 @@ def run_add(ctx: Context, args: argparse.Namespace) -> int:
     if ctx.store.subscriber(subscriber.id) is not None:
         message = f"{subscriber.id} is taken; choose another --id (or leave it out)"
         raise InputError([Problem("command line", args.email, "id", message)])
-    ctx.store.save_subscribers([subscriber])
+    ctx.store.save_subscribers([subscriber], ctx.clock())
     print(f"added {subscriber.id} <{subscriber.email}> ({subscriber.status.value})")
     if args.confirm:
         plan_confirmation(ctx, subscriber)

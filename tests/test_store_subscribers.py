@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from digest.errors import InputError
 from digest.models import Preferences, Subscriber, SubscriberStatus
-from digest.store import Counts, Store, schema
+from digest.store import Store, SubscriberCounts, schema
 
 ADA = Subscriber(
     id="s1",
@@ -25,7 +25,7 @@ CY = Subscriber(id="s3", email="cy@example.com", name="Cy", status=SubscriberSta
 
 
 def test_save_and_read_back(store: Store) -> None:
-    assert store.save_subscribers([CY, ADA, BOB]) == Counts(3, 0)
+    assert store.save_subscribers([CY, ADA, BOB]) == SubscriberCounts(3, 0)
     assert store.subscribers() == [ADA, BOB, CY]
     assert store.subscriber("s1") == ADA
     assert store.subscriber("nobody") is None
@@ -43,7 +43,7 @@ def test_upsert_by_id_keeps_created_at(store: Store) -> None:
     moved = Subscriber(
         id="s1", email="ada@new.example", name="Ada L.", status=SubscriberStatus.UNSUBSCRIBED
     )
-    assert store.save_subscribers([moved, CY]) == Counts(1, 1)
+    assert store.save_subscribers([moved, CY]) == SubscriberCounts(1, 1)
     assert store.subscribers() == [moved, BOB, CY]
     with store.engine.connect() as connection:
         row = connection.execute(
@@ -59,7 +59,7 @@ def test_upsert_by_id_keeps_created_at(store: Store) -> None:
 def test_same_id_again_with_other_case_is_the_same_subscriber(store: Store) -> None:
     store.save_subscribers([ADA])
     again = Subscriber(id="s1", email="ADA@EXAMPLE.COM", name="Ada")
-    assert store.save_subscribers([again]) == Counts(0, 1)
+    assert store.save_subscribers([again]) == SubscriberCounts(0, 1)
     assert store.subscriber("s1") == again
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from digest.cli import main
-from digest.models import SubscriberStatus
+from digest.models import Preferences, SubscriberStatus
 from digest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,3 +163,31 @@ def test_add_with_confirm_plans_the_confirmation(run: Cli) -> None:
     )
     with run.store() as store:
         assert store.subscriber_data("n1")["messages"][0]["kind"] == "confirmation"  # type: ignore[index]
+
+
+def test_a_reimport_keeps_what_subscribers_chose_unless_overwrite(run: Cli, tmp_path: Path) -> None:
+    listed = tmp_path / "list.csv"
+    listed.write_text(
+        "id,email,companies\na1,ada@example.com,openai\nb1,bob@example.com,openai\n",
+        encoding="utf-8",
+    )
+    assert run("subscribers", "import", str(listed))[:2] == (0, "subscribers: 2 new, 0 updated\n")
+    theirs = Preferences(weekly=False, companies=("nvidia",))
+    with run.store() as store:
+        # After the import, as the preference form would: the subscriber's own choice.
+        store.update_preferences("a1", theirs, "", datetime.now(UTC), by_subscriber=True)
+    code, out, _ = run("subscribers", "import", str(listed))
+    assert code == 0
+    assert out == (
+        "subscribers: 0 new, 2 updated\n"
+        "kept 1 subscriber's own changes; --overwrite to replace them\n"
+    )
+    with run.store() as store:
+        ada = store.subscriber("a1")
+        assert ada is not None and ada.preferences == theirs
+    code, out, _ = run("subscribers", "import", "--overwrite", str(listed))
+    assert code == 0
+    assert out == "subscribers: 0 new, 2 updated\noverwrote 1 subscriber's own changes\n"
+    with run.store() as store:
+        ada = store.subscriber("a1")
+        assert ada is not None and ada.preferences.companies == ("openai",)

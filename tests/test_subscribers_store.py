@@ -127,7 +127,11 @@ def test_a_forgotten_subscriber_leaves_only_the_hash(store: Store) -> None:
 def test_subscriber_data_holds_their_record_and_messages(store: Store) -> None:
     store.save_subscribers([ADA])
     store.update_preferences(
-        "s1", Preferences(weekly=False, companies=("openai",), send_hour=6), "Asia/Tokyo"
+        "s1",
+        Preferences(weekly=False, companies=("openai",), send_hour=6),
+        "Asia/Tokyo",
+        NOW,
+        by_subscriber=True,
     )
     outbox.plan(
         store.engine,
@@ -168,3 +172,68 @@ def test_an_address_that_bounced_or_complained_gets_no_confirmation(
     )
     assert confirm is False
     assert store.subscriber_by_email("gone@example.com") is None
+
+
+# What the subscriber said wins (issue 12 item 8) -----------------------------------------------
+
+IMPORTED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+FROM_FILE = Preferences(weekly=True, companies=("nvidia",), format="html")
+THEIRS = Preferences(weekly=False, companies=("openai",), send_hour=7, format="text")
+
+
+def test_a_reimport_keeps_what_the_subscriber_chose_on_the_web(store: Store) -> None:
+    listed = Subscriber(id="s1", email="ada@example.com", name="Ada", preferences=FROM_FILE)
+    store.save_subscribers([listed, BOB], IMPORTED)
+    store.update_preferences("s1", THEIRS, "Asia/Tokyo", NOW, by_subscriber=True)
+    renamed = Subscriber(
+        id="s1", email="ada@example.com", name="Ada L.", preferences=FROM_FILE, timezone="UTC"
+    )
+    later = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    counts = store.save_subscribers([renamed, BOB], later)
+    assert (counts.updated, counts.kept, counts.overwritten) == (2, 1, 0)
+    ada = store.subscriber("s1")
+    assert ada is not None
+    assert (ada.name, ada.preferences, ada.timezone) == ("Ada L.", THEIRS, "Asia/Tokyo")
+    # Still theirs at the import after: keeping it did not make it the import's.
+    assert store.save_subscribers([renamed], later.replace(day=2)).kept == 1
+    # The same choice in the file is nothing to keep.
+    same = Subscriber(
+        id="s1", email="ada@example.com", name="Ada", preferences=THEIRS, timezone="Asia/Tokyo"
+    )
+    assert store.save_subscribers([same], later.replace(day=3)).kept == 0
+
+
+def test_overwrite_replaces_their_choice_and_the_next_import_may_change_it(store: Store) -> None:
+    listed = Subscriber(id="s1", email="ada@example.com", name="Ada", preferences=FROM_FILE)
+    store.save_subscribers([listed], IMPORTED)
+    store.update_preferences("s1", THEIRS, "Asia/Tokyo", NOW, by_subscriber=True)
+    later = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    counts = store.save_subscribers([listed], later, overwrite=True)
+    assert (counts.kept, counts.overwritten) == (0, 1)
+    ada = store.subscriber("s1")
+    assert ada is not None and (ada.preferences, ada.timezone) == (FROM_FILE, "")
+    other = Subscriber(id="s1", email="ada@example.com", name="Ada", preferences=Preferences())
+    assert store.save_subscribers([other], later.replace(day=2)).kept == 0
+    assert store.subscriber("s1") == other
+
+
+def test_only_the_subscribers_own_changes_are_protected(store: Store) -> None:
+    listed = Subscriber(id="s1", email="ada@example.com", name="Ada", preferences=FROM_FILE)
+    store.save_subscribers([listed], IMPORTED)
+    # An operator's change (the API) and a form sent back unchanged are not the subscriber's.
+    store.update_preferences("s1", THEIRS, "Asia/Tokyo", NOW)
+    store.update_preferences("s1", THEIRS, "Asia/Tokyo", NOW, by_subscriber=True)
+    counts = store.save_subscribers([listed], datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    assert counts.kept == 0
+    assert store.subscriber("s1") == listed
+
+
+def test_an_import_keeps_the_times_it_does_not_set(store: Store) -> None:
+    pending = Subscriber(
+        id="s1", email="ada@example.com", name="Ada", status=SubscriberStatus.PENDING
+    )
+    store.save_subscribers([pending], IMPORTED)
+    store.confirm_subscriber("s1", NOW)
+    store.save_subscribers([ADA], datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    data = store.subscriber_data("s1")
+    assert data is not None and data["subscriber"]["confirmed_at"] == NOW.isoformat()

@@ -362,6 +362,9 @@ async def test_saved_preferences_decide_what_they_receive(
         format="text",
     )
     assert saved.timezone == "America/New_York"
+    # Their own choice, which a re-import keeps (issue 12 item 8).
+    data = context.store.subscriber_data(subscriber.id)
+    assert data is not None and data["subscriber"]["preferences_changed_at"] == NOW.isoformat()
     shown = await client.get(f"{link}?saved=1")
     assert "Saved." in shown.text
     assert "<option selected>America/New_York</option>" in shown.text

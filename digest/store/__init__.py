@@ -6,12 +6,13 @@ from digest.store.codec import (
     preferences_from_dict,
     preferences_to_dict,
 )
-from digest.store.store import BatchCounts, Counts, Store
+from digest.store.store import BatchCounts, Counts, Store, SubscriberCounts
 
 __all__ = [
     "BatchCounts",
     "Counts",
     "Store",
+    "SubscriberCounts",
     "digest_from_dict",
     "digest_to_dict",
     "preferences_from_dict",

@@ -148,6 +148,12 @@ subscribers = Table(
     Column("updated_at", UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow),
     Column("confirmed_at", UTCDateTime, nullable=True),  # double opt-in completed
     Column("unsubscribed_at", UTCDateTime, nullable=True),
+    # When they opted in, as the list they were imported from says (null: not known).
+    Column("opted_in_at", UTCDateTime, nullable=True),
+    # A re-import keeps preferences the subscriber changed themself after the last import
+    # wrote them (see Store.save_subscribers).
+    Column("preferences_changed_at", UTCDateTime, nullable=True),
+    Column("preferences_imported_at", UTCDateTime, nullable=True),
 )
 # The editor searches subscribers by the start of their address, a range over email_key that
 # compares characters, not a locale's collation (which ignores punctuation): PostgreSQL's pattern

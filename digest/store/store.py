@@ -73,7 +73,6 @@ from digest.store.rows import (
     read_from_row,
     read_row,
     subscriber_from_row,
-    subscriber_row,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +110,17 @@ class Counts:
             self.updated + other.updated,
             self.unchanged + other.unchanged,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberCounts:
+    """What an import of subscribers did: new ones, updated ones, and of those updated how many
+    kept preferences their subscriber had changed since (or, with overwrite, lost them)."""
+
+    inserted: int = 0
+    updated: int = 0
+    kept: int = 0
+    overwritten: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,21 +553,31 @@ class Store:
 
     # --- subscribers --------------------------------------------------------------------------
 
-    def save_subscribers(self, subscribers: Iterable[Subscriber]) -> Counts:
+    def save_subscribers(
+        self,
+        subscribers: Iterable[Subscriber],
+        now: datetime | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> SubscriberCounts:
         """Upsert by id in one transaction.
 
         An address already used by another subscriber, in any spelling of upper and lower case,
         raises InputError and nothing is written; so does an address the suppression list keeps
-        from coming back (see `subscriptions.check_not_suppressed`).
+        from coming back (see `subscriptions.check_not_suppressed`). Preferences a subscriber
+        changed themself since an import last wrote theirs are kept, and counted, unless
+        `overwrite` (see `subscriptions.imported_rows`).
         """
         unique = _last_by(subscribers, lambda subscriber: subscriber.id)
         _check_unique_emails(unique)
-        now = schema.utcnow()
-        rows = [subscriber_row(subscriber, now) for subscriber in unique]
+        when = now or schema.utcnow()
         try:
             with self.write() as connection:
                 _check_emails_free(connection, unique)
                 subscriptions.check_not_suppressed(connection, unique)
+                rows, kept, overwritten = subscriptions.imported_rows(
+                    connection, unique, when, overwrite=overwrite
+                )
                 counts, existing = self._upsert(
                     connection, schema.subscribers, rows, keep=("created_at",)
                 )
@@ -566,7 +586,7 @@ class Store:
                     connection,
                     [events.subscriber_event("subscriber.created", new) for new in created],
                 )
-                return counts
+                return SubscriberCounts(counts.inserted, counts.updated, kept, overwritten)
         except StatementError as exc:
             raise self._write_error("subscribers", exc) from exc
 
@@ -605,9 +625,17 @@ class Store:
         return subscriptions.unsubscribe(self.engine, subscriber_id, now)
 
     def update_preferences(
-        self, subscriber_id: str, preferences: Preferences, timezone: str
+        self,
+        subscriber_id: str,
+        preferences: Preferences,
+        timezone: str,
+        now: datetime,
+        *,
+        by_subscriber: bool = False,
     ) -> Subscriber | None:
-        return subscriptions.update_preferences(self.engine, subscriber_id, preferences, timezone)
+        return subscriptions.update_preferences(
+            self.engine, subscriber_id, preferences, timezone, now, by_subscriber=by_subscriber
+        )
 
     def subscriber_data(self, subscriber_id: str) -> dict[str, Any] | None:
         return subscriptions.subscriber_data(self.engine, subscriber_id)

@@ -180,21 +180,79 @@ def mark_undeliverable(
 
 
 def update_preferences(
-    engine: Engine, subscriber_id: str, preferences: Preferences, timezone: str
+    engine: Engine,
+    subscriber_id: str,
+    preferences: Preferences,
+    timezone: str,
+    now: datetime,
+    *,
+    by_subscriber: bool,
 ) -> Subscriber | None:
+    """New preferences and time zone. `by_subscriber`: the person chose them (the web form), so
+    a re-import keeps them (`preferences_changed_at`); a form sent back unchanged changes
+    nothing of the sort."""
     with write_transaction(engine) as connection:
-        if _locked_row(connection, subscriber_id) is None:
+        row = _locked_row(connection, subscriber_id)
+        if row is None:
             return None
+        values: dict[str, Any] = {
+            "preferences": codec.preferences_to_dict(preferences),
+            "timezone": timezone,
+            "updated_at": now,
+        }
+        before = subscriber_from_row(row)
+        if by_subscriber and (before.preferences, before.timezone) != (preferences, timezone):
+            values["preferences_changed_at"] = now
         connection.execute(
             update(schema.subscribers)
             .where(schema.subscribers.c.id == subscriber_id)
-            .values(
-                preferences=codec.preferences_to_dict(preferences),
-                timezone=timezone,
-                updated_at=schema.utcnow(),
-            )
+            .values(values)
         )
         return subscriber_from_row(_locked_row(connection, subscriber_id))
+
+
+def imported_rows(
+    connection: Connection, subscribers: Sequence[Subscriber], now: datetime, *, overwrite: bool
+) -> tuple[list[dict[str, Any]], int, int]:
+    """The rows an import writes, and how many subscribers' own changes it kept or overwrote.
+
+    What the subscriber said wins: preferences (and time zone) they changed themself after an
+    import last wrote theirs stay as they are, unless `overwrite`. Only a difference counts, and
+    a kept choice stays theirs for the imports after this one too. Times the store keeps
+    (confirmed, unsubscribed, opted in, changed) are carried over, not cleared.
+    """
+    table = schema.subscribers
+    stored: dict[str, Any] = {}
+    ids = [subscriber.id for subscriber in subscribers]
+    for start in range(0, len(ids), 500):
+        query = select(table).where(table.c.id.in_(ids[start : start + 500])).with_for_update()
+        stored.update((row.id, row) for row in connection.execute(query))
+    rows, kept, overwritten = [], 0, 0
+    for subscriber in subscribers:
+        row = subscriber_row(subscriber, now)
+        old = stored.get(subscriber.id)
+        carried = ("confirmed_at", "unsubscribed_at", "opted_in_at", "preferences_changed_at")
+        row.update({column: getattr(old, column, None) for column in carried})
+        row["preferences_imported_at"] = now
+        if old is not None:
+            before = subscriber_from_row(old)
+            changed = (before.preferences, before.timezone) != (
+                subscriber.preferences,
+                subscriber.timezone,
+            )
+            theirs = old.preferences_changed_at is not None and (
+                old.preferences_imported_at is None
+                or old.preferences_changed_at > old.preferences_imported_at
+            )
+            if theirs and not (changed and overwrite):
+                row["preferences"] = old.preferences
+                row["timezone"] = old.timezone
+                row["preferences_imported_at"] = old.preferences_imported_at
+                kept += changed
+            elif theirs:
+                overwritten += 1
+        rows.append(row)
+    return rows, kept, overwritten
 
 
 def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None:
@@ -228,6 +286,8 @@ def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None
         "updated_at": _when(row.updated_at),
         "confirmed_at": _when(row.confirmed_at),
         "unsubscribed_at": _when(row.unsubscribed_at),
+        "opted_in_at": _when(row.opted_in_at),
+        "preferences_changed_at": _when(row.preferences_changed_at),
     }
     return {
         "subscriber": record,

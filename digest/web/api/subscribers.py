@@ -85,7 +85,7 @@ def create_subscriber(call: Call) -> Answer:
             message = f"{wanted.email} is already a subscriber ({existing.status.value})"
             raise ApiError(409, "exists", message)
         try:
-            ctx.store.save_subscribers([wanted])
+            ctx.store.save_subscribers([wanted], call.now)
         except InputError as error:
             raise invalid(error.problems) from None
         with ctx.store.write() as connection:
@@ -107,7 +107,8 @@ def create_subscriber(call: Call) -> Answer:
         subscriber = found
         if existing is None and wanted.preferences != found.preferences:
             subscriber = (
-                ctx.store.update_preferences(found.id, wanted.preferences, found.timezone) or found
+                ctx.store.update_preferences(found.id, wanted.preferences, found.timezone, call.now)
+                or found
             )
         planned = needs_confirmation and plan_confirmation(ctx, subscriber)
     _audit(call, "subscriber.create", subscriber.id, after=subscriber_record(subscriber))
@@ -143,7 +144,7 @@ def update_subscriber(call: Call) -> Answer:
         },
     )
     updated = call.ctx.store.update_preferences(
-        subscriber.id, changed.preferences, changed.timezone
+        subscriber.id, changed.preferences, changed.timezone, call.now
     )
     if updated is None:
         raise not_found(f"no subscriber has the address {subscriber.email!r}")

@@ -100,8 +100,10 @@ def save_preferences(request: Request, form: FormData) -> Response:
     choice = read_preferences(form, followable(context_of(request)))
     if isinstance(choice, dict):
         return _form(request, subscriber, status_code=400, problems=choice, chosen=form)
-    store = context_of(request).store
-    store.update_preferences(subscriber.id, choice.preferences, choice.timezone)
+    ctx = context_of(request)
+    ctx.store.update_preferences(
+        subscriber.id, choice.preferences, choice.timezone, ctx.clock(), by_subscriber=True
+    )
     # Post/redirect/get: reloading the page does not send the form again.
     token = request.path_params["token"]
     return private(redirect_to(request, "preferences", token=token, query="saved=1"))
