@@ -98,7 +98,7 @@ def main() -> None:
                 list_id=site.list_id,
                 list_name=site.name,
                 unsubscribe_url=recipient.unsubscribe_url,
-                unsubscribe_mailto=site.unsubscribe_mailto,
+                unsubscribe_mailto=recipient.unsubscribe_mailto,
             )
         naive_rate = len(sample) / (time.process_time() - started)
         ctx.close()

@@ -62,3 +62,17 @@ def unsubscribe_url(site: SiteSettings, subscriber_id: str) -> str:
 
 def archive_url(site: SiteSettings, digest_key: str) -> str:
     return f"{_base(site)}/archive/{quote(digest_key, safe=':')}"
+
+
+# The word that starts the subject of an unsubscribe mail, before the token.
+MAILTO_SUBJECT = "unsubscribe"
+
+
+def unsubscribe_mailto(site: SiteSettings, subscriber_id: str) -> str | None:
+    """The List-Unsubscribe mailto for one subscriber: their signed unsubscribe token in the
+    subject, which the inbound-mail webhooks read. None when nothing reads that address."""
+    address = site.read_unsubscribe_mailto
+    if address is None:
+        return None
+    token = make_token(site.secret_key.reveal(), subscriber_id, "unsubscribe")
+    return f"mailto:{address}?subject={MAILTO_SUBJECT}%20{token}"

@@ -78,7 +78,11 @@ class SiteSettings:
     # (the site's when they chose none either).
     send_hour: int = 8
     templates: str | None = None  # a folder whose templates override the packaged ones
+    # The List-Unsubscribe mailto (the subscriber's signed token in its subject). Written into
+    # emails only when `unsubscribe_mailto_reader` names the provider whose inbound route posts
+    # that mail to /webhooks/…: a mailto nothing reads would be a promise nobody keeps.
     unsubscribe_mailto: str | None = None
+    unsubscribe_mailto_reader: Literal["postmark", "mailgun", "ses"] | None = None
     # The sender's postal address, in every email's footer (CAN-SPAM); required to send
     # through a real email adapter.
     postal_address: str | None = None
@@ -99,6 +103,14 @@ class SiteSettings:
             problems.append(("send_hour", f"{self.send_hour} is not an hour; use 0 to 23"))
         if "\n" in self.from_address or "\r" in self.from_address or "@" not in self.from_address:
             problems.append(("from_address", "write it as 'Name <address@domain>'"))
+        if self.unsubscribe_mailto_reader is not None and not self.unsubscribe_mailto:
+            problems.append(
+                ("unsubscribe_mailto_reader", "set unsubscribe_mailto, the address it reads")
+            )
+        if self.unsubscribe_mailto is not None and not re.fullmatch(
+            r"[^@\s<>,?]+@[A-Za-z0-9.-]+", self.unsubscribe_mailto.removeprefix("mailto:")
+        ):
+            problems.append(("unsubscribe_mailto", "write a plain address: unsubscribe@domain"))
         if self.postal_address is not None and (
             not self.postal_address.strip() or not self.postal_address.isprintable()
         ):
@@ -111,6 +123,13 @@ class SiteSettings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def read_unsubscribe_mailto(self) -> str | None:
+        """The unsubscribe address, if something reads the mail sent to it; else None."""
+        if self.unsubscribe_mailto_reader is None or not self.unsubscribe_mailto:
+            return None
+        return self.unsubscribe_mailto.removeprefix("mailto:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,6 +455,22 @@ class WebhookSettings:
     def topics(self) -> frozenset[str]:
         return frozenset(arn.strip() for arn in self.sns_topic_arns if arn.strip())
 
+    def receives(self, provider: str) -> bool:
+        """Whether the provider's endpoints exist (its secret is set)."""
+        return {
+            "postmark": self.postmark_username is not None,
+            "mailgun": self.mailgun_signing_key is not None,
+            "ses": bool(self.topics),
+        }[provider]
+
+
+# What each provider's webhooks need before they exist (for the error that names it).
+_WEBHOOK_SECRETS = {
+    "postmark": "postmark_username and postmark_password",
+    "mailgun": "mailgun_signing_key",
+    "ses": "sns_topic_arns",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
@@ -614,6 +649,12 @@ class Settings:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise SectionProblems(("social", f"channel names must be unique: {duplicates}"))
+        reader = self.site.unsubscribe_mailto_reader
+        if reader is not None and not self.web.webhooks.receives(reader):
+            needs = _WEBHOOK_SECRETS[reader]
+            raise SectionProblems(
+                ("site", f"unsubscribe_mailto_reader: {reader} needs web.webhooks.{needs}")
+            )
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the settings, relative to the settings' folder unless absolute."""

@@ -37,6 +37,7 @@ SITE = SiteSettings(
     secret_key=Secret("test-secret-key-0123456789"),
     timezone="Europe/Paris",
     unsubscribe_mailto="unsubscribe@news.example.org",
+    unsubscribe_mailto_reader="postmark",
     postal_address="AMW Media SAS, 12 rue du Sentier, 75002 Paris, France",
 )
 

@@ -23,6 +23,7 @@ def recipient(**overrides: object) -> Recipient:
         "followed": ("Mistral AI", "DeepSeek"),
         "preferences_url": "https://news.example.org/preferences/tok",
         "unsubscribe_url": "https://news.example.org/unsubscribe/tok",
+        "unsubscribe_mailto": "mailto:unsubscribe@news.example.org?subject=unsubscribe%20tok",
         "archive_url": "https://news.example.org/archive/weekly-2026-W48",
     }
     values.update(overrides)
@@ -54,5 +55,5 @@ def slow(compiled: CompiledEmail, who: Recipient, date: datetime = GENERATED_AT)
         list_id=SITE.list_id,
         list_name=SITE.name,
         unsubscribe_url=who.unsubscribe_url,
-        unsubscribe_mailto=SITE.unsubscribe_mailto,
+        unsubscribe_mailto=who.unsubscribe_mailto,
     )

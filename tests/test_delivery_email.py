@@ -59,7 +59,7 @@ def message(recipient: str = "zoe@example.com", n: int = 0) -> OutgoingEmail:
         list_id="weekly.news.example.org",
         list_name="AMW Weekly",
         unsubscribe_url="https://news.example.org/unsubscribe/t",
-        unsubscribe_mailto="unsubscribe@news.example.org",
+        unsubscribe_mailto="mailto:unsubscribe@news.example.org?subject=unsubscribe%20t",
     )
     return OutgoingEmail(
         f"weekly:2026-W48/email/s{n}",

@@ -44,7 +44,7 @@ def message(key: str = "weekly:2026-W48/email/sub-001") -> OutgoingEmail:
         list_id="weekly.news.example.org",
         list_name="AMW Weekly",
         unsubscribe_url="https://news.example.org/unsubscribe/t",
-        unsubscribe_mailto="unsubscribe@news.example.org",
+        unsubscribe_mailto="mailto:unsubscribe@news.example.org?subject=unsubscribe%20t",
     )
     return OutgoingEmail(
         key, "<abc@news.example.org>", "digest@news.example.org", "zoe@example.com", data

@@ -20,7 +20,7 @@ from message_builders import MESSAGE_ID, fast, recipient, slow
 
 from digest.compose import IsoWeek
 from digest.compose.company import compose_company_digest
-from digest.links import confirm_url, unsubscribe_url
+from digest.links import confirm_url, unsubscribe_mailto, unsubscribe_url
 from digest.render.confirmation import confirmation_parts
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
 from digest.render.headers import mailbox, unstructured, uri_list
@@ -151,6 +151,8 @@ def test_a_hostile_title_reads_as_its_text_in_both_builders(
 def test_the_confirmation_email_has_an_ascii_list_unsubscribe_folded_at_the_comma() -> None:
     subscriber_id = "sub-" + "x" * 40  # real ids are long enough to need a fold
     leave = unsubscribe_url(SITE, subscriber_id)
+    mailto = unsubscribe_mailto(SITE, subscriber_id)
+    assert mailto is not None
     parts = confirmation_parts(
         ENV,
         SITE,
@@ -168,18 +170,16 @@ def test_the_confirmation_email_has_an_ascii_list_unsubscribe_folded_at_the_comm
         to_name="",
         to_address="new.reader@example.com",
         unsubscribe_url=leave,
+        unsubscribe_mailto=mailto,
         date=GENERATED_AT,
     )
     head = sent.data.split(b"\r\n\r\n", 1)[0]
     assert b"=?" not in head.split(b"List-Unsubscribe:", 1)[1]
-    assert (
-        f"List-Unsubscribe: <{leave}>,\r\n"
-        " <mailto:unsubscribe@news.example.org?subject=unsubscribe>\r\n".encode()
-    ) in head
+    assert f"List-Unsubscribe: <{leave}>,\r\n <{mailto}>\r\n".encode() in head
     message = parsed(sent.data)
-    assert message["List-Unsubscribe"] == (
-        f"<{leave}>, <mailto:unsubscribe@news.example.org?subject=unsubscribe>"
-    )
+    assert message["List-Unsubscribe"] == f"<{leave}>, <{mailto}>"
+    token = leave.rsplit("/", 1)[1]
+    assert mailto == f"mailto:unsubscribe@news.example.org?subject=unsubscribe%20{token}"
     assert message["To"].addresses[0].display_name == ""
 
 

@@ -34,7 +34,7 @@ def build(parts: EmailParts = PARTS, **overrides: Any) -> bytes:
         "list_id": "weekly.news.example.org",
         "list_name": "AMW Weekly",
         "unsubscribe_url": "https://news.example.org/unsubscribe?token=abc",
-        "unsubscribe_mailto": "unsubscribe@news.example.org",
+        "unsubscribe_mailto": "mailto:unsubscribe@news.example.org?subject=unsubscribe%20abc.x",
     }
     options.update(overrides)
     return build_message(parts, **options)
@@ -62,7 +62,7 @@ def test_headers_decode_back_to_the_originals() -> None:
     assert message["List-Id"] == "AMW Weekly <weekly.news.example.org>"
     assert message["List-Unsubscribe"] == (
         "<https://news.example.org/unsubscribe?token=abc>, "
-        "<mailto:unsubscribe@news.example.org?subject=unsubscribe>"
+        "<mailto:unsubscribe@news.example.org?subject=unsubscribe%20abc.x>"
     )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["MIME-Version"] == "1.0"

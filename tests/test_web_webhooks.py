@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -29,6 +30,7 @@ from cryptography.x509.oid import NameOID
 from digest.context import Context
 from digest.errors import ConfigError
 from digest.ingest import read_subscribers
+from digest.links import make_token, unsubscribe_mailto
 from digest.models import Subscriber, SubscriberStatus
 from digest.render.templates import template_environment
 from digest.settings import parse_settings
@@ -134,6 +136,7 @@ def open_context(tmp_path: Path, webhooks: dict[str, Any] | None) -> Context:
     raw = yaml.safe_load((REPO / "settings.yaml").read_text())
     if webhooks is not None:
         raw["web"]["webhooks"] = webhooks
+        raw["site"]["unsubscribe_mailto_reader"] = "postmark"
     settings = parse_settings(raw, where="settings.yaml", root=tmp_path)
     store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
     store.save_subscribers(read_subscribers(REPO / "digest" / "data" / "sample-subscribers.csv"))
@@ -675,6 +678,182 @@ async def test_a_provider_without_a_secret_has_no_endpoint(
         context.store.close()
 
 
+# --- mail to the unsubscribe address -------------------------------------------------------------
+
+ZOE_ID = "sub-001"
+
+
+def mailed_subject(context: Context, subscriber_id: str = ZOE_ID) -> str:
+    """The subject a mail client writes from an email's List-Unsubscribe mailto (RFC 6068)."""
+    mailto = unsubscribe_mailto(context.settings.site, subscriber_id)
+    assert mailto is not None
+    address, _, query = urlsplit(mailto).path, None, urlsplit(mailto).query
+    assert address == "unsubscribe@news.example.org"
+    return parse_qs(query)["subject"][0]
+
+
+def mailgun_route_form(fields: dict[str, str], *, at: datetime = NOW) -> dict[str, str]:
+    """As a Mailgun route's forward() posts a mail: its fields and the signature's three."""
+    signature = mailgun_call({}, at=at, token="m" * 50)["signature"]
+    return {**fields, **signature}
+
+
+def postmark_inbound(subject: str, body: str = "", mailbox_hash: str = "") -> dict[str, Any]:
+    # Postmark's inbound webhook JSON, trimmed to the fields that matter plus a few.
+    return {
+        "From": ZOE,
+        "FromFull": {"Email": ZOE, "Name": "Zoë Müller", "MailboxHash": ""},
+        "To": "unsubscribe@news.example.org",
+        "ToFull": [{"Email": "unsubscribe@news.example.org", "Name": "", "MailboxHash": ""}],
+        "OriginalRecipient": "unsubscribe@news.example.org",
+        "Subject": subject,
+        "MessageID": "73e6d360-66eb-11e1-8e72-a8904824019b",
+        "Date": "Sun, 29 Nov 2026 12:00:00 +0100",
+        "MailboxHash": mailbox_hash,
+        "TextBody": body,
+        "HtmlBody": "",
+        "Headers": [{"Name": "X-Spam-Status", "Value": "No"}],
+        "Attachments": [],
+    }
+
+
+def ses_received(subject: str) -> dict[str, Any]:
+    # An SES receipt rule's SNS action, as its documentation's example shows it (trimmed).
+    return {
+        "notificationType": "Received",
+        "receipt": {
+            "timestamp": "2026-11-29T11:58:00.000Z",
+            "recipients": ["unsubscribe@news.example.org"],
+            "spamVerdict": {"status": "PASS"},
+            "action": {"type": "SNS", "topicArn": TOPIC, "encoding": "UTF8"},
+        },
+        "mail": {
+            "source": ZOE,
+            "destination": ["unsubscribe@news.example.org"],
+            "commonHeaders": {
+                "from": [ZOE],
+                "to": ["unsubscribe@news.example.org"],
+                "subject": subject,
+            },
+        },
+        "content": f"From: {ZOE}\r\nSubject: {subject}\r\n\r\n\r\n",
+    }
+
+
+async def send_mail(
+    client: httpx.AsyncClient, aws: Signer, provider: str, subject: str, body: str = ""
+) -> httpx.Response:
+    if provider == "postmark":
+        mail = postmark_inbound(subject, body)
+        path, headers = "/webhooks/postmark/inbound", postmark_auth()
+        return await client.post(path, content=json.dumps(mail), headers=headers)
+    if provider == "mailgun":
+        form = mailgun_route_form({"subject": subject, "body-plain": body, "sender": ZOE,
+                                   "recipient": "unsubscribe@news.example.org"})  # fmt: skip
+        return await client.post("/webhooks/mailgun/inbound", data=form)
+    assert provider == "ses"
+    signed = aws.sign(sns_notification(ses_received(subject)), "2")
+    return await client.post("/webhooks/ses", content=json.dumps(signed))
+
+
+PROVIDERS = ["postmark", "mailgun", "ses"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_mail_to_the_unsubscribe_address_unsubscribes_its_subscriber(
+    provider: str, client: httpx.AsyncClient, context: Context, aws: Signer
+) -> None:
+    response = await send_mail(client, aws, provider, mailed_subject(context))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"unsubscribed": 1}
+    assert status_of(context.store, ZOE) is SubscriberStatus.UNSUBSCRIBED
+    assert context.store.suppression_reasons([ZOE]) == {ZOE: "unsubscribed"}
+    assert status_of(context.store, JOSE) is SubscriberStatus.ACTIVE
+    # Sent twice (a client's retry): still one unsubscribe, still 200.
+    again = await send_mail(client, aws, provider, mailed_subject(context))
+    assert again.status_code == 200 and again.json() == {"unsubscribed": 1}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("provider", ["postmark", "mailgun"])
+async def test_a_token_in_the_body_counts_when_the_client_rewrote_the_subject(
+    provider: str, client: httpx.AsyncClient, context: Context, aws: Signer
+) -> None:
+    body = f"Please take me off.\n\n> {mailed_subject(context)}\n"
+    response = await send_mail(client, aws, provider, "Re: Unsubscribe", body)
+    assert response.json() == {"unsubscribed": 1}
+    assert status_of(context.store, ZOE) is SubscriberStatus.UNSUBSCRIBED
+
+
+def _other_purpose(context: Context) -> str:
+    return "unsubscribe " + make_token(
+        context.settings.site.secret_key.reveal(), ZOE_ID, "preferences"
+    )
+
+
+NOT_UNSUBSCRIBES: dict[str, Callable[[Context], str]] = {
+    "a reply without a token": lambda _: "Re: The AMW Weekly",
+    "a token signed with another secret": lambda _: (
+        "unsubscribe " + make_token("someone-elses-secret-key", ZOE_ID, "unsubscribe")
+    ),
+    "a token made for the preference link": _other_purpose,
+    "a genuine token cut short": lambda context: mailed_subject(context)[:-3],
+    "look-alikes only": lambda _: " ".join(f"a{n}.{'b' * 24}" for n in range(50)),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", list(NOT_UNSUBSCRIBES))
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_mail_without_a_genuine_token_is_accepted_and_changes_nothing(
+    provider: str, case: str, client: httpx.AsyncClient, context: Context, aws: Signer
+) -> None:
+    before = snapshot(context.store)
+    response = await send_mail(client, aws, provider, NOT_UNSUBSCRIBES[case](context))
+    # 200: the provider must not retry a mail that will never mean more than it does now.
+    assert response.status_code == 200, response.text
+    assert response.json()["unsubscribed"] == 0
+    assert snapshot(context.store) == before
+
+
+@pytest.mark.anyio
+async def test_inbound_mail_not_from_the_provider_is_refused(
+    client: httpx.AsyncClient, context: Context
+) -> None:
+    before = snapshot(context.store)
+    mail = json.dumps(postmark_inbound(mailed_subject(context)))
+    unsigned = await client.post("/webhooks/postmark/inbound", content=mail)
+    assert unsigned.status_code == 401
+    wrong = await client.post(
+        "/webhooks/postmark/inbound", content=mail, headers=postmark_auth(password="guess")
+    )
+    assert wrong.status_code == 401
+    form = mailgun_route_form({"subject": mailed_subject(context)})
+    forged = await client.post("/webhooks/mailgun/inbound", data={**form, "signature": "0" * 64})
+    assert forged.status_code == 403
+    stale = mailgun_route_form({"subject": mailed_subject(context)}, at=NOW - timedelta(hours=1))
+    assert (await client.post("/webhooks/mailgun/inbound", data=stale)).status_code == 406
+    assert snapshot(context.store) == before
+
+
+@pytest.mark.anyio
+async def test_without_a_reader_no_mailto_is_written_and_no_inbound_endpoint_exists(
+    tmp_path: Path,
+) -> None:
+    context = open_context(tmp_path, None)  # settings.yaml as shipped: no webhooks, no reader
+    try:
+        assert context.settings.site.unsubscribe_mailto == "unsubscribe@news.example.org"
+        assert unsubscribe_mailto(context.settings.site, ZOE_ID) is None
+        transport = httpx.ASGITransport(app=create_app(context))
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+            for path in ("/webhooks/postmark/inbound", "/webhooks/mailgun/inbound"):
+                response = await client.post(path, content=b"{}", headers=postmark_auth())
+                assert response.status_code == 404, path
+    finally:
+        context.store.close()
+
+
 # --- the store ------------------------------------------------------------------------------------
 
 
@@ -698,6 +877,38 @@ def test_a_complaint_outranks_a_bounce_and_forgotten_stays_forgotten(store: Stor
 
 
 # --- settings -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("site", "webhooks", "says"),
+    [
+        (
+            {"unsubscribe_mailto_reader": "mailgun"},
+            {"postmark_username": "digest", "postmark_password": "p" * 20},
+            "site: unsubscribe_mailto_reader: mailgun needs web.webhooks.mailgun_signing_key",
+        ),
+        (
+            {"unsubscribe_mailto_reader": "postmark", "unsubscribe_mailto": None},
+            WEBHOOKS,
+            "site.unsubscribe_mailto_reader: set unsubscribe_mailto",
+        ),
+        (
+            {"unsubscribe_mailto": "Unsubscribe <u@news.example.org>"},
+            WEBHOOKS,
+            "site.unsubscribe_mailto: write a plain address",
+        ),
+        ({"unsubscribe_mailto_reader": "imap"}, WEBHOOKS, "site.unsubscribe_mailto_reader"),
+    ],
+)
+def test_the_unsubscribe_mailto_settings_say_what_is_wrong(
+    site: dict[str, Any], webhooks: dict[str, Any], says: str, tmp_path: Path
+) -> None:
+    raw = yaml.safe_load((REPO / "settings.yaml").read_text())
+    raw["site"].update(site)
+    raw["web"]["webhooks"] = webhooks
+    with pytest.raises(ConfigError) as error:
+        parse_settings(raw, where="settings.yaml", root=tmp_path)
+    assert says in str(error.value)
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,7 @@ class Recipient:
     unsubscribe_url: str
     archive_url: str  # "view in browser"
     given_name: str = ""  # what the greeting calls them; empty: a neutral greeting
+    unsubscribe_mailto: str | None = None  # the List-Unsubscribe mailto, when one is read
     reader: str = ""  # their reader token, in each tracked link (tracking.per_subscriber)
 
 

@@ -59,6 +59,7 @@ def site_message(
     to_address: str,
     unsubscribe_url: str,
     date: datetime,
+    unsubscribe_mailto: str | None = None,
     signer: DkimSigner | None = None,
 ) -> OutgoingEmail:
     """A message from the site to one address, with the site's sender and list headers."""
@@ -72,7 +73,7 @@ def site_message(
         list_id=site.list_id,
         list_name=site.name,
         unsubscribe_url=unsubscribe_url,
-        unsubscribe_mailto=site.unsubscribe_mailto,
+        unsubscribe_mailto=unsubscribe_mailto,
     )
     return OutgoingEmail(
         key=key,
@@ -141,26 +142,21 @@ def recipient_headers(
     unsubscribe_url: str,
     unsubscribe_mailto: str | None,
 ) -> bytes:
-    """To, Date, Message-ID and the List-Unsubscribe pair: one recipient's own headers."""
+    """To, Date, Message-ID and the List-Unsubscribe pair: one recipient's own headers.
+    `unsubscribe_mailto` is a whole mailto URI (`digest.links.unsubscribe_mailto`), or None."""
     url = headers.ascii_uri(unsubscribe_url)
+    mailto = (headers.ascii_uri(unsubscribe_mailto),) if unsubscribe_mailto else ()
     lines = [
         headers.mailbox("To", to_name, addr_spec),
         date_line,
         headers.message_id("Message-ID", message_id),
-        headers.uri_list("List-Unsubscribe", (url, *_mailto(unsubscribe_mailto))),
+        headers.uri_list("List-Unsubscribe", (url, *mailto)),
     ]
     if url.lower().startswith("https://"):
         # RFC 8058: one-click needs an HTTPS URI; with a plain http one (a laptop demo) the
         # header would promise what providers will not do.
         lines.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
     return b"".join(lines)
-
-
-@functools.lru_cache(maxsize=16)
-def _mailto(address: str | None) -> tuple[str, ...]:
-    if not address:
-        return ()
-    return (f"mailto:{headers.ascii_uri(address).removeprefix('mailto:')}?subject=unsubscribe",)
 
 
 def _date_line(date: datetime) -> bytes:
@@ -330,6 +326,7 @@ class Personal:
     to_address: str
     message_id: str
     unsubscribe_url: str
+    unsubscribe_mailto: str | None
     text_values: dict[str, str]  # raw slot values for the text part (already wrapped)
     html_values: dict[str, str] | None  # HTML-escaped slot values; None: a text-only message
 
@@ -346,6 +343,7 @@ def personal_values(recipient: Recipient, *, site_name: str, message_id: str) ->
         to_address=recipient.email,
         message_id=message_id,
         unsubscribe_url=recipient.unsubscribe_url,
+        unsubscribe_mailto=recipient.unsubscribe_mailto,
         text_values=text_values,
         html_values=html_values,
     )
@@ -373,13 +371,11 @@ class MessageFrame:
         from_address: str,
         list_id: str,
         list_name: str,
-        unsubscribe_mailto: str | None,
         signer: DkimSigner | None = None,
     ) -> None:
         text = _folded(text_literals, text_slots, html=False)
         html = _folded(html_literals, html_slots, html=True)
         self.head = sender_headers(from_address, subject, list_name, list_id)
-        self.mailto = unsubscribe_mailto
         self.signer = signer
         self.eight_bit = (text.eight_bit, html.eight_bit)
         self.boundary = boundary = _boundary(text, html)
@@ -421,7 +417,6 @@ class MessageFrame:
             from_address=site.from_address,
             list_id=site.list_id,
             list_name=site.name,
-            unsubscribe_mailto=site.unsubscribe_mailto,
             signer=signer,
         )
 
@@ -448,7 +443,7 @@ class MessageFrame:
             self._date(date),
             personal.message_id,
             personal.unsubscribe_url,
-            self.mailto,
+            personal.unsubscribe_mailto,
         )
         text_encoding = _transfer_encoding(self.eight_bit[0], text_values)
         if html_values is None:

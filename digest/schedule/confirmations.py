@@ -11,7 +11,7 @@ from datetime import datetime
 
 from digest import outbox
 from digest.context import Context
-from digest.links import confirm_url, unsubscribe_url
+from digest.links import confirm_url, unsubscribe_mailto, unsubscribe_url
 from digest.models import Delivery, DeliveryChannel, Subscriber, SubscriberStatus
 from digest.render.confirmation import confirmation_parts
 from digest.render.dkim import DkimSigner
@@ -79,6 +79,7 @@ def confirmation_message(
         to_name=subscriber.name,
         to_address=subscriber.email,
         unsubscribe_url=leave,
+        unsubscribe_mailto=unsubscribe_mailto(site, subscriber.id),
         date=now,
         signer=signer,
     )

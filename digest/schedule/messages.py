@@ -25,7 +25,7 @@ from email.utils import parseaddr
 from digest.compose import NOTHING_FOR_THEM, Variants, variant_signature
 from digest.context import Context
 from digest.engagement.tokens import LinkSigner, TrackedLinks
-from digest.links import archive_url, preferences_url, unsubscribe_url
+from digest.links import archive_url, preferences_url, unsubscribe_mailto, unsubscribe_url
 from digest.models import Company, Delivery, Digest, Subscriber, SubscriberStatus
 from digest.render.dkim import DkimSigner
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
@@ -90,6 +90,7 @@ def recipient_for(
         ),
         preferences_url=preferences_url(site, subscriber.id),
         unsubscribe_url=unsubscribe_url(site, subscriber.id),
+        unsubscribe_mailto=unsubscribe_mailto(site, subscriber.id),
         archive_url=archive_url(site, digest_key),
         reader=reader,
     )
@@ -280,6 +281,7 @@ class MessageBuilder:
             to_name=subscriber.name,
             to_address=subscriber.email,
             unsubscribe_url=recipient.unsubscribe_url,
+            unsubscribe_mailto=recipient.unsubscribe_mailto,
             date=now,
             signer=self.signer,
         )

@@ -95,9 +95,9 @@ def postmark_events(payload: Any) -> Iterator[Event]:
 # --- Mailgun -------------------------------------------------------------------------------------
 
 
-def check_mailgun_signature(payload: Any, settings: WebhookSettings, now: float) -> None:
+def check_mailgun_signature(signature: Any, settings: WebhookSettings, now: float) -> None:
+    """`signature`: a webhook's `signature` object, or a route's post (the same three fields)."""
     assert settings.mailgun_signing_key is not None
-    signature = payload.get("signature") if isinstance(payload, Mapping) else None
     if not isinstance(signature, Mapping):
         raise Refused(403, "a Mailgun webhook carries a signature object")
     timestamp, token, given = (signature.get(key) for key in ("timestamp", "token", "signature"))
@@ -176,11 +176,11 @@ def _address(value: Any) -> str:
     return value.strip()
 
 
-async def _json_body(request: Request) -> Any:
+async def json_body(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > limit:
             raise Refused(413, "the body is too large for a webhook")
     try:
         return json.loads(body)
@@ -196,27 +196,27 @@ def _record(request: Request, events: list[Event]) -> Response:
     return JSONResponse({"suppressed": len(events)})
 
 
-def _refusal(refused: Refused) -> Response:
+def refusal(refused: Refused) -> Response:
     return JSONResponse({"error": refused.reason}, refused.status, headers=refused.headers)
 
 
-def _not_configured(provider: str) -> Response:
+def not_configured(provider: str) -> Response:
     return JSONResponse({"error": f"the {provider} webhook is not configured"}, 404)
 
 
-def _settings(request: Request) -> WebhookSettings:
+def webhook_settings(request: Request) -> WebhookSettings:
     return context_of(request).settings.web.webhooks
 
 
 async def postmark(request: Request) -> Response:
-    settings = _settings(request)
+    settings = webhook_settings(request)
     if settings.postmark_username is None:
-        return _not_configured("Postmark")
+        return not_configured("Postmark")
     try:
         check_postmark_auth(request.headers.get("authorization"), settings)
-        events = list(postmark_events(await _json_body(request)))
+        events = list(postmark_events(await json_body(request)))
     except Refused as refused:
-        return _refusal(refused)
+        return refusal(refused)
     return await run_in_threadpool(_record, request, events)
 
 
@@ -235,7 +235,7 @@ def _take_token(request: Request, token: str) -> bool:
     ctx = context_of(request)
     digest = hashlib.sha256(token.encode()).hexdigest()
     throttle = Throttle(ctx.store.engine, ctx.clock)
-    return throttle.hit(replay_policy(_settings(request)), digest).allowed
+    return throttle.hit(replay_policy(webhook_settings(request)), digest).allowed
 
 
 def _give_back_token(request: Request, token: str) -> None:
@@ -243,23 +243,24 @@ def _give_back_token(request: Request, token: str) -> None:
     get through."""
     ctx = context_of(request)
     digest = hashlib.sha256(token.encode()).hexdigest()
-    Throttle(ctx.store.engine, ctx.clock).clear(replay_policy(_settings(request)), digest)
+    Throttle(ctx.store.engine, ctx.clock).clear(replay_policy(webhook_settings(request)), digest)
 
 
 async def mailgun(request: Request) -> Response:
-    settings = _settings(request)
+    settings = webhook_settings(request)
     if settings.mailgun_signing_key is None:
-        return _not_configured("Mailgun")
+        return not_configured("Mailgun")
     now = context_of(request).clock().timestamp()
     try:
-        payload = await _json_body(request)
-        check_mailgun_signature(payload, settings, now)
+        payload = await json_body(request)
+        signature = payload.get("signature") if isinstance(payload, Mapping) else None
+        check_mailgun_signature(signature, settings, now)
         token = str(payload["signature"]["token"])
         events = list(mailgun_events(payload))
         if not await run_in_threadpool(_take_token, request, token):
             raise Refused(406, "this signature was used already (a replay?)")
     except Refused as refused:
-        return _refusal(refused)
+        return refusal(refused)
     try:
         return await run_in_threadpool(_record, request, events)
     except BaseException:
@@ -268,18 +269,18 @@ async def mailgun(request: Request) -> Response:
 
 
 async def ses(request: Request) -> Response:
-    settings = _settings(request)
+    settings = webhook_settings(request)
     if not settings.topics:
-        return _not_configured("SES (SNS)")
+        return not_configured("SES (SNS)")
     try:
-        message = await _json_body(request)
+        message = await json_body(request)
         if not isinstance(message, Mapping):
             raise Refused(400, "an SNS message is a JSON object")
         if message.get("TopicArn") not in settings.topics:
             raise Refused(403, "the SNS topic is not one of web.webhooks.sns_topic_arns")
         return await run_in_threadpool(_handle_sns, request, message)
     except Refused as refused:
-        return _refusal(refused)
+        return refusal(refused)
 
 
 def _handle_sns(request: Request, message: Mapping[str, Any]) -> Response:
@@ -300,6 +301,10 @@ def _handle_sns(request: Request, message: Mapping[str, Any]) -> Response:
         notification = json.loads(message["Message"])
     except json.JSONDecodeError as exc:
         raise Refused(400, "the SNS Message is not an SES notification") from exc
+    if isinstance(notification, Mapping) and notification.get("notificationType") == "Received":
+        from digest.web.hooks import inbound  # mail to the unsubscribe address, not an event
+
+        return inbound.ses_received(request, notification)
     return _record(request, list(ses_events(notification)))
 
 
