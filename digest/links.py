@@ -45,6 +45,11 @@ def _base(site: SiteSettings) -> str:
     return site.base_url.rstrip("/")
 
 
+def site_url(site: SiteSettings, path: str) -> str:
+    """One of the app's paths as an absolute URL, for use on other sites' pages."""
+    return _base(site) + path
+
+
 def preferences_url(site: SiteSettings, subscriber_id: str) -> str:
     token = make_token(site.secret_key.reveal(), subscriber_id, "preferences")
     return f"{_base(site)}/preferences/{token}"

@@ -36,6 +36,7 @@ TABLE: list[tuple[str, str, dict[str, str], set[str]]] = [
     # 404 here (no post is planned): the role was let through to look for it.
     ("POST", f"{DIGEST}/posts/count", {"post": "1", "text": "Hello"}, EVERYONE),
     ("POST", f"{DIGEST}/posts/change", {"post": "1", "action": "skip"}, EVERYONE),
+    ("GET", "/editor/signup", {}, EVERYONE),
     ("GET", "/editor/reports", {}, EVERYONE),
     ("GET", "/editor/reports.csv", {}, EVERYONE),
     ("GET", f"/editor/reports/{WEEKLY}", {}, EVERYONE),

@@ -612,10 +612,21 @@ class Store:
         return subscriptions.subscriber_by_email(self.engine, email)
 
     def request_subscription(
-        self, *, email: str, name: PersonName, new_id: str, timezone: str
+        self,
+        *,
+        email: str,
+        name: PersonName,
+        new_id: str,
+        timezone: str,
+        preferences: Preferences | None = None,
     ) -> tuple[Subscriber | None, bool]:
         return subscriptions.request_subscription(
-            self.engine, email=email, name=name, new_id=new_id, timezone=timezone
+            self.engine,
+            email=email,
+            name=name,
+            new_id=new_id,
+            timezone=timezone,
+            preferences=preferences,
         )
 
     def confirm_subscriber(self, subscriber_id: str, now: datetime) -> Subscriber | None:

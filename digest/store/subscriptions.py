@@ -47,16 +47,23 @@ def subscriber_by_email(engine: Engine, email: str) -> Subscriber | None:
 
 
 def request_subscription(
-    engine: Engine, *, email: str, name: PersonName, new_id: str, timezone: str
+    engine: Engine,
+    *,
+    email: str,
+    name: PersonName,
+    new_id: str,
+    timezone: str,
+    preferences: Preferences | None = None,
 ) -> tuple[Subscriber | None, bool]:
     """A sign-up from the web form: (the subscriber, whether a confirmation should be sent).
 
-    A new address becomes a pending subscriber with id `new_id`; a known one that is not active
-    (unsubscribed, bounced, never confirmed) becomes pending again. An active subscriber stays as
-    they are and gets no message; the form answers the same either way, so it tells nobody who is
-    subscribed. An existing subscriber's name is left alone: whoever typed the address has not
-    proved it is theirs yet. An address that bounced or complained gets nothing either: mailing
-    it again would bounce again, or go to someone who called our mail spam.
+    A new address becomes a pending subscriber with id `new_id` and `preferences` (what the form
+    chose to follow; the defaults without); a known one that is not active (unsubscribed,
+    bounced, never confirmed) becomes pending again. An active subscriber stays as they are and
+    gets no message; the form answers the same either way, so it tells nobody who is
+    subscribed. An existing subscriber's name and preferences are left alone: whoever typed the
+    address has not proved it is theirs yet. An address that bounced or complained gets nothing
+    either: mailing it again would bounce again, or go to someone who called our mail spam.
     """
     table = schema.subscribers
     with write_transaction(engine) as connection:
@@ -71,6 +78,7 @@ def request_subscription(
                 name=name.name,
                 status=SubscriberStatus.PENDING,
                 timezone=timezone,
+                preferences=preferences or Preferences(),
                 given_name=name.given,
                 family_name=name.family,
             )

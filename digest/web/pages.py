@@ -16,6 +16,13 @@ def context_of(request: Request) -> Context:
     return ctx
 
 
+def client_address(request: Request) -> str:
+    """The client's address, the key of per-client limits: X-Forwarded-For is applied before
+    this (app.py) only when it comes from one of `web.trusted_proxies`, so a client cannot
+    choose its own key."""
+    return request.client.host if request.client else "unknown"
+
+
 def path_for(request: Request, name: str, /, **params: Any) -> str:
     """The path of a named route: links and redirects never repeat the request's Host header,
     which whoever sends the request chooses. Names are the whole app's, from inside a mounted

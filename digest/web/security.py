@@ -34,6 +34,9 @@ CROSS_SITE_PATHS: tuple[str, ...] = (
     "/unsubscribe/",  # RFC 8058 one-click: mail providers POST it; the signed link authorises
     "/api/v1/",  # other systems' servers; each call carries its API token in a header, never a
     # cookie, so a forged cross-site request has nothing to borrow
+    "/subscribe/embed",  # the sign-up form other sites embed: it reads no cookie, and a sign-up
+    # only plans the confirmation message (throttled per client and per address); becoming a
+    # subscriber takes the POST on the page its link opens, which stays same-origin
 )
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

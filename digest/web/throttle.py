@@ -49,6 +49,9 @@ class Verdict:
 # Editor logins: per account and per client address, failures only (issue 10 and 13).
 LOGIN_PER_ACCOUNT = Policy("login-account", "5/minute;10/10 minutes;20/hour;50/day")
 LOGIN_PER_CLIENT = Policy("login-client", "10/minute;30/hour;100/day")
+# Sign-ups per client address, every form sent counting (issue 10: a thousand in six seconds).
+# Room for an office or a conference stand behind one address; a script gets a 429 at once.
+SIGNUP_PER_CLIENT = Policy("signup-client", "10/minute;60/hour;200/day")
 
 
 @dataclass

@@ -97,6 +97,7 @@ def create_subscriber(call: Call) -> Answer:
             name=PersonName(wanted.name, wanted.given_name, wanted.family_name),
             new_id=wanted.id,
             timezone=wanted.timezone,
+            preferences=wanted.preferences,
         )
         if found is None or found.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
             message = (
@@ -105,11 +106,6 @@ def create_subscriber(call: Call) -> Answer:
             )
             raise ApiError(409, "undeliverable", message)
         subscriber = found
-        if existing is None and wanted.preferences != found.preferences:
-            subscriber = (
-                ctx.store.update_preferences(found.id, wanted.preferences, found.timezone, call.now)
-                or found
-            )
         planned = needs_confirmation and plan_confirmation(ctx, subscriber)
     _audit(call, "subscriber.create", subscriber.id, after=subscriber_record(subscriber))
     answer = SubscriberCreated(

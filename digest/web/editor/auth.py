@@ -52,11 +52,6 @@ def require_enabled(request: Request) -> None:
         raise HTTPException(503, DISABLED)
 
 
-def client_address(request: Request) -> str:
-    """The client's address (a trusted proxy's X-Forwarded-For already applied)."""
-    return request.client.host if request.client else "unknown"
-
-
 def current_session(request: Request) -> Session | None:
     """This request's live session, looked up once per request."""
     looked_up: tuple[Session | None] | None = getattr(request.state, "editor_session", None)

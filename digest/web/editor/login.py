@@ -19,7 +19,7 @@ from digest.store.accounts import BOOTSTRAP, BOOTSTRAP_ACTOR, AccountError
 from digest.web.editor import auth
 from digest.web.editor.pages import render
 from digest.web.editor.roles import Permission
-from digest.web.pages import context_of, redirect_to
+from digest.web.pages import client_address, context_of, redirect_to
 from digest.web.throttle import LOGIN_PER_ACCOUNT, LOGIN_PER_CLIENT, Throttle
 
 log = logging.getLogger("digest")
@@ -45,7 +45,7 @@ async def login(request: Request) -> Response:
     if not name or not password:
         return refused(request, target, "Type your account name and your password.", 400)
     throttle = Throttle(ctx.store.engine, ctx.clock)
-    account_key, client = name.casefold(), auth.client_address(request)
+    account_key, client = name.casefold(), client_address(request)
     for policy, key, whose in (
         (LOGIN_PER_ACCOUNT, account_key, "for this account"),
         (LOGIN_PER_CLIENT, client, "from your address"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from digest.web.editor import calendar, desk, login, people, posts, reports
+from digest.web.editor import calendar, desk, login, people, posts, reports, signup
 
 # Open to anyone: the login form and logging out (which only ends one's own session).
 OPEN = frozenset({"login", "login_post", "logout"})
@@ -30,6 +30,7 @@ routes = [
     Route("/digest/{key:str}/posts", posts.posts_page, name="posts"),
     Route("/digest/{key:str}/posts/count", posts.count, name="posts_count", methods=["POST"]),
     Route("/digest/{key:str}/posts/change", posts.change, name="posts_change", methods=["POST"]),
+    Route("/signup", signup.signup_page, name="signup"),
     Route("/reports", reports.reports_page, name="reports"),
     Route("/reports.csv", reports.reports_csv, name="reports_csv"),
     # The CSV first: a digest's key matches "{key}.csv" as well.

@@ -70,6 +70,17 @@ def methods(get: Handler | None, post: FormHandler | None) -> list[str]:
     return [*(["GET", "HEAD"] if get else []), *(["POST"] if post else [])]
 
 
+def form_text(form: FormData, name: str) -> str:
+    """A field's text, trimmed; empty when missing or a file."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def form_texts(form: FormData, name: str) -> list[str]:
+    """Every value of a repeated field (checkboxes), trimmed."""
+    return [value.strip() for value in form.getlist(name) if isinstance(value, str)]
+
+
 def token_subscriber_id(request: Request, purpose: Purpose) -> str:
     """The subscriber id the URL's token was signed for, with this purpose; else a 404."""
     secret = context_of(request).settings.site.secret_key.reveal()
