@@ -1,8 +1,9 @@
 """`digest subscribers import|export|list|add|remove|forget`: thin calls into ingest and store.
 
-- import: CSV and YAML lists, all validated first (every bad row named), then written in one
+- import: CSV and YAML lists, and Mailchimp, Substack and Buttondown exports as they come
+  (`digest.ingest.exports`), all validated first (every bad row named), then written in one
   transaction, or nothing is; an address on the suppression list is refused (see
-  `digest.store.subscriptions`).
+  `digest.store.subscriptions`), and one that left, bounced or complained goes on it.
   Preferences a subscriber changed on the web since the last import stay theirs unless
   `--overwrite` is given; the summary says how many were kept or overwritten.
 - export: the same formats, so an export imports back as it was.
@@ -24,11 +25,12 @@ from collections.abc import Callable, Sequence
 from digest.cli_support import Command, OpenContext, with_context
 from digest.context import Context
 from digest.errors import InputError, Problem
-from digest.ingest import read_subscriber_files
+from digest.ingest.exports import SERVICES
 from digest.ingest.fields import Loc
 from digest.ingest.subscribers import (
     FORMATS,
     STATUSES,
+    read_import,
     subscriber_from,
     subscribers_csv,
     write_subscribers,
@@ -48,7 +50,15 @@ def add_subscriber_commands(
         return with_context(open_context, run)
 
     importing = actions.add_parser("import", help="import CSV or YAML lists (all or nothing)")
-    importing.add_argument("paths", nargs="+", metavar="FILE", help="CSV or YAML lists to import")
+    importing.add_argument(
+        "paths", nargs="+", metavar="FILE", help="CSV or YAML lists, or other services' exports"
+    )
+    importing.add_argument(
+        "--from",
+        dest="source",
+        choices=sorted(SERVICES),
+        help="read every FILE as this service's CSV export (default: told by each header)",
+    )
     importing.add_argument(
         "--overwrite",
         action="store_true",
@@ -104,8 +114,10 @@ def add_subscriber_commands(
 
 
 def run_import(ctx: Context, args: argparse.Namespace) -> int:
-    subscribers = read_subscriber_files(args.paths, followable(ctx))
-    counts = ctx.store.save_subscribers(subscribers, ctx.clock(), overwrite=args.overwrite)
+    read = read_import(args.paths, followable(ctx), args.source)
+    counts = ctx.store.save_subscribers(
+        read.subscribers, ctx.clock(), overwrite=args.overwrite, consents=read.consents
+    )
     print(f"subscribers: {counts.inserted} new, {counts.updated} updated")
     if counts.kept:
         print(f"kept {_whose(counts.kept)} own changes; --overwrite to replace them")

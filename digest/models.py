@@ -91,6 +91,16 @@ class Subscriber:
     family_name: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """When a subscriber opted in, confirmed and unsubscribed, as the list they came from says
+    (another service's export); None where it does not say."""
+
+    opted_in_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+
+
 class DigestKind(StrEnum):
     WEEKLY = "weekly"
     COMPANY = "company"

@@ -6,6 +6,9 @@ records are `row N` with the header as row 1. YAML: `subscribers:` a list of the
 records `subscribers[N]`. A `name` without `first_name`/`last_name` is split into them only where
 that is unambiguous (`digest.names`).
 
+Mailchimp, Substack and Buttondown CSV exports are read too, told apart by their headers
+(`read_import`, `digest.ingest.exports`).
+
 `write_subscribers` writes the same formats (`digest subscribers export`), so an export reads back
 as the subscribers it came from. A CSV cell that a spreadsheet would run as a formula (starting
 with = + - or @) is written with a leading apostrophe, which the reader takes off again.
@@ -17,8 +20,8 @@ import csv
 import io
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -35,8 +38,9 @@ from digest.ingest.checks import (
     type_name,
 )
 from digest.ingest.documents import decode, load_yaml
+from digest.ingest.exports import SERVICES, Service, service_of
 from digest.ingest.fields import Check, Fields, Loc, Record
-from digest.models import Preferences, Subscriber, SubscriberStatus
+from digest.models import Consent, Preferences, Subscriber, SubscriberStatus
 from digest.names import person_name
 
 COLUMNS = (
@@ -109,32 +113,109 @@ def read_subscriber_files(
     """Read lists as one: every problem of every file, and an id or address given twice even
     in two files; raise InputError listing them all. With `followable`, a company or topic
     that is not on it is a problem too (without, only their form is checked)."""
+    return read_import(paths, followable).subscribers
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberList:
+    """What an import read: its subscribers, and the consent times that other services'
+    exports gave some of them (by subscriber id)."""
+
+    subscribers: tuple[Subscriber, ...]
+    consents: Mapping[str, Consent]
+
+
+def read_import(
+    paths: Iterable[str | Path], followable: Followable | None = None, source: str | None = None
+) -> SubscriberList:
+    """`read_subscriber_files`, and CSV exports of the services in `exports.SERVICES` too:
+    each file's format is told by its header, or is `source` (a service's name) for all."""
     problems: list[Problem] = []
-    rows = [row for path in paths for row in _records_of(path, problems)]
+    read = _Read(source)
+    rows = [row for path in paths for row in read.records(path, problems)]
     subscribers = subscribers_from(rows, problems, followable)
     if problems:
-        raise InputError(problems)
-    return subscribers
+        raise InputError(read.named(problem) for problem in problems)
+    consents = {
+        subscriber.id: read.consents[loc]
+        for (loc, _), subscriber in zip(rows, subscribers, strict=True)
+        if loc in read.consents
+    }
+    return SubscriberList(subscribers, consents)
 
 
-def _records_of(path: str | Path, problems: list[Problem]) -> list[tuple[Loc, Record]]:
-    where = str(path)
-    suffix = Path(where).suffix.lower()
-    if suffix not in (".csv", ".yaml", ".yml"):
-        problems.append(Problem(where, "", "", "unknown file type; use a .csv, .yaml or .yml file"))
-        return []
-    try:
-        body = Path(where).read_bytes()
-    except OSError as error:
-        problems.append(Problem(where, "", "", f"cannot read: {error.strerror or error}"))
-        return []
-    text = decode(body, where)
-    if isinstance(text, Problem):
-        problems.append(text)
-        return []
-    if suffix == ".csv":
-        return csv_records(text, where, problems)
-    return yaml_records(text, where, problems)
+class _Read:
+    """The files of one import: their records, the consent times of rows from other services,
+    and those services' own names for the fields (which problems then use)."""
+
+    def __init__(self, source: str | None) -> None:
+        self.source = SERVICES[source] if source else None
+        self.consents: dict[Loc, Consent] = {}
+        self.columns: dict[str, Mapping[str, str]] = {}
+
+    def records(self, path: str | Path, problems: list[Problem]) -> list[tuple[Loc, Record]]:
+        where = str(path)
+        suffix = Path(where).suffix.lower()
+        if suffix not in (".csv", ".yaml", ".yml") or (self.source and suffix != ".csv"):
+            kinds = "a .csv file" if self.source else "a .csv, .yaml or .yml file"
+            problems.append(Problem(where, "", "", f"unknown file type; use {kinds}"))
+            return []
+        try:
+            body = Path(where).read_bytes()
+        except OSError as error:
+            problems.append(Problem(where, "", "", f"cannot read: {error.strerror or error}"))
+            return []
+        text = decode(body, where)
+        if isinstance(text, Problem):
+            problems.append(text)
+            return []
+        if suffix != ".csv":
+            return yaml_records(text, where, problems)
+        table = _csv_table(text, where, problems)
+        if table is None:
+            return []
+        header, rows = table
+        service = self.source or service_of(header)
+        if service is None:
+            if "id" in header or set(header) <= set(COLUMNS):
+                return _native_records(header, rows, where, problems)
+            problems.append(Problem(where, "row 1", "", _UNKNOWN_FORMAT))
+            return []
+        return self._service_records(service, header, rows, where, problems)
+
+    def _service_records(
+        self,
+        service: Service,
+        header: list[str],
+        rows: list[tuple[int, list[str]]],
+        where: str,
+        problems: list[Problem],
+    ) -> list[tuple[Loc, Record]]:
+        email = service.email_column(header)
+        if email is None:
+            message = f"missing column; a {service.label} export has it (is this one?)"
+            problems.append(Problem(where, "row 1", service.emails[0], message))
+            return []
+        self.columns[where] = {**service.columns, "email": email}
+        records: list[tuple[Loc, Record]] = []
+        for loc, cells in _cells(header, rows, where, problems):
+            read = service.read(cells, loc, problems)
+            if read is not None:
+                records.append((loc, read.record))
+                self.consents[loc] = read.consent
+        return records
+
+    def named(self, problem: Problem) -> Problem:
+        """The problem with its field as the service's file names it."""
+        column = self.columns.get(problem.where, {}).get(problem.field)
+        return replace(problem, field=column) if column else problem
+
+
+_UNKNOWN_FORMAT = (
+    f"cannot tell the list's format from its header: it has neither digest's columns "
+    f"({','.join(COLUMNS)}) nor those of a {', '.join(s.label for s in SERVICES.values())} "
+    f"export; rename the columns, or pass --from {'|'.join(SERVICES)}"
+)
 
 
 def subscribers_from(
@@ -231,24 +312,36 @@ def _one_of(choices: tuple[str, ...], what: str) -> Check:
 
 
 def csv_records(text: str, where: str, problems: list[Problem]) -> list[tuple[Loc, Record]]:
-    """CSV rows as typed mappings; blank rows are skipped but still counted."""
+    """CSV rows of digest's list format as typed mappings; blank rows are skipped but still
+    counted."""
+    table = _csv_table(text, where, problems)
+    return _native_records(*table, where, problems) if table is not None else []
+
+
+def _csv_table(
+    text: str, where: str, problems: list[Problem]
+) -> tuple[list[str], list[tuple[int, list[str]]]] | None:
+    """The header and the numbered rows that are not blank (the header is row 1)."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         rows = list(reader)
     except csv.Error as error:
         problems.append(Problem(where, f"row {reader.line_num}", "", f"not valid CSV: {error}"))
-        return []
+        return None
     if not rows or not any(cell.strip() for cell in rows[0]):
         message = f"empty; expected a header line: {','.join(COLUMNS)}"
         problems.append(Problem(where, "row 1", "", message))
-        return []
+        return None
     header = [cell.strip() for cell in rows[0]]
-    if not _header_ok(header, where, problems):
-        return []
-    records: list[tuple[Loc, Record]] = []
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
+    numbered = enumerate(rows[1:], start=2)
+    return header, [(number, row) for number, row in numbered if any(c.strip() for c in row)]
+
+
+def _cells(
+    header: list[str], rows: list[tuple[int, list[str]]], where: str, problems: list[Problem]
+) -> Iterator[tuple[Loc, dict[str, str]]]:
+    """Each row as {column: cell}; a row of more cells than the header has is a problem."""
+    for number, row in rows:
         loc = Loc(where, f"row {number}")
         if len(row) > len(header):
             message = (
@@ -257,9 +350,18 @@ def csv_records(text: str, where: str, problems: list[Problem]) -> list[tuple[Lo
             )
             problems.append(Problem(where, loc.record, "", message))
             continue
-        cells = dict(zip(header, row, strict=False))
-        records.append((loc, {k: _typed(k, v) for k, v in cells.items() if k in COLUMNS}))
-    return records
+        yield loc, dict(zip(header, row, strict=False))
+
+
+def _native_records(
+    header: list[str], rows: list[tuple[int, list[str]]], where: str, problems: list[Problem]
+) -> list[tuple[Loc, Record]]:
+    if not _header_ok(header, where, problems):
+        return []
+    return [
+        (loc, {k: _typed(k, v) for k, v in cells.items() if k in COLUMNS})
+        for loc, cells in _cells(header, rows, where, problems)
+    ]
 
 
 def _header_ok(header: list[str], where: str, problems: list[Problem]) -> bool:

@@ -45,6 +45,7 @@ from digest.errors import InputError, Problem, ServiceError
 from digest.models import (
     AmwRead,
     Company,
+    Consent,
     Digest,
     DigestKind,
     NewsItem,
@@ -559,6 +560,7 @@ class Store:
         now: datetime | None = None,
         *,
         overwrite: bool = False,
+        consents: Mapping[str, Consent] | None = None,
     ) -> SubscriberCounts:
         """Upsert by id in one transaction.
 
@@ -566,7 +568,9 @@ class Store:
         raises InputError and nothing is written; so does an address the suppression list keeps
         from coming back (see `subscriptions.check_not_suppressed`). Preferences a subscriber
         changed themself since an import last wrote theirs are kept, and counted, unless
-        `overwrite` (see `subscriptions.imported_rows`).
+        `overwrite` (see `subscriptions.imported_rows`). `consents` (by id): the times another
+        service's export gave. An unsubscribed, bounced or complained subscriber's address goes
+        on the suppression list.
         """
         unique = _last_by(subscribers, lambda subscriber: subscriber.id)
         _check_unique_emails(unique)
@@ -576,11 +580,12 @@ class Store:
                 _check_emails_free(connection, unique)
                 subscriptions.check_not_suppressed(connection, unique)
                 rows, kept, overwritten = subscriptions.imported_rows(
-                    connection, unique, when, overwrite=overwrite
+                    connection, unique, when, overwrite=overwrite, consents=consents or {}
                 )
                 counts, existing = self._upsert(
                     connection, schema.subscribers, rows, keep=("created_at",)
                 )
+                subscriptions.suppress_unmailable(self.engine, connection, unique, when)
                 created = [subscriber for subscriber in unique if subscriber.id not in existing]
                 events.emit_all(
                     connection,

@@ -6,21 +6,23 @@ again, only as the SHA-256 of the lower-cased address (`rows.email_hash`):
 - unsubscribing adds the address (reason "unsubscribed"); forgetting deletes the subscriber and
   everything stored about them, and leaves only the hash (reason "forgotten");
 - an import never makes a suppressed address active or pending again, and never stores a
-  forgotten address again (`check_not_suppressed`);
+  forgotten address again (`check_not_suppressed`); an imported subscriber who unsubscribed,
+  bounced or complained elsewhere is suppressed (`suppress_unmailable`);
 - only the person can come back: the web form makes them pending, and confirming from the
   message sent to that address (double opt-in) takes the address off the list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from digest.errors import InputError, Problem
-from digest.models import DeliveryChannel, Preferences, Subscriber, SubscriberStatus
+from digest.models import Consent, DeliveryChannel, Preferences, Subscriber, SubscriberStatus
 from digest.names import PersonName
 from digest.store import codec, engagement, events, schema
 from digest.store.engine import dialect_insert, write_transaction
@@ -220,14 +222,20 @@ def update_preferences(
 
 
 def imported_rows(
-    connection: Connection, subscribers: Sequence[Subscriber], now: datetime, *, overwrite: bool
+    connection: Connection,
+    subscribers: Sequence[Subscriber],
+    now: datetime,
+    *,
+    overwrite: bool,
+    consents: Mapping[str, Consent],
 ) -> tuple[list[dict[str, Any]], int, int]:
     """The rows an import writes, and how many subscribers' own changes it kept or overwrote.
 
     What the subscriber said wins: preferences (and time zone) they changed themself after an
     import last wrote theirs stay as they are, unless `overwrite`. Only a difference counts, and
     a kept choice stays theirs for the imports after this one too. Times the store keeps
-    (confirmed, unsubscribed, opted in, changed) are carried over, not cleared.
+    (confirmed, unsubscribed, opted in, changed) are carried over, not cleared, unless the
+    subscriber's `consents` give them.
     """
     table = schema.subscribers
     stored: dict[str, Any] = {}
@@ -241,6 +249,9 @@ def imported_rows(
         old = stored.get(subscriber.id)
         carried = ("confirmed_at", "unsubscribed_at", "opted_in_at", "preferences_changed_at")
         row.update({column: getattr(old, column, None) for column in carried})
+        # Consent's fields are named as the columns are.
+        given = asdict(consents.get(subscriber.id, Consent()))
+        row.update((name, value) for name, value in given.items() if value is not None)
         row["preferences_imported_at"] = now
         if old is not None:
             before = subscriber_from_row(old)
@@ -261,6 +272,27 @@ def imported_rows(
                 overwritten += 1
         rows.append(row)
     return rows, kept, overwritten
+
+
+def suppress_unmailable(
+    engine: Engine, connection: Connection, subscribers: Sequence[Subscriber], now: datetime
+) -> None:
+    """Imported subscribers who left, bounced or complained: their addresses are suppressed
+    with that reason (an address already on the list keeps the reason it has)."""
+    rows = [
+        {
+            "email_hash": email_hash(subscriber.email),
+            "reason": subscriber.status.value,
+            "created_at": now,
+        }
+        for subscriber in subscribers
+        if subscriber.status not in _COMING_BACK
+    ]
+    if rows:
+        statement = dialect_insert(engine, schema.suppressions).on_conflict_do_nothing(
+            index_elements=["email_hash"]
+        )
+        connection.execute(statement, rows)
 
 
 def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None:
