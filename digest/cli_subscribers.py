@@ -115,6 +115,7 @@ def add_subscriber_commands(
 
 def run_import(ctx: Context, args: argparse.Namespace) -> int:
     read = read_import(args.paths, followable(ctx), args.source)
+    read = read.known_as(ctx.store.subscriber_ids(read.exported()))
     counts = ctx.store.save_subscribers(
         read.subscribers, ctx.clock(), overwrite=args.overwrite, consents=read.consents
     )

@@ -17,8 +17,9 @@ import pytest
 from digest.cli import main
 from digest.errors import InputError
 from digest.ingest.exports import address_id
-from digest.ingest.subscribers import read_import
+from digest.ingest.subscribers import SubscriberList, read_import
 from digest.models import Consent, Subscriber, SubscriberStatus
+from digest.names import person_name
 from digest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,6 +164,28 @@ def test_left_and_cleaned_addresses_are_suppressed_and_reimports_update(store: S
     assert data["subscriber"]["opted_in_at"] == "2025-08-27T15:06:27.713000+00:00"
 
 
+def test_someone_already_subscribed_here_is_updated_under_their_id(store: Store) -> None:
+    signed_up, _ = store.request_subscription(
+        email="ADA@example.com", name=person_name(""), new_id="web-1", timezone=""
+    )
+    assert signed_up is not None
+    store.confirm_subscriber("web-1", NOW)
+    read = read_import(MAILCHIMP)
+    read = read.known_as(store.subscriber_ids(read.exported()))
+    counts = store.save_subscribers(read.subscribers, NOW, consents=read.consents)
+    assert (counts.inserted, counts.updated) == (3, 1)
+    ada = store.subscriber("web-1")
+    assert ada is not None and (ada.given_name, ada.timezone) == ("Ada", "Europe/London")
+    data = store.subscriber_data("web-1")
+    assert data is not None and data["subscriber"]["opted_in_at"] == "2024-03-14T09:12:31+00:00"
+    # A list of digest's own format names its ids: the same address under another is refused.
+    native = Subscriber(id="s9", email="ada@example.com", name="Ada")
+    with pytest.raises(InputError, match="already the address of subscriber web-1"):
+        store.save_subscribers(
+            SubscriberList((native,), {}).known_as({"ada@example.com": "web-1"}).subscribers, NOW
+        )
+
+
 def test_an_export_cannot_make_a_suppressed_address_active_again(store: Store) -> None:
     read = read_import(MAILCHIMP)
     store.save_subscribers(read.subscribers, NOW, consents=read.consents)
@@ -177,12 +200,17 @@ def test_the_command_imports_each_service_and_refuses_a_wrong_from(
     shutil.copy(REPO / "settings.yaml", tmp_path / "settings.yaml")
     base = ["--settings", str(tmp_path / "settings.yaml")]
     base += ["--database", f"sqlite:///{tmp_path / 'digest.db'}"]
+    assert main([*base, "subscribers", "add", "Ada@example.com", "--id", "k1"]) == 0
+    capsys.readouterr()
     assert main([*base, "subscribers", "import", *MAILCHIMP]) == 0
-    assert capsys.readouterr().out == "subscribers: 4 new, 0 updated\n"
+    assert capsys.readouterr().out == "subscribers: 3 new, 1 updated\n"  # Ada is k1
     assert main([*base, "subscribers", "import", "--from", "buttondown", BUTTONDOWN]) == 0
     assert capsys.readouterr().out == "subscribers: 3 new, 1 updated\n"
     assert main([*base, "subscribers", "import", "--from", "substack", MAILCHIMP[0]]) == 2
     assert "email: missing column; a Substack export has it" in capsys.readouterr().err
     assert main([*base, "subscribers", "list", "--status", "active"]) == 0
-    listed = sorted(line.split("\t")[1] for line in capsys.readouterr().out.splitlines())
-    assert listed == ["ada@example.com", "jose@xn--bcher-kva.de"]
+    listed = sorted(tuple(line.split("\t")[:2]) for line in capsys.readouterr().out.splitlines())
+    assert listed == [
+        ("k1", "ada@example.com"),
+        (address_id("jose@bücher.de"), "jose@xn--bcher-kva.de"),
+    ]

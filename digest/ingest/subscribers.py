@@ -38,7 +38,7 @@ from digest.ingest.checks import (
     type_name,
 )
 from digest.ingest.documents import decode, load_yaml
-from digest.ingest.exports import SERVICES, Service, service_of
+from digest.ingest.exports import SERVICES, Service, address_id, service_of
 from digest.ingest.fields import Check, Fields, Loc, Record
 from digest.models import Consent, Preferences, Subscriber, SubscriberStatus
 from digest.names import person_name
@@ -123,6 +123,25 @@ class SubscriberList:
 
     subscribers: tuple[Subscriber, ...]
     consents: Mapping[str, Consent]
+
+    def exported(self) -> list[str]:
+        """The addresses of the subscribers from other services' exports (whose ids are derived
+        from their addresses)."""
+        return [s.email for s in self.subscribers if s.id == address_id(s.email)]
+
+    def known_as(self, stored: Mapping[str, str]) -> SubscriberList:
+        """The list with each subscriber of `exported` whose address is stored already
+        (`stored`: {address: id}) under that subscriber's id, which an import then updates: one
+        who signed up on the site, or came in an earlier list."""
+        exported = set(self.exported())
+        ids = {
+            s.id: stored.get(s.email, s.id) if s.email in exported else s.id
+            for s in self.subscribers
+        }
+        return SubscriberList(
+            tuple(replace(s, id=ids[s.id]) for s in self.subscribers),
+            {ids[old]: consent for old, consent in self.consents.items()},
+        )
 
 
 def read_import(

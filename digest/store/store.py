@@ -604,6 +604,20 @@ class Store:
         with self.engine.connect() as connection:
             return [subscriber_from_row(row) for row in connection.execute(query)]
 
+    def subscriber_ids(self, emails: Collection[str]) -> dict[str, str]:
+        """{address as given: its subscriber's id} for those of `emails` that are stored, in
+        any spelling of upper and lower case."""
+        table = schema.subscribers
+        by_key = {email_key(email): email for email in emails}
+        found: dict[str, str] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(by_key)):
+                query = select(table.c.email_key, table.c.id).where(table.c.email_key.in_(chunk))
+                found.update(
+                    (by_key[key], stored_id) for key, stored_id in connection.execute(query)
+                )
+        return found
+
     def subscriber(self, subscriber_id: str) -> Subscriber | None:
         query = select(schema.subscribers).where(schema.subscribers.c.id == subscriber_id)
         with self.engine.connect() as connection:
