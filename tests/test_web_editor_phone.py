@@ -37,6 +37,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "email_html": (f"/editor/digest/{WEEKLY}/email.html",),
     # The weekly's posts are planned (each with its editing form), the company's composed only.
     "posts": (f"/editor/digest/{WEEKLY}/posts", f"/editor/digest/{COMPANY}/posts"),
+    "signup": ("/editor/signup", "/editor/signup?company=mistral-ai&topic=Compute+Economics"),
     "reports": ("/editor/reports",),
     "report": (f"/editor/reports/{WEEKLY}",),
 }
