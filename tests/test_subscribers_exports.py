@@ -105,6 +105,13 @@ def test_a_bad_row_refuses_the_whole_export_naming_its_column(tmp_path: Path) ->
         f'{export}:row 4: Email Address: "not-an-address" must have exactly one "@"; write it as name@example.com',
         f'{export}:row 4: TIMEZONE: "Mars/Base" is not an IANA time zone, e.g. Europe/Paris',
     ]
+    twice = tmp_path / "substack.csv"
+    twice.write_text(
+        "email,email_disabled\na@example.com,false\nA@example.com,true\n", encoding="utf-8"
+    )
+    assert problems_of(str(twice)) == [
+        f'{twice}:row 3: email: "A@example.com" is already at row 2; keep one row per address'
+    ]
     buttondown = tmp_path / "buttondown.csv"
     buttondown.write_text(
         "email,creation_date,subscriber_type\na@example.com,2024-01-01T00:00:00Z,vip\n",

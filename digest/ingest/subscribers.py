@@ -154,7 +154,7 @@ def read_import(
     rows = [row for path in paths for row in read.records(path, problems)]
     subscribers = subscribers_from(rows, problems, followable)
     if problems:
-        raise InputError(read.named(problem) for problem in problems)
+        raise InputError(shown for problem in problems if (shown := read.shown(problem)))
     consents = {
         subscriber.id: read.consents[loc]
         for (loc, _), subscriber in zip(rows, subscribers, strict=True)
@@ -224,15 +224,22 @@ class _Read:
                 self.consents[loc] = read.consent
         return records
 
-    def named(self, problem: Problem) -> Problem:
-        """The problem with its field as the service's file names it."""
-        column = self.columns.get(problem.where, {}).get(problem.field)
+    def shown(self, problem: Problem) -> Problem | None:
+        """The problem with its field as the service's file names it; None for the id of a
+        service's row, derived from its address, whose own problem says what to fix."""
+        columns = self.columns.get(problem.where)
+        if columns is None:
+            return problem
+        if problem.field == "id":
+            return None
+        column = columns.get(problem.field)
         return replace(problem, field=column) if column else problem
 
 
+_LABELS = [service.label for service in SERVICES.values()]
 _UNKNOWN_FORMAT = (
     f"cannot tell the list's format from its header: it has neither digest's columns "
-    f"({','.join(COLUMNS)}) nor those of a {', '.join(s.label for s in SERVICES.values())} "
+    f"({','.join(COLUMNS)}) nor those of a {', '.join(_LABELS[:-1])} or {_LABELS[-1]} "
     f"export; rename the columns, or pass --from {'|'.join(SERVICES)}"
 )
 
