@@ -36,7 +36,7 @@ from digest.ingest.subscribers import (
     write_subscribers,
 )
 from digest.models import Subscriber, SubscriberStatus
-from digest.schedule.confirmations import plan_confirmation
+from digest.schedule.confirmations import CONFIRMATION_GAP, plan_confirmation
 from digest.schedule.ingest import followable
 
 
@@ -185,9 +185,13 @@ def run_add(ctx: Context, args: argparse.Namespace) -> int:
         raise InputError([Problem("command line", args.email, "id", message)])
     ctx.store.save_subscribers([subscriber], ctx.clock())
     print(f"added {subscriber.id} <{subscriber.email}> ({subscriber.status.value})")
-    if args.confirm:
-        plan_confirmation(ctx, subscriber)
+    if args.confirm and plan_confirmation(ctx, subscriber):
         print("confirmation email planned: `digest worker` delivers it")
+    elif args.confirm:
+        print(
+            "no confirmation email this time: one was planned for this address less than "
+            f"{CONFIRMATION_GAP.total_seconds() / 60:.0f} minutes ago"
+        )
     return 0
 
 

@@ -11,6 +11,8 @@ import pytest
 from digest.cli import main
 from digest.models import Preferences, SubscriberStatus
 from digest.store import Store
+from digest.store.ratelimits import DatabaseStorage
+from digest.store.rows import email_hash
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "subscribers" / "sample.csv"
@@ -163,6 +165,16 @@ def test_add_with_confirm_plans_the_confirmation(run: Cli) -> None:
     )
     with run.store() as store:
         assert store.subscriber_data("n1")["messages"][0]["kind"] == "confirmation"  # type: ignore[index]
+    # An address that got one a moment ago (a sign-up on the web) gets no second.
+    with run.store() as store:
+        counter = DatabaseStorage(store.engine, lambda: datetime.now(UTC))
+        counter.incr(f"confirmation/{email_hash('again@example.com')}", 600)
+    code, out, _ = run("subscribers", "add", "again@example.com", "--id", "n2", "--confirm")
+    assert (code, out.splitlines()[-1]) == (
+        0,
+        "no confirmation email this time: one was planned for this address less than "
+        "10 minutes ago",
+    )
 
 
 def test_a_reimport_keeps_what_subscribers_chose_unless_overwrite(run: Cli, tmp_path: Path) -> None:

@@ -72,13 +72,7 @@ def create_app(ctx: Context, *, recorder: HitRecorder | None = None) -> Starlett
             Mount("", app=public.router),  # last: it answers every other path
         ],
         exception_handlers={HTTPException: http_error},
-        middleware=[
-            # Outermost first: the client's scheme and address are known before anything else.
-            Middleware(
-                ProxyHeadersMiddleware, trusted_hosts=list(ctx.settings.web.trusted_proxies)
-            ),
-            Middleware(SecurityMiddleware, base_url=ctx.settings.site.base_url),
-        ],
+        middleware=shared_middleware(ctx),
     )
     app.state.ctx = ctx
     app.state.recorder = hits
