@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
+from digest.names import person_name
 from digest.outbox import DeliveryReport
 from digest.render.templates import template_environment
 from digest.schedule import jobs, scheduler
@@ -240,3 +241,24 @@ def test_the_scheduler_purges_raw_engagement_events_past_their_retention(
         left = connection.scalars(select(schema.engagement_events.c.reader_key)).all()
     assert left == ["reader-29"]
     assert [c.count for c in link_counts(context.store.engine, "weekly:2026-W48")] == [2]
+
+
+def test_the_scheduler_purges_sign_ups_pending_for_30_days_and_logs_how_many(
+    context: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime(2026, 12, 30, 12, 0, tzinfo=PARIS)
+    for subscriber_id, days in (("web-old", 31), ("web-young", 29)):
+        context.store.request_subscription(
+            email=f"{subscriber_id}@example.com", name=person_name(""), new_id=subscriber_id,
+            timezone="UTC",
+        )  # fmt: skip
+        with context.store.engine.begin() as connection:
+            table = schema.subscribers
+            when = now - timedelta(days=days)
+            connection.execute(
+                update(table).where(table.c.id == subscriber_id).values(updated_at=when)
+            )
+    with caplog.at_level("INFO", logger="digest"):
+        scheduler.run_due(context, now)
+    assert [s.id for s in context.store.subscribers()] == ["web-young"]
+    assert "upkeep: 1 sign-up never confirmed purged" in caplog.messages

@@ -3,10 +3,10 @@ forgotten; and the suppression list that keeps imports from bringing anyone back
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from digest import outbox
 from digest.errors import InputError
@@ -159,6 +159,59 @@ def test_subscriber_data_holds_their_record_and_messages(store: Store) -> None:
     }
     assert [(m["kind"], m["state"]) for m in data["messages"]] == [("confirmation", "planned")]
     assert store.subscriber_data("nobody") is None
+
+
+def signed_up(store: Store, subscriber_id: str, days_ago: int) -> None:
+    """A sign-up from the form, made `days_ago` days before NOW, with its confirmation row."""
+    store.request_subscription(
+        email=f"{subscriber_id}@example.com", name=person_name(""), new_id=subscriber_id,
+        timezone="UTC",
+    )  # fmt: skip
+    when = NOW - timedelta(days=days_ago)
+    with store.engine.begin() as connection:
+        table = schema.subscribers
+        connection.execute(
+            update(table)
+            .where(table.c.id == subscriber_id)
+            .values(created_at=when, updated_at=when)
+        )
+    confirmation = outbox.PlannedDelivery(
+        idempotency_key=f"confirmation/{subscriber_id}/x",
+        digest_key="confirmation",
+        channel=DeliveryChannel.EMAIL,
+        target=subscriber_id,
+        payload={"kind": "confirmation"},
+    )
+    outbox.plan(store.engine, [confirmation], now=when)
+
+
+def test_purging_deletes_sign_ups_pending_for_30_days_and_keeps_the_rest(store: Store) -> None:
+    signed_up(store, "web-old", 31)
+    signed_up(store, "web-young", 29)
+    signed_up(store, "web-confirmed", 40)
+    store.confirm_subscriber("web-confirmed", NOW - timedelta(days=39))
+    store.save_subscribers([ADA])
+    assert store.purge_pending(NOW - timedelta(days=30)) == 1
+    assert store.subscriber("web-old") is None
+    assert {s.id for s in store.subscribers()} == {"web-young", "web-confirmed", "s1"}
+    with store.engine.connect() as connection:
+        targets = connection.scalars(select(schema.deliveries.c.target)).all()
+    assert sorted(targets) == ["web-confirmed", "web-young"]  # its confirmation went with it
+    # Nobody asked to be forgotten: the address may sign up again, and be imported.
+    assert store.suppression_reasons(["web-old@example.com"]) == {}
+    assert store.purge_pending(NOW - timedelta(days=30)) == 0
+
+
+def test_the_purge_counts_from_the_latest_sign_up_not_the_record_s_creation(store: Store) -> None:
+    """Someone who first signed up long ago and again two days ago (which sets updated_at)."""
+    signed_up(store, "web-back", 300)
+    with store.engine.begin() as connection:
+        table = schema.subscribers
+        connection.execute(
+            update(table).where(table.c.id == "web-back").values(updated_at=NOW - timedelta(days=2))
+        )
+    assert store.purge_pending(NOW - timedelta(days=30)) == 0
+    assert store.subscriber("web-back") is not None
 
 
 @pytest.mark.parametrize("status", [SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED])

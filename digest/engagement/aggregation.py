@@ -8,7 +8,7 @@ hits held at least `burst_seconds` (so that every hit near them has arrived) go 
 rule, with the recently written ones as context, and are written in one transaction
 (store/engagement.write_events: one executemany per table). A batch that cannot be written stays
 in the buffer for the next flush. Raw events older than `raw_days` are the scheduler's to purge
-(schedule/jobs.purge_engagement, hourly), whether or not a web app is running.
+(schedule/jobs.retention, hourly), whether or not a web app is running.
 
 The reader of a hit is a keyed hash, never an address: of the subscriber with
 `tracking.per_subscriber`; otherwise of the client's address, browser, the day and the digest, so

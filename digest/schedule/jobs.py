@@ -685,21 +685,43 @@ def company_job(ctx: Context) -> DeliveryReport:
     return send_digests(ctx, compose_companies(ctx, last_complete_week(ctx)))
 
 
-# Engagement ----------------------------------------------------------------------------------
+# Retention -----------------------------------------------------------------------------------
+
+# A sign-up never confirmed is deleted after this long: its confirmation link died at 7 days.
+PENDING_DAYS = 30
 
 
 @dataclass(frozen=True, slots=True)
 class PurgeReport:
-    events: int  # raw engagement events deleted
+    events: int = 0  # raw engagement events deleted
+    pending: int = 0  # sign-ups never confirmed, deleted
 
     def words(self, nothing: str = "nothing to purge") -> str:
-        if not self.events:
-            return nothing
-        return f"{self.events} raw engagement {'event' if self.events == 1 else 'events'} purged"
+        done = [
+            f"{count} {noun if count == 1 else noun + 's'} purged"
+            for count, noun in (
+                (self.events, "raw engagement event"),
+                (self.pending, "sign-up never confirmed"),
+            )
+            if count
+        ]
+        return "; ".join(done) or nothing
 
 
-def purge_engagement(ctx: Context) -> PurgeReport:
+def purge_engagement(ctx: Context) -> int:
     """Delete the raw click and open events older than `tracking.raw_days` (the hourly counts,
-    which name nobody, stay): the retention, applied by the scheduler every hour."""
-    before = ctx.clock() - timedelta(days=ctx.settings.tracking.raw_days)
-    return PurgeReport(purge_events(ctx.store.engine, before))
+    which name nobody, stay); how many."""
+    return purge_events(
+        ctx.store.engine, ctx.clock() - timedelta(days=ctx.settings.tracking.raw_days)
+    )
+
+
+def purge_pending(ctx: Context) -> int:
+    """Delete the sign-ups still pending PENDING_DAYS after they last signed up (their record,
+    their confirmation rows): an address someone typed is not kept unconfirmed for ever."""
+    return ctx.store.purge_pending(ctx.clock() - timedelta(days=PENDING_DAYS))
+
+
+def retention(ctx: Context) -> PurgeReport:
+    """The retention rules, applied by the scheduler every hour."""
+    return PurgeReport(events=purge_engagement(ctx), pending=purge_pending(ctx))

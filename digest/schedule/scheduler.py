@@ -115,9 +115,9 @@ def reconcile(scheduler: BackgroundScheduler, ctx: Context) -> None:
 
 
 def upkeep(ctx: Context) -> None:
-    """The store's housekeeping: raw engagement events past their retention are deleted."""
-    report = jobs.purge_engagement(ctx)
-    log.info("upkeep: %s", report.words())
+    """The store's housekeeping, hourly: raw engagement events past their retention, and
+    sign-ups never confirmed, are deleted."""
+    log.info("upkeep: %s", jobs.retention(ctx).words())
 
 
 @dataclass(frozen=True, slots=True)

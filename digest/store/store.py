@@ -675,6 +675,9 @@ class Store:
     ) -> int:
         return subscriptions.forget(self.engine, now, subscriber_id=subscriber_id, email=email)
 
+    def purge_pending(self, before: datetime) -> int:
+        return subscriptions.purge_pending(self.engine, before)
+
     def mark_undeliverable(
         self, email: str, status: SubscriberStatus, now: datetime
     ) -> Subscriber | None:

@@ -296,8 +296,10 @@ def suppress_unmailable(
 
 
 def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None:
-    """Everything stored about one subscriber, JSON-safe: their record and their messages."""
-    subscribers, deliveries = schema.subscribers, schema.deliveries
+    """Everything stored about one subscriber, JSON-safe and for them to read: their record and
+    each message (its digest by title, its state in the outbox's words, ISO dates). Internal
+    bookkeeping is left out: a provider's message id can be a file path on the server."""
+    subscribers, deliveries, digests = schema.subscribers, schema.deliveries, schema.digests
     with engine.connect() as connection:
         row = connection.execute(
             select(subscribers).where(subscribers.c.id == subscriber_id)
@@ -305,7 +307,8 @@ def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None
         if row is None:
             return None
         messages = connection.execute(
-            select(deliveries)
+            select(deliveries, digests.c.title)
+            .outerjoin(digests, digests.c.key == deliveries.c.digest_key)
             .where(
                 deliveries.c.channel == DeliveryChannel.EMAIL.value,
                 deliveries.c.target == subscriber_id,
@@ -333,14 +336,13 @@ def subscriber_data(engine: Engine, subscriber_id: str) -> dict[str, Any] | None
         "subscriber": record,
         "messages": [
             {
-                "digest": message.digest_key,
+                # A digest by its title and key; a site notice (a confirmation) by its kind.
+                "digest": message.title,
+                "digest_key": message.digest_key if message.title is not None else None,
                 "kind": (message.payload or {}).get("kind", "digest"),
                 "state": message.state,
-                "attempts": message.attempts,
                 "planned_at": _when(message.created_at),
                 "finished_at": _when(message.finished_at),
-                "last_error": message.last_error,
-                "provider_id": message.provider_id,
             }
             for message in messages
         ],
@@ -368,18 +370,44 @@ def forget(
             row = connection.execute(query).one_or_none()
         address = row.email if row is not None else email
         if row is not None:
-            connection.execute(
-                delete(schema.deliveries).where(
-                    schema.deliveries.c.channel == DeliveryChannel.EMAIL.value,
-                    schema.deliveries.c.target == row.id,
-                )
-            )
-            engagement.forget_subscriber(connection, row.id)
-            connection.execute(delete(table).where(table.c.id == row.id))
-            events.forget_subject(connection, events.subscriber_subject(row.id))
+            _delete_subscriber(connection, row.id)
         if address is not None:
             _suppress(engine, connection, address, FORGOTTEN, now, replace=True)
         return 1 if row is not None else 0
+
+
+def _delete_subscriber(connection: Connection, subscriber_id: str) -> None:
+    """Their record, their outbox rows, what they clicked and the events about them."""
+    connection.execute(
+        delete(schema.deliveries).where(
+            schema.deliveries.c.channel == DeliveryChannel.EMAIL.value,
+            schema.deliveries.c.target == subscriber_id,
+        )
+    )
+    engagement.forget_subscriber(connection, subscriber_id)
+    connection.execute(delete(schema.subscribers).where(schema.subscribers.c.id == subscriber_id))
+    events.forget_subject(connection, events.subscriber_subject(subscriber_id))
+
+
+def purge_pending(engine: Engine, before: datetime) -> int:
+    """Delete the sign-ups never confirmed and unchanged since `before`; how many.
+
+    A pending subscriber's `updated_at` is their latest sign-up at the earliest (signing up
+    again sets it), so someone who came back last week is kept though their record is older.
+    Nothing of theirs is left: no hash is suppressed, since nobody asked to be forgotten (an
+    address that unsubscribed before keeps the suppression it had).
+    """
+    table = schema.subscribers
+    with write_transaction(engine) as connection:
+        query = (
+            select(table.c.id)
+            .where(table.c.status == SubscriberStatus.PENDING.value, table.c.updated_at < before)
+            .with_for_update()
+        )
+        stale = list(connection.scalars(query))
+        for subscriber_id in stale:
+            _delete_subscriber(connection, subscriber_id)
+    return len(stale)
 
 
 def suppression_reasons(connection: Connection, emails: Sequence[str]) -> dict[str, str]:
