@@ -32,7 +32,6 @@ from digests_for_tests import (
 from digest.engagement.tokens import LinkSigner, TrackedLinks
 from digest.models import Digest, Section
 from digest.render import email as email_module
-from digest.render.confirmation import confirmation_parts
 from digest.render.email import (
     CompiledEmail,
     EmailParts,
@@ -42,6 +41,7 @@ from digest.render.email import (
     SlotTemplate,
     archive_url,
 )
+from digest.render.notice import notice_parts
 from digest.render.templates import date_range, dots, http_url, template_environment
 from digest.settings import SiteSettings, TrackingSettings
 
@@ -311,13 +311,14 @@ def test_unsubscribe_and_preferences_are_visible_in_both_parts(renderer: EmailRe
 def parts_of(kind: str, site: SiteSettings = SITE) -> EmailParts:
     """Each kind of email there is, as its reader gets it."""
     env = template_environment()
-    if kind == "confirmation":
-        return confirmation_parts(
+    if kind in NOTICES:
+        return notice_parts(
             env,
             site,
+            kind,  # type: ignore[arg-type]
             email="ana@example.com",
             given_name="Ana",
-            confirm_url="https://news.example.org/confirm/t",
+            link_url=f"https://news.example.org/{kind}/t",
             unsubscribe_url="https://news.example.org/unsubscribe/t",
             email_format="html",
         )
@@ -325,7 +326,8 @@ def parts_of(kind: str, site: SiteSettings = SITE) -> EmailParts:
     return EmailRenderer(env, site).compile(digest).personalise(ANA)
 
 
-KINDS = ["weekly", "company", "confirmation"]
+NOTICES = ["confirm", "data", "delete"]  # a confirmation, private links
+KINDS = ["weekly", "company", *NOTICES]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -350,6 +352,16 @@ def test_every_email_footer_carries_the_postal_address(kind: str) -> None:
     assert f"\n{SITE.postal_address}\nSent by " in parts.text
     without = parts_of(kind, dataclasses.replace(SITE, postal_address=None))
     assert "rue du Sentier" not in without.text and "rue du Sentier" not in (without.html or "")
+
+
+@pytest.mark.parametrize("kind", NOTICES)
+def test_a_notice_says_how_long_its_link_works_and_keeps_it_on_its_own_line(kind: str) -> None:
+    parts = parts_of(kind)
+    lifetime = "7 days" if kind == "confirm" else "30 minutes"
+    assert f"The link works for {lifetime}" in " ".join(parts.text.split())
+    assert f"\nhttps://news.example.org/{kind}/t\n" in parts.text
+    assert parts.html is not None and f'href="https://news.example.org/{kind}/t"' in parts.html
+    assert all(len(line) <= 74 for line in parts.text.splitlines() if "https://" not in line)
 
 
 def test_text_part_wraps_and_keeps_urls_on_their_own_lines(renderer: EmailRenderer) -> None:

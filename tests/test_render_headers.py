@@ -20,11 +20,11 @@ from message_builders import MESSAGE_ID, fast, recipient, slow
 
 from digest.compose import IsoWeek
 from digest.compose.company import compose_company_digest
-from digest.links import confirm_url, unsubscribe_mailto, unsubscribe_url
-from digest.render.confirmation import confirmation_parts
+from digest.links import timed_url, unsubscribe_mailto, unsubscribe_url
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
 from digest.render.headers import mailbox, unstructured, uri_list
 from digest.render.message import site_message
+from digest.render.notice import notice_parts
 from digest.render.templates import template_environment
 
 INJECTED = "Bob Bcc: victim@attacker.example"
@@ -153,12 +153,13 @@ def test_the_confirmation_email_has_an_ascii_list_unsubscribe_folded_at_the_comm
     leave = unsubscribe_url(SITE, subscriber_id)
     mailto = unsubscribe_mailto(SITE, subscriber_id)
     assert mailto is not None
-    parts = confirmation_parts(
+    parts = notice_parts(
         ENV,
         SITE,
+        "confirm",
         email="=?utf-8?b?Qm9iDQpCY2M6IHZpY3RpbUBhdHRhY2tlci5leGFtcGxl?=@example.com",
         given_name="Bob\r\nBcc: victim@attacker.example",
-        confirm_url=confirm_url(SITE, subscriber_id),
+        link_url=timed_url(SITE, subscriber_id, "confirm", GENERATED_AT),
         unsubscribe_url=leave,
         email_format="html",
     )

@@ -10,7 +10,8 @@ import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,15 +19,16 @@ import httpx
 import pytest
 import yaml
 from sqlalchemy import select
+from web_support import Clock
 
 from digest.context import Context
 from digest.ingest import read_sources, read_subscribers
-from digest.links import make_token
+from digest.links import LIFETIMES, make_timed_token, make_token
 from digest.models import DeliveryState, Preferences, Subscriber, SubscriberStatus
 from digest.names import person_name
 from digest.render.templates import template_environment
 from digest.schedule.deliverer import Deliverer
-from digest.settings import parse_settings
+from digest.settings import Secret, Settings, parse_settings
 from digest.store import Store, schema
 from digest.store.rows import email_hash
 from digest.web.app import create_app
@@ -65,8 +67,12 @@ async def client(context: Context) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def token(ctx: Context, subscriber_id: str, purpose: str) -> str:
-    return make_token(ctx.settings.site.secret_key.reveal(), subscriber_id, purpose)  # type: ignore[arg-type]
+def token(ctx: Context, subscriber_id: str, purpose: str, issued: datetime = NOW) -> str:
+    """A link's token: a timed purpose's (confirm, data, delete) issued at `issued`."""
+    secret = ctx.settings.site.secret_key.reveal()
+    if purpose in LIFETIMES:
+        return make_timed_token(secret, subscriber_id, purpose, issued)  # type: ignore[arg-type]
+    return make_token(secret, subscriber_id, purpose)  # type: ignore[arg-type]
 
 
 def tampered(value: str) -> str:
@@ -228,8 +234,10 @@ async def test_coming_back_after_unsubscribing_needs_a_new_confirmation(
         ("GET", "/unsubscribe/{}", "unsubscribe", ""),
         ("GET", "/preferences/{}", "preferences", ""),
         ("POST", "/preferences/{}", "preferences", "format=text&timezone=UTC&send_hour=5"),
-        ("GET", "/preferences/{}/data", "preferences", ""),
+        ("POST", "/preferences/{}/data", "preferences", ""),
         ("POST", "/preferences/{}/delete", "preferences", ""),
+        ("GET", "/my-data/{}", "data", ""),
+        ("POST", "/delete-me/{}", "delete", ""),
     ],
 )
 async def test_a_tampered_token_or_one_of_another_purpose_is_a_404_and_changes_nothing(
@@ -240,10 +248,10 @@ async def test_a_tampered_token_or_one_of_another_purpose_is_a_404_and_changes_n
         email="pending@example.com", name=person_name(""), new_id="web-pending", timezone="UTC"
     )
     before = context.store.subscribers()
-    others = {"confirm", "preferences", "unsubscribe"} - {purpose}
+    others = {"confirm", "preferences", "unsubscribe", "data", "delete"} - {purpose}
     for target in (subscriber_id, "web-pending"):
-        genuine = token(context, target, purpose)  # type: ignore[arg-type]
-        forged_id = make_token("another-secret-entirely", target, purpose)  # type: ignore[arg-type]
+        genuine = token(context, target, purpose)
+        forged_id = token(replace(context, settings=other_secret(context)), target, purpose)
         bad = [tampered(genuine), forged_id, *(token(context, target, p) for p in others)]
         for value in bad:
             response = await client.request(method, path.format(value), content=body, headers=FORM)
@@ -251,6 +259,12 @@ async def test_a_tampered_token_or_one_of_another_purpose_is_a_404_and_changes_n
             assert "This link is not valid" in response.text
     assert context.store.subscribers() == before
     assert suppression(context, before[0].email) is None
+    assert outbox_rows(context) == []  # no private link was mailed either
+
+
+def other_secret(ctx: Context) -> Settings:
+    site = replace(ctx.settings.site, secret_key=Secret("another-secret-entirely"))
+    return replace(ctx.settings, site=site)
 
 
 # Unsubscribe ---------------------------------------------------------------------------------
@@ -381,47 +395,207 @@ def plan_weekly(ctx: Context) -> None:
     jobs.plan_email(ctx, jobs.compose_weekly(ctx, week), at_once=True)
 
 
+@pytest.fixture
+def clocked(store: Store, tmp_path: Path) -> Context:
+    """The sample store, on both backends, with a clock the test moves."""
+    return replace(open_context(store, tmp_path), clock=Clock(NOW))
+
+
+@pytest.fixture
+async def clocked_client(clocked: Context) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(clocked))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        yield client
+
+
+def at(ctx: Context, moment: datetime) -> None:
+    ctx.clock.now = moment  # type: ignore[attr-defined]
+
+
+def delivered_all(ctx: Context) -> list[email.message.EmailMessage]:
+    folder = ctx.settings.resolve("outbox/email")
+    return [
+        email.message_from_bytes(file.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for file in sorted(folder.glob("*.eml"))
+    ]
+
+
+def mailed_link(ctx: Context, address: str, path: str) -> str:
+    """Deliver the outbox; the link to `path` in a message to `address`, as a local path."""
+    Deliverer(ctx).run()
+    for message in delivered_all(ctx):
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        found = re.search(rf"https://news\.example\.org({path}/\S+)", text)
+        if address in str(message["To"]) and found is not None:
+            return found.group(1)
+    raise AssertionError(f"no message to {address} links to {path}")
+
+
 @pytest.mark.anyio
-async def test_download_my_data_gives_everything_stored_about_them(
-    client: httpx.AsyncClient, context: Context
+async def test_the_preference_link_neither_downloads_nor_deletes(
+    clocked_client: httpx.AsyncClient, clocked: Context
 ) -> None:
-    plan_weekly(context)
-    subscriber = context.store.subscriber(first_active(context))
+    """A forwarded newsletter hands on its preference link: it changes preferences only."""
+    subscriber = clocked.store.subscriber(first_active(clocked))
     assert subscriber is not None
-    response = await client.get(f"/preferences/{token(context, subscriber.id, 'preferences')}/data")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("application/json")
-    assert "attachment" in response.headers["content-disposition"]
-    data = json.loads(response.text)
+    preferences = f"/preferences/{token(clocked, subscriber.id, 'preferences')}"
+    centre = await clocked_client.get(preferences)
+    assert "/my-data/" not in centre.text and "/delete-me/" not in centre.text
+    assert f'action="{preferences}/data"' in centre.text
+    # The old links of the preference page only offer to mail a link to the subscriber.
+    for old in (f"{preferences}/data", f"{preferences}/delete"):
+        page = await clocked_client.get(old)
+        assert page.status_code == 200 and "Email me the link" in page.text
+        assert page.headers["content-type"].startswith("text/html")
+        assert subscriber.email not in page.text
+    asked = await clocked_client.post(f"{preferences}/delete")
+    assert asked.status_code == 200 and "We sent a link to your address" in asked.text
+    assert subscriber.email not in asked.text
+    assert clocked.store.subscriber(subscriber.id) == subscriber  # asking deletes nothing
+    # Nor does its token open the private pages.
+    for private in ("/my-data/", "/delete-me/"):
+        opened = await clocked_client.get(
+            f"{private}{token(clocked, subscriber.id, 'preferences')}"
+        )
+        assert opened.status_code == 404
+
+
+@pytest.mark.anyio
+async def test_asking_mails_one_data_link_that_works_for_30_minutes(
+    clocked_client: httpx.AsyncClient, clocked: Context
+) -> None:
+    plan_weekly(clocked)
+    subscriber = clocked.store.subscriber(first_active(clocked))
+    assert subscriber is not None
+    ask = f"/preferences/{token(clocked, subscriber.id, 'preferences')}/data"
+    for _ in range(3):  # asked again and again: one message per ten minutes
+        answer = await clocked_client.post(ask)
+        assert answer.status_code == 200 and "We sent a link to your address" in answer.text
+    notices = [row for row in outbox_rows(clocked) if row["payload"] == {"kind": "data-link"}]
+    assert [row["target"] for row in notices] == [subscriber.id]
+    link = mailed_link(clocked, subscriber.email, "/my-data")
+    subjects = {str(message["Subject"]) for message in delivered_all(clocked)}
+    assert "Your link to download your data from AMW Weekly" in subjects
+    at(clocked, NOW + timedelta(minutes=29))
+    download = await clocked_client.get(link)
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("application/json")
+    assert "attachment" in download.headers["content-disposition"]
+    assert download.headers["cache-control"] == "no-store"
+    data = json.loads(download.text)
     assert data["subscriber"]["email"] == subscriber.email
     assert data["subscriber"]["name"] == subscriber.name
     assert data["subscriber"]["preferences"]["companies"] == list(subscriber.preferences.companies)
-    assert [message["digest"] for message in data["messages"]] == ["weekly:2026-W48"]
-    assert data["messages"][0]["state"] == "planned"
+    at(clocked, NOW + timedelta(minutes=31))
+    late = await clocked_client.get(link)
+    assert late.status_code == 410 and "This link has expired" in late.text
+    assert f'href="{ask}"' in late.text and "Ask for a new link" in late.text
+    # Ten minutes on, asking plans a new one.
+    await clocked_client.post(ask)
+    assert len([row for row in outbox_rows(clocked) if row["target"] == subscriber.id
+                and row["payload"] == {"kind": "data-link"}]) == 2  # fmt: skip
 
 
 @pytest.mark.anyio
-async def test_delete_me_leaves_only_the_hash_of_the_address(
-    client: httpx.AsyncClient, context: Context
+async def test_the_data_download_reads_as_dates_digests_and_states_without_paths(
+    clocked_client: httpx.AsyncClient, clocked: Context
 ) -> None:
-    plan_weekly(context)
-    subscriber = context.store.subscriber(first_active(context))
+    plan_weekly(clocked)
+    Deliverer(clocked).run()  # the file adapter's provider ids are the paths of its .eml files
+    subscriber = clocked.store.subscriber(first_active(clocked))
     assert subscriber is not None
-    link = f"/preferences/{token(context, subscriber.id, 'preferences')}/delete"
-    page = await client.get(link)
+    await clocked_client.post(f"/preferences/{token(clocked, subscriber.id, 'preferences')}/data")
+    download = await clocked_client.get(mailed_link(clocked, subscriber.email, "/my-data"))
+    outbox_folder = str(clocked.settings.resolve("outbox/email"))
+    assert outbox_folder not in download.text and ".eml" not in download.text
+    assert "provider_id" not in download.text
+    data = json.loads(download.text)
+    weekly, notice = data["messages"]
+    assert weekly["digest"] == clocked.store.load_digest("weekly:2026-W48").title  # type: ignore[union-attr]
+    assert weekly["digest_key"] == "weekly:2026-W48" and weekly["state"] == "sent"
+    assert notice == {
+        "digest": None,
+        "digest_key": None,
+        "kind": "data-link",
+        "state": "sent",
+        "planned_at": NOW.isoformat(),
+        "finished_at": NOW.isoformat(),
+    }
+    assert {message["state"] for message in data["messages"]} <= {s.value for s in DeliveryState}
+    for moment in (data["subscriber"]["created_at"], weekly["planned_at"], weekly["finished_at"]):
+        assert datetime.fromisoformat(moment).tzinfo is not None
+
+
+@pytest.mark.anyio
+async def test_the_mailed_delete_link_deletes_after_a_click_and_only_for_30_minutes(
+    clocked_client: httpx.AsyncClient, clocked: Context
+) -> None:
+    plan_weekly(clocked)
+    first, second = clocked.store.subscribers([SubscriberStatus.ACTIVE])[:2]
+    for subscriber in (first, second):
+        await clocked_client.post(
+            f"/preferences/{token(clocked, subscriber.id, 'preferences')}/delete"
+        )
+    links = {s.id: mailed_link(clocked, s.email, "/delete-me") for s in (first, second)}
+    at(clocked, NOW + timedelta(minutes=29))
+    page = await clocked_client.get(links[first.id])
     assert page.status_code == 200 and "Delete my data" in page.text
-    assert context.store.subscriber(subscriber.id) is not None  # a GET deletes nothing
-    done = await client.post(link)
+    assert clocked.store.subscriber(first.id) is not None  # a GET deletes nothing
+    done = await clocked_client.post(links[first.id])
     assert done.status_code == 200 and "Your data is deleted" in done.text
-    assert context.store.subscriber(subscriber.id) is None
-    assert suppression(context, subscriber.email) == "forgotten"
-    everything = dump_database(context.store)
-    assert subscriber.email.lower() not in everything.lower()
-    assert subscriber.id not in everything
-    assert email_hash(subscriber.email) in everything
+    assert clocked.store.subscriber(first.id) is None
+    assert suppression(clocked, first.email) == "forgotten"
+    everything = dump_database(clocked.store)
+    assert first.email.lower() not in everything.lower()
+    assert first.id not in everything
+    assert email_hash(first.email) in everything
     # Their links now lead nowhere.
-    gone = await client.get(link.removesuffix("/delete"))
+    gone = await clocked_client.get(f"/preferences/{token(clocked, first.id, 'preferences')}")
     assert gone.status_code == 404
+    # The other's link, clicked at 31 minutes, deletes nothing.
+    at(clocked, NOW + timedelta(minutes=31))
+    late = await clocked_client.post(links[second.id])
+    assert late.status_code == 410 and "This link has expired" in late.text
+    assert clocked.store.subscriber(second.id) == second
+
+
+@pytest.mark.anyio
+async def test_a_confirmation_link_works_for_7_days(
+    clocked_client: httpx.AsyncClient, clocked: Context
+) -> None:
+    await subscribe(clocked_client, "early@example.com")
+    await subscribe(clocked_client, "late@example.com")
+    early = mailed_link(clocked, "early@example.com", "/confirm")
+    late = mailed_link(clocked, "late@example.com", "/confirm")
+    assert (
+        "works for 7 days"
+        in delivered(clocked)["early@example.com"].get_body(("plain",)).get_content()
+    )  # type: ignore[union-attr]
+    at(clocked, NOW + timedelta(days=6))
+    assert (await clocked_client.get(early)).status_code == 200
+    confirmed = await clocked_client.post(early)
+    assert confirmed.status_code == 200 and "You're subscribed" in confirmed.text
+    at(clocked, NOW + timedelta(days=8))
+    for method in ("GET", "POST"):
+        refused = await clocked_client.request(method, late)
+        assert refused.status_code == 410 and "This link has expired" in refused.text
+        assert 'href="/subscribe"' in refused.text and "Sign up again" in refused.text
+    waiting = clocked.store.subscriber_by_email("late@example.com")
+    assert waiting is not None and waiting.status is SubscriberStatus.PENDING
+
+
+@pytest.mark.anyio
+async def test_a_confirmation_link_mailed_before_links_were_dated_says_to_sign_up_again(
+    clocked_client: httpx.AsyncClient, clocked: Context
+) -> None:
+    await subscribe(clocked_client, "before@example.com")
+    subscriber = clocked.store.subscriber_by_email("before@example.com")
+    assert subscriber is not None
+    # Undated, as confirmation links were made before they carried their date.
+    undated = make_token(clocked.settings.site.secret_key.reveal(), subscriber.id, "confirm")  # type: ignore[arg-type]
+    refused = await clocked_client.post(f"/confirm/{undated}")
+    assert refused.status_code == 410 and "Sign up again" in refused.text
+    assert clocked.store.subscriber(subscriber.id) == subscriber
 
 
 def dump_database(store: Store) -> str:

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from digest.context import Context
 from digest.engagement import LinkSigner, TrackedLinks
 from digest.ingest import read_sources, read_subscribers
-from digest.links import make_token
+from digest.links import make_timed_token, make_token
 from digest.render.templates import template_environment
 from digest.schedule import jobs
 from digest.schedule.deliverer import deliver_due
@@ -306,7 +306,8 @@ async def test_a_delivered_emails_links_are_tracked_and_delete_me_erases_the_cli
         data = sending.store.subscriber_data(subscriber.id)
         assert data is not None and [e["link"] for e in data["engagement"]] == [link.name]
         secret = sending.settings.site.secret_key.reveal()
-        delete = f"/preferences/{make_token(secret, subscriber.id, 'preferences')}/delete"
+        issued = sending.clock()
+        delete = f"/delete-me/{make_timed_token(secret, subscriber.id, 'delete', issued)}"
         assert (await client.post(delete)).status_code == 200
     with sending.store.engine.connect() as connection:
         for table in (schema.engagement_events, schema.engagement_readers):

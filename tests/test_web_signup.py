@@ -21,7 +21,7 @@ from web_support import Clock
 
 from digest.context import Context
 from digest.ingest import read_sources
-from digest.links import make_token
+from digest.links import make_timed_token
 from digest.models import Preferences, SubscriberStatus
 from digest.render.templates import template_environment
 from digest.settings import parse_settings
@@ -134,7 +134,8 @@ async def test_a_preselected_company_and_topic_are_followed_once_confirmed(
     assert sent.status_code == 200 and "Check your inbox" in sent.text
     pending = context.store.subscriber_by_email("chooser@example.com")
     assert pending is not None and pending.status is SubscriberStatus.PENDING
-    link = make_token(context.settings.site.secret_key.reveal(), pending.id, "confirm")
+    secret = context.settings.site.secret_key.reveal()
+    link = make_timed_token(secret, pending.id, "confirm", context.clock())
     assert (await client.post(f"/confirm/{link}")).status_code == 200
     confirmed = context.store.subscriber(pending.id)
     assert confirmed is not None and confirmed.status is SubscriberStatus.ACTIVE

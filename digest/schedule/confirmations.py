@@ -11,19 +11,11 @@ from datetime import datetime, timedelta
 
 from digest import outbox
 from digest.context import Context
-from digest.links import confirm_url, unsubscribe_mailto, unsubscribe_url
-from digest.models import Delivery, DeliveryChannel, Subscriber, SubscriberStatus
-from digest.render.confirmation import confirmation_parts
-from digest.render.dkim import DkimSigner
-from digest.render.message import OutgoingEmail, site_message
+from digest.models import DeliveryChannel, Subscriber
 from digest.store.ratelimits import DatabaseStorage
 from digest.store.rows import email_hash
 
 CONFIRMATION = "confirmation"
-
-
-def is_confirmation(row: Delivery) -> bool:
-    return row.channel is DeliveryChannel.EMAIL and row.payload.get("kind") == CONFIRMATION
 
 
 # At most one confirmation to an address in any 10 minutes, however often and by whom its
@@ -55,45 +47,3 @@ def plan_confirmation(ctx: Context, subscriber: Subscriber) -> bool:
         payload={"kind": CONFIRMATION},
     )
     return outbox.plan(ctx.store.engine, [row], now=now) == 1
-
-
-def skip_reason(subscriber: Subscriber | None) -> str | None:
-    """Why a confirmation must not go now, or None."""
-    if subscriber is None:
-        return "subscriber forgotten"
-    if subscriber.status is not SubscriberStatus.PENDING:
-        return f"subscriber {subscriber.status.value}, no confirmation needed"
-    return None
-
-
-def confirmation_message(
-    ctx: Context,
-    row: Delivery,
-    subscriber: Subscriber,
-    identifier: str,
-    now: datetime,
-    signer: DkimSigner | None = None,
-) -> OutgoingEmail:
-    site = ctx.settings.site
-    leave = unsubscribe_url(site, subscriber.id)
-    parts = confirmation_parts(
-        ctx.env,
-        site,
-        email=subscriber.email,
-        given_name=subscriber.given_name,
-        confirm_url=confirm_url(site, subscriber.id),
-        unsubscribe_url=leave,
-        email_format=subscriber.preferences.format,
-    )
-    return site_message(
-        site,
-        parts,
-        key=row.idempotency_key,
-        message_id=identifier,
-        to_name=subscriber.name,
-        to_address=subscriber.email,
-        unsubscribe_url=leave,
-        unsubscribe_mailto=unsubscribe_mailto(site, subscriber.id),
-        date=now,
-        signer=signer,
-    )

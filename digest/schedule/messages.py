@@ -36,7 +36,7 @@ from digest.render.message import (
     personal_values,
     site_message,
 )
-from digest.schedule.confirmations import confirmation_message, is_confirmation, skip_reason
+from digest.schedule.notices import notice_message, notice_of, skip_reason
 from digest.store.codec import digest_from_dict
 
 log = logging.getLogger("digest")
@@ -146,12 +146,9 @@ class MessageBuilder:
         """Each row's message or Skip, in order; the subscribers are read in one query, now, so
         an address that left, bounced or complained since planning is never sent to. A row whose
         message cannot be built is a `CannotBuild`, never an exception for the whole batch."""
-        if any(is_confirmation(row) for row in rows):  # sign-ups' confirmations: one by one
-            others = iter(self.build_many([row for row in rows if not is_confirmation(row)], now))
-            return [
-                self.build_confirmation(row, now) if is_confirmation(row) else next(others)
-                for row in rows
-            ]
+        if any(notice_of(row) for row in rows):  # confirmations, private links: one by one
+            others = iter(self.build_many([row for row in rows if not notice_of(row)], now))
+            return [self.build_notice(row, now) if notice_of(row) else next(others) for row in rows]
         if any(is_test_send(row) for row in rows):  # an editor's test-sends: rare, one by one
             return [
                 self.build_test(row, now) if is_test_send(row) else self.build_many([row], now)[0]
@@ -185,8 +182,9 @@ class MessageBuilder:
         gone: dict[int, str] = {}
         for row in checked:
             subscriber = subscribers.get(row.target)
-            if is_confirmation(row):
-                reason = skip_reason(subscriber)
+            notice = notice_of(row)
+            if notice is not None:
+                reason = skip_reason(notice, subscriber)
             elif subscriber is None or subscriber.status is not SubscriberStatus.ACTIVE:
                 reason = f"subscriber {subscriber.status.value if subscriber else 'forgotten'}"
             else:
@@ -286,15 +284,17 @@ class MessageBuilder:
             signer=self.signer,
         )
 
-    def build_confirmation(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
-        """A sign-up's double opt-in message, if they are still waiting to confirm."""
+    def build_notice(self, row: Delivery, now: datetime) -> OutgoingEmail | Skip:
+        """A site notice (a sign-up's confirmation, a private link), if it is still wanted."""
+        notice = notice_of(row)
+        assert notice is not None
         subscriber = self.ctx.store.subscriber(row.target)
-        reason = skip_reason(subscriber)
+        reason = skip_reason(notice, subscriber)
         if reason is not None or subscriber is None:
             return Skip(reason or "subscriber forgotten")
         identifier = message_id(self.ctx, row.idempotency_key)
         try:
-            return confirmation_message(self.ctx, row, subscriber, identifier, now, self.signer)
+            return notice_message(self.ctx, row, notice, subscriber, identifier, now, self.signer)
         except ValueError as error:
             return _cannot_build(subscriber.email, error)
 

@@ -15,9 +15,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from digest.links import Purpose, make_token, read_token
+from digest.links import Expired, Lasting, Timed, make_token, read_timed_token, read_token
 from digest.models import Subscriber
-from digest.web.pages import context_of, path_for
+from digest.web.pages import context_of, page, path_for
 
 Handler = Callable[[Request], Response]
 FormHandler = Callable[[Request, FormData], Response]
@@ -81,7 +81,7 @@ def form_texts(form: FormData, name: str) -> list[str]:
     return [value.strip() for value in form.getlist(name) if isinstance(value, str)]
 
 
-def token_subscriber_id(request: Request, purpose: Purpose) -> str:
+def token_subscriber_id(request: Request, purpose: Lasting) -> str:
     """The subscriber id the URL's token was signed for, with this purpose; else a 404."""
     secret = context_of(request).settings.site.secret_key.reveal()
     subscriber_id = read_token(secret, request.path_params["token"], purpose)
@@ -90,14 +90,37 @@ def token_subscriber_id(request: Request, purpose: Purpose) -> str:
     return subscriber_id
 
 
-def token_subscriber(request: Request, purpose: Purpose) -> Subscriber:
-    subscriber = context_of(request).store.subscriber(token_subscriber_id(request, purpose))
+def _existing(request: Request, subscriber_id: str) -> Subscriber:
+    subscriber = context_of(request).store.subscriber(subscriber_id)
     if subscriber is None:
         raise HTTPException(404, FORGOTTEN)
     return subscriber
 
 
-def signed_url(request: Request, route: str, subscriber_id: str, purpose: Purpose) -> str:
+def token_subscriber(request: Request, purpose: Lasting) -> Subscriber:
+    return _existing(request, token_subscriber_id(request, purpose))
+
+
+def timed_subscriber(request: Request, purpose: Timed) -> Subscriber | Expired:
+    """The subscriber of the URL's timed token while it is within its lifetime (by the app's
+    clock); `Expired` once it is past it; else a 404."""
+    ctx = context_of(request)
+    secret = ctx.settings.site.secret_key.reveal()
+    reading = read_timed_token(secret, request.path_params["token"], purpose, ctx.clock())
+    if reading is None:
+        raise HTTPException(404, INVALID_LINK)
+    return reading if isinstance(reading, Expired) else _existing(request, reading)
+
+
+def expired_page(request: Request, purpose: Timed, again_link: str) -> Response:
+    """What a timed link shows once past its lifetime: say so, and a button to a new one."""
+    return private(
+        page(request, "public/expired.html.j2", status_code=410, purpose=purpose,
+             again_link=again_link)
+    )  # fmt: skip
+
+
+def signed_url(request: Request, route: str, subscriber_id: str, purpose: Lasting) -> str:
     """The path of one of this app's pages, signed for the subscriber."""
     secret = context_of(request).settings.site.secret_key.reveal()
     return path_for(request, route, token=make_token(secret, subscriber_id, purpose))

@@ -1,5 +1,8 @@
 """The preference centre, reached from every email by its signed link: what they receive, in
-which format and when; everything stored about them as JSON; and deleting themselves entirely."""
+which format and when. That link is in every newsletter, and a forwarded one hands it on, so it
+changes preferences only: downloading everything stored about them (as JSON) and deleting
+themselves entirely take a private link, asked for here and mailed to their address, that works
+for 30 minutes (`links.LIFETIMES`)."""
 
 from __future__ import annotations
 
@@ -12,21 +15,27 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from digest.links import Expired
 from digest.models import Subscriber
 from digest.schedule.ingest import controlled_topics, followable
+from digest.schedule.notices import PrivateLink, plan_private_link
 from digest.web.pages import context_of, page, path_for, redirect_to
 from digest.web.public.forms import (
     FORGOTTEN,
+    FormHandler,
+    Handler,
     endpoint,
+    expired_page,
     methods,
     private,
     signed_url,
+    timed_subscriber,
     token_subscriber,
-    token_subscriber_id,
 )
 from digest.web.public.preference_form import read_preferences
 
 _ZONES = sorted(available_timezones() - {"localtime"})
+_PRIVATE_LINKS: tuple[PrivateLink, ...] = ("data", "delete")
 
 
 def _choices(request: Request, subscriber: Subscriber) -> tuple[dict[str, str], list[str]]:
@@ -84,8 +93,8 @@ def _form(
             topics=topics,
             zones=_ZONES,
             saved=request.query_params.get("saved") == "1",
-            data_link=path_for(request, "my_data", token=token),
-            delete_link=path_for(request, "delete_me", token=token),
+            data_link=path_for(request, "ask_data", token=token),
+            delete_link=path_for(request, "ask_delete", token=token),
             unsubscribe_link=signed_url(request, "unsubscribe", subscriber.id, "unsubscribe"),
         )
     )
@@ -109,9 +118,41 @@ def save_preferences(request: Request, form: FormData) -> Response:
     return private(redirect_to(request, "preferences", token=token, query="saved=1"))
 
 
+def _ask(request: Request, purpose: PrivateLink, *, sent: bool) -> Response:
+    return private(page(request, "public/private_link.html.j2", purpose=purpose, sent=sent))
+
+
+def ask_page(purpose: PrivateLink) -> Handler:
+    """The page that offers to mail the private link (where the old links to the data went)."""
+
+    def show(request: Request) -> Response:
+        token_subscriber(request, "preferences")
+        return _ask(request, purpose, sent=False)
+
+    return show
+
+
+def ask_link(purpose: PrivateLink) -> FormHandler:
+    """Mail the private link to the subscriber's address: at most one per purpose in
+    `notices.LINK_WINDOW`, and the same answer either way, which names nobody."""
+
+    def send(request: Request, form: FormData) -> Response:
+        plan_private_link(context_of(request), token_subscriber(request, "preferences"), purpose)
+        return _ask(request, purpose, sent=True)
+
+    return send
+
+
+def _asked_again(request: Request, expired: Expired, purpose: PrivateLink) -> Response:
+    again = signed_url(request, f"ask_{purpose}", expired.subscriber_id, "preferences")
+    return expired_page(request, purpose, again)
+
+
 def my_data(request: Request) -> Response:
-    subscriber_id = token_subscriber_id(request, "preferences")
-    data = context_of(request).store.subscriber_data(subscriber_id)
+    subscriber = timed_subscriber(request, "data")
+    if isinstance(subscriber, Expired):
+        return _asked_again(request, subscriber, "data")
+    data = context_of(request).store.subscriber_data(subscriber.id)
     if data is None:
         raise HTTPException(404, FORGOTTEN)
     body = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
@@ -121,12 +162,16 @@ def my_data(request: Request) -> Response:
 
 
 def delete_page(request: Request) -> Response:
-    subscriber = token_subscriber(request, "preferences")
+    subscriber = timed_subscriber(request, "delete")
+    if isinstance(subscriber, Expired):
+        return _asked_again(request, subscriber, "delete")
     return private(page(request, "public/delete.html.j2", subscriber=subscriber, done=False))
 
 
 def delete_me(request: Request, form: FormData) -> Response:
-    subscriber = token_subscriber(request, "preferences")
+    subscriber = timed_subscriber(request, "delete")  # the clock is read again at the click
+    if isinstance(subscriber, Expired):
+        return _asked_again(request, subscriber, "delete")
     ctx = context_of(request)
     ctx.store.forget_subscriber(ctx.clock(), subscriber_id=subscriber.id)
     return private(page(request, "public/delete.html.j2", subscriber=None, done=True))
@@ -139,14 +184,19 @@ routes = [
         methods=methods(preferences_page, save_preferences),
         name="preferences",
     ),
-    Route(
-        "/preferences/{token}/data",
-        endpoint(my_data),
-        methods=methods(my_data, None),
-        name="my_data",
+    *(
+        Route(
+            f"/preferences/{{token}}/{purpose}",
+            endpoint(ask_page(purpose), ask_link(purpose)),
+            methods=["GET", "HEAD", "POST"],
+            name=f"ask_{purpose}",
+        )
+        for purpose in _PRIVATE_LINKS
     ),
+    # The private links mailed by `ask_link` (paths of `links.timed_url`).
+    Route("/my-data/{token}", endpoint(my_data), methods=methods(my_data, None), name="my_data"),
     Route(
-        "/preferences/{token}/delete",
+        "/delete-me/{token}",
         endpoint(delete_page, delete_me),
         methods=methods(delete_page, delete_me),
         name="delete_me",

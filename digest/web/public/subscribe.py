@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from digest.context import Context
 from digest.ingest.checks import email_problem, normal_email
-from digest.links import site_url
+from digest.links import Expired, site_url
 from digest.models import Preferences, SubscriberStatus
 from digest.names import person_name
 from digest.schedule.confirmations import plan_confirmation
@@ -39,14 +39,14 @@ from digest.web.public.forms import (
     csrf_ok,
     csrf_value,
     endpoint,
+    expired_page,
     form_text,
     form_texts,
     methods,
     private,
     set_csrf_cookie,
     signed_url,
-    token_subscriber,
-    token_subscriber_id,
+    timed_subscriber,
 )
 from digest.web.throttle import SIGNUP_PER_CLIENT, Throttle
 
@@ -231,16 +231,20 @@ def _json(status_code: int, message: str) -> Response:
 
 
 def confirm_page(request: Request) -> Response:
-    subscriber = token_subscriber(request, "confirm")
+    subscriber = timed_subscriber(request, "confirm")
+    if isinstance(subscriber, Expired):  # past its 7 days: signing up again mails a new one
+        return expired_page(request, "confirm", path_for(request, "subscribe"))
     return private(page(request, "public/confirm.html.j2", subscriber=subscriber, done=False))
 
 
 def confirm(request: Request, form: FormData) -> Response:
     ctx = context_of(request)
-    subscriber_id = token_subscriber_id(request, "confirm")
-    subscriber = ctx.store.confirm_subscriber(subscriber_id, ctx.clock())
+    found = timed_subscriber(request, "confirm")
+    if isinstance(found, Expired):
+        return confirm_page(request)
+    subscriber = ctx.store.confirm_subscriber(found.id, ctx.clock())
     if subscriber is None:
-        return confirm_page(request)  # the 404 of a forgotten subscriber
+        return confirm_page(request)  # the 404 of a subscriber forgotten since
     preferences = signed_url(request, "preferences", subscriber.id, "preferences")
     status = 200 if subscriber.status is SubscriberStatus.ACTIVE else 409
     return private(
