@@ -53,7 +53,7 @@ from digest.cli import DATA
 from digest.compose import IsoWeek
 from digest.context import Context
 from digest.ingest import read_sources
-from digest.links import confirm_url, preferences_url, unsubscribe_url
+from digest.links import preferences_url, timed_url, unsubscribe_url
 from digest.models import (
     AmwRead,
     Company,
@@ -248,9 +248,10 @@ def pages(ctx: Context, store: Store) -> list[tuple[str, str]]:
         ("archive feed (Atom)", "/archive/feed.atom"),
         ("archive feed (JSON)", "/archive/feed.json"),
         ("subscribe", "/subscribe"),
-        ("confirm", confirm_url(site, pending).removeprefix(base)),
+        ("confirm", timed_url(site, pending, "confirm", ctx.clock()).removeprefix(base)),
         ("preferences", preferences_url(site, reader).removeprefix(base)),
-        ("preferences: delete me", preferences_url(site, reader).removeprefix(base) + "/delete"),
+        ("preferences: ask for a link", preferences_url(site, reader).removeprefix(base) + "/data"),
+        ("delete me", timed_url(site, reader, "delete", ctx.clock()).removeprefix(base)),
         ("unsubscribe", unsubscribe_url(site, reader).removeprefix(base)),
         ("editor: login", "/editor/login"),
         ("editor: calendar", "/editor/"),
