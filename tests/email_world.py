@@ -3,6 +3,7 @@ settings of the test's choosing: the common ground of the outbox, crash and scal
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -48,6 +49,14 @@ def fill(store: Store, subscribers: list[Subscriber]) -> None:
 
 def context(settings: Settings, store: Store) -> Context:
     return Context(settings=settings, store=store, env=template_environment())
+
+
+def worker_environ() -> dict[str, str]:
+    """The environment of a `digest worker` the test starts: its clock goes on from the test's.
+    Under CI's libfaketime run with a start time (`faketime -f '@2027-03-28 01:30:00'`) each new
+    process starts at that time again, so a worker would be behind the test by as long as the
+    test has run, and the rows the test planned "now" would not be due for it yet."""
+    return {**os.environ, "FAKETIME_DONT_RESET": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def plan_weekly(ctx: Context) -> Digest:

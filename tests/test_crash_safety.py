@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import random
 import signal
 import socket
@@ -21,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from email_world import REPO, context, fill, plan_weekly, readers, settings_with_email, smtp_email
+from email_world import (
+    REPO,
+    context,
+    fill,
+    plan_weekly,
+    readers,
+    settings_with_email,
+    smtp_email,
+    worker_environ,
+)
 from smtp_sink import Received, Recorder, smtp_server
 from sqlalchemy import select
 
@@ -62,7 +70,7 @@ def start_worker(settings: Path, *extra: str) -> subprocess.Popen[bytes]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=worker_environ(),
     )
 
 

@@ -3,7 +3,6 @@ messages to one SMTP server (aiosmtpd on loopback); none is delivered twice, non
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -11,7 +10,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from email_world import REPO, context, fill, plan_weekly, readers, settings_with_email, smtp_email
+from email_world import (
+    REPO,
+    context,
+    fill,
+    plan_weekly,
+    readers,
+    settings_with_email,
+    smtp_email,
+    worker_environ,
+)
 from smtp_sink import smtp_server
 
 from digest import outbox
@@ -43,7 +51,7 @@ def test_three_workers_deliver_every_message_once(database_url: str, tmp_path: P
                 "--database", database_url, "worker", "--once",
             ]  # fmt: skip
             workers = [
-                subprocess.Popen(command, stderr=subprocess.PIPE, env=dict(os.environ))
+                subprocess.Popen(command, stderr=subprocess.PIPE, env=worker_environ())
                 for _ in range(WORKERS)
             ]
             logs = [worker.communicate(timeout=240)[1].decode() for worker in workers]
