@@ -41,7 +41,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "reports": ("/editor/reports",),
     "report": (f"/editor/reports/{WEEKLY}",),
 }
-DOWNLOADS = {"reports_csv", "report_csv"}  # CSV files, not pages
+DOWNLOADS = {"reports_csv", "report_csv", "card"}  # CSV files and share cards, not pages
 
 
 @pytest.fixture

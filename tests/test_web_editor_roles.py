@@ -20,6 +20,7 @@ DIGEST = f"/editor/digest/{WEEKLY}"
 EVERYONE = {"marketing", "editor", "admin"}
 EMAIL_PEOPLE = {"editor", "admin"}
 # (method, path, form, roles allowed): the whole desk, one line a route (and view-as apart).
+CARD = "1-1200x675.png"  # the weekly's top story's post card
 TABLE: list[tuple[str, str, dict[str, str], set[str]]] = [
     ("GET", "/editor/", {}, EVERYONE),
     ("GET", DIGEST, {}, EVERYONE),
@@ -36,6 +37,7 @@ TABLE: list[tuple[str, str, dict[str, str], set[str]]] = [
     # 404 here (no post is planned): the role was let through to look for it.
     ("POST", f"{DIGEST}/posts/count", {"post": "1", "text": "Hello"}, EVERYONE),
     ("POST", f"{DIGEST}/posts/change", {"post": "1", "action": "skip"}, EVERYONE),
+    ("GET", f"/editor/cards/{WEEKLY}/{CARD}", {}, EVERYONE),
     ("GET", "/editor/signup", {}, EVERYONE),
     ("GET", "/editor/reports", {}, EVERYONE),
     ("GET", "/editor/reports.csv", {}, EVERYONE),
@@ -100,5 +102,5 @@ def test_every_desk_route_is_guarded_and_in_the_table() -> None:
         if route.name in OPEN:
             continue
         assert hasattr(route.endpoint, "permission"), f"{route.path} has no permission"
-        path = "/editor" + route.path.replace("{key:str}", WEEKLY)
+        path = "/editor" + route.path.replace("{key:str}", WEEKLY).replace("{name:str}", CARD)
         assert path in tabled, f"{route.path} is missing from the route × role table"

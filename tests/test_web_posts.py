@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select
 from test_web_editor import SUNDAY, WEEKLY, Client, client_for, csrf_of, log_in
 from test_web_editor import clock as clock
@@ -20,6 +21,7 @@ from test_web_editor import overrides as overrides
 
 from digest.compose import IsoWeek
 from digest.context import Context
+from digest.render.cards import POST, parse_card_path
 from digest.render.social import SocialPost
 from digest.schedule import jobs
 from digest.schedule.deliverer import deliver_due
@@ -33,6 +35,8 @@ MARKETER = "Mia Marketing"
 PASSWORD = "the marketer's own password"
 POSTS = f"/editor/digest/{WEEKLY}/posts"
 URL = "https://example.com/news/mistral-sweden"
+CARD = f"cards/{WEEKLY}/1-{POST.name}.png"  # the top story's card, the weekly post's picture
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -217,3 +221,58 @@ def test_marketing_edits_moves_skips_and_posts_now_each_change_in_the_log(
     assert "Not changed: a worker has taken this post" in change(
         client, first["id"], "text", text=text + " again"
     )
+
+
+# Share cards -------------------------------------------------------------------------------
+
+
+def test_each_post_shows_its_share_card_with_its_alt_text_from_the_desks_own_route(
+    desk: tuple[Context, Client],
+) -> None:
+    ctx, client = desk
+    composed = client.get(POSTS).text  # not planned: the cards of the posts composed now
+    assert f'<img class="card-image" src="/editor/{CARD}"' in composed
+    plan_weekly(ctx)
+    page = client.get(POSTS).text
+    pictured = [row["payload"] for row in x_rows(ctx) if row["payload"]["image"]]
+    assert pictured
+    for post in pictured:
+        address = parse_card_path(post["image"])
+        assert address is not None
+        stored = ctx.store.share_card(WEEKLY, address.position, POST.name)
+        assert stored is not None  # planning stored it
+        # The alt text escaped as Jinja escapes it.
+        shown = f'src="/editor/{post["image"]}" alt="{escape(stored.alt)}"'
+        assert shown in page
+        assert client.get(f"/editor/{post['image']}").content == stored.png  # the same picture
+
+
+def test_a_drafts_card_is_served_to_the_desks_users_only_and_never_publicly(
+    desk: tuple[Context, Client],
+) -> None:
+    ctx, client = desk
+    ctx.store.save_digest(jobs.compose_weekly(ctx, IsoWeek.parse("2026-W48")))  # a draft
+    approval = ctx.store.digest_approval(WEEKLY)
+    assert approval is None or approval.planned_at is None  # released to nobody
+    answer = client.get(f"/editor/{CARD}")
+    assert answer.status_code == 200 and answer.content.startswith(PNG)
+    assert answer.headers["content-type"] == "image/png"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "private, no-store"  # no shared cache keeps it
+    assert ctx.store.share_card(WEEKLY, 1, POST.name) is not None  # drawn once, kept with it
+    assert client.get(f"/editor/cards/{WEEKLY}/99-{POST.name}.png").status_code == 404
+    with client_for(create_app(ctx)) as stranger:
+        refused = stranger.get(f"/editor/{CARD}")
+        assert refused.status_code == 303 and not refused.content.startswith(PNG)
+        assert refused.headers["location"].startswith("/editor/login?next=")
+        assert stranger.get(f"/{CARD}").status_code == 404  # the public route: published only
+
+
+def test_a_card_of_a_digest_composed_now_is_drawn_for_the_desk_but_not_stored(
+    desk: tuple[Context, Client],
+) -> None:
+    ctx, client = desk
+    answer = client.get(f"/editor/{CARD}")  # nothing stored: the digest is composed now
+    assert answer.status_code == 200 and answer.content.startswith(PNG)
+    assert ctx.store.load_digest(WEEKLY) is None
+    assert ctx.store.share_card(WEEKLY, 1, POST.name) is None

@@ -1,6 +1,7 @@
 """Marketing edits a post in headless Chromium: the count follows every keystroke (the
 platform's own counting, asked of the desk), an over-long text turns the counter red and the
-save button off, and what is saved is what the worker posts. Screenshots in test-artifacts/."""
+save button off, and what is saved is what the worker posts. Each post shows its share card.
+Screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -73,6 +74,18 @@ def test_marketing_edits_a_post_and_the_live_count_refuses_an_over_long_one(
                 save = page.locator(f"{card} [data-save]")
                 text = page.locator(f"{card} textarea")
                 assert counter.inner_text() == f"{row['payload']['length']} / 280"
+
+                # The post's share card, a picture the browser could load (under CSP's
+                # img-src 'self', from the desk's own route), with its alt text.
+                picture = page.locator(f"{card} img.card-image")
+                assert picture.get_attribute("src") == f"/editor/{row['payload']['image']}"
+                assert picture.get_attribute("alt")
+                page.wait_for_function(
+                    "el => el.complete && el.naturalWidth > 0", arg=picture.element_handle()
+                )
+                assert picture.evaluate("el => el.naturalWidth") == 1200
+                picture.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "desk-post-card-1280.png"))
 
                 # A short text, typed key by key: X counts the link 23 and the flag 2.
                 text.fill("")

@@ -40,9 +40,13 @@ def with_pictures(digest: Digest, posts: Iterable[SocialPost]) -> list[SocialPos
     return pictured
 
 
-def share_card(ctx: Context, digest: Digest, position: int, size: CardSize) -> StoredCard | None:
+def share_card(
+    ctx: Context, digest: Digest, position: int, size: CardSize, *, keep: bool = True
+) -> StoredCard | None:
     """The stored card of the digest's `position`-th entry, drawn and stored first if it is
-    not there yet; None for a position the digest does not have. The digest must be stored."""
+    not there yet; None for a position the digest does not have. The digest must be stored,
+    unless `keep` is False (a digest composed now, on the editor's desk): then a card drawn
+    is not stored, as there is no digest to keep it with."""
     stored = ctx.store.share_card(digest.key, position, size.name)
     if stored is not None:
         return stored
@@ -51,7 +55,8 @@ def share_card(ctx: Context, digest: Digest, position: int, size: CardSize) -> S
     entry = digest.entries[position - 1]
     png = render_card(entry, site_name=ctx.settings.site.name, size=size)
     card = StoredCard(png, card_alt(entry))
-    ctx.store.save_share_card(digest.key, position, size.name, card, now=ctx.clock())
+    if keep:
+        ctx.store.save_share_card(digest.key, position, size.name, card, now=ctx.clock())
     return card
 
 

@@ -6,6 +6,9 @@ The count is live: the page's script sends the text as it is typed to `count`, w
 with the very code that saves it (post_text.py), so what the counter says is what a save does;
 a text that does not pass is never saved. Nothing here posts: "post now" makes the row due at
 once, for `digest worker`. Every change goes into the audit log with who made it.
+
+Each post shows its share card, served to the desk's own users by `card` (under /editor/, so
+a draft's cards, which the public /cards/ route refuses, are seen before the digest is out).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from digest.context import Context
-from digest.models import Delivery, DeliveryState
+from digest.models import Delivery, DeliveryState, Digest
 from digest.outbox import post_edits, slots
+from digest.render.cards import card_alt, parse_card_path
 from digest.render.social import SocialPost
 from digest.schedule import jobs
 from digest.store import audit
-from digest.web.editor import auth, post_text
+from digest.web.cards import card_address, card_response
+from digest.web.editor import auth, post_text, previews
 from digest.web.editor.desk import back_to, checked_form, found_or_404, session_of
 from digest.web.editor.pages import render
 from digest.web.editor.roles import Permission
@@ -37,6 +42,17 @@ log = logging.getLogger("digest")
 
 FREE_SLOTS = 12  # the free slots a post may be moved to
 PAGE = "editor:posts"
+# A draft's card is for the editors who asked: no shared cache keeps it, nor the browser.
+CARD_CACHE = "private, no-store"
+NO_CARD = "No card has that address; the digest's posts page names its own."
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    path: str  # the card's path on the site (render/cards.py), served under /editor/ here
+    alt: str
+    width: int
+    height: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +66,17 @@ class PostRow:
     editable: bool  # planned, and no worker has it yet
     moves: tuple[datetime, ...]  # the channel's free slots it may move to
     note: str | None  # why it stopped: skipped by whom, held, failed
+    card: CardView | None  # the picture the post goes with
+
+
+def card_view(digest: Digest, post: SocialPost) -> CardView | None:
+    """The post's share card, with the alt text its platform is given; None without one."""
+    path = post.image or ""
+    address = parse_card_path(path)
+    if address is None or address.position > len(digest.entries):
+        return None
+    entry = digest.entries[address.position - 1]
+    return CardView(path, card_alt(entry), address.size.width, address.size.height)
 
 
 def posting_times(ctx: Context, channel: str) -> tuple[tuple[time, ...], ZoneInfo]:
@@ -67,7 +94,7 @@ def free_slots(ctx: Context, channel: str) -> list[datetime]:
     return [slot.astimezone(zone) for slot in slots.free_slots(times, zone, now, FREE_SLOTS, taken)]
 
 
-def planned_views(ctx: Context, rows: list[Delivery]) -> list[PostRow]:
+def planned_views(ctx: Context, digest: Digest, rows: list[Delivery]) -> list[PostRow]:
     free: dict[str, list[datetime]] = {}
     views = []
     for row in rows:
@@ -88,15 +115,16 @@ def planned_views(ctx: Context, rows: list[Delivery]) -> list[PostRow]:
                 # A thread's reply follows its first part: it moves with it, never alone.
                 moves=tuple(free.get(row.target, ())) if post.reply_to is None else (),
                 note=None if editable else row.last_error,
+                card=card_view(digest, post),
             )
         )
     return views
 
 
-def composed_views(ctx: Context, timed: list[jobs.TimedPost]) -> list[PostRow]:
+def composed_views(digest: Digest, timed: list[jobs.TimedPost]) -> list[PostRow]:
     return [
         PostRow(None, each.channel, "not planned", each.at, each.post, post_text.check(each.post),
-                editable=False, moves=(), note=None)
+                editable=False, moves=(), note=None, card=card_view(digest, each.post))
         for each in timed
     ]  # fmt: skip
 
@@ -108,13 +136,24 @@ async def posts_page(request: Request) -> Response:
     digest = found_or_404(ctx, key).digest
     rows = post_edits.digest_posts(ctx.store.engine, key)
     if rows:
-        views = planned_views(ctx, rows)
+        views = planned_views(ctx, digest, rows)
     else:
-        views = composed_views(ctx, jobs.post_times(ctx, digest, jobs.compose_posts(ctx, digest)))
+        composed = jobs.post_times(ctx, digest, jobs.compose_posts(ctx, digest))
+        views = composed_views(digest, composed)
     by_channel: dict[str, list[PostRow]] = {}
     for view in views:
         by_channel.setdefault(view.channel, []).append(view)
     return render(request, "posts.html.j2", digest=digest, planned=bool(rows), posts=by_channel)
+
+
+@auth.requires(Permission.VIEW)
+async def card(request: Request) -> Response:
+    """A share card of any digest, a draft's or one composed now too (its cards drawn, not
+    stored), with the public route's headers but private caching."""
+    address = card_address(request, NO_CARD)
+    found = previews.find_digest(context_of(request), address.digest_key)
+    digest, stored = (found.digest, found.stored) if found else (None, False)
+    return card_response(request, digest, address, keep=stored, cache=CARD_CACHE, missing=NO_CARD)
 
 
 def post_row(ctx: Context, key: str, form: FormData) -> Delivery:

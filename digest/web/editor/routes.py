@@ -30,6 +30,7 @@ routes = [
     Route("/digest/{key:str}/posts", posts.posts_page, name="posts"),
     Route("/digest/{key:str}/posts/count", posts.count, name="posts_count", methods=["POST"]),
     Route("/digest/{key:str}/posts/change", posts.change, name="posts_change", methods=["POST"]),
+    Route("/cards/{key:str}/{name:str}", posts.card, name="card"),
     Route("/signup", signup.signup_page, name="signup"),
     Route("/reports", reports.reports_page, name="reports"),
     Route("/reports.csv", reports.reports_csv, name="reports_csv"),
