@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -142,6 +143,22 @@ async def test_a_preselected_company_and_topic_are_followed_once_confirmed(
     assert confirmed.preferences == Preferences(
         companies=("mistral-ai",), topics=("Compute Economics",)
     )
+
+
+@pytest.mark.anyio
+async def test_what_a_reader_chose_on_the_form_outlives_a_later_import(
+    client: httpx.AsyncClient, context: Context, clock: Clock
+) -> None:
+    await sign_up(client, "chooser@example.com", "?company=mistral-ai")
+    pending = context.store.subscriber_by_email("chooser@example.com")
+    assert pending is not None
+    # The site's old list, imported a day later, has the same person following something else.
+    listed = replace(pending, status=SubscriberStatus.ACTIVE,
+                     preferences=Preferences(companies=("openai",)))  # fmt: skip
+    counts = context.store.save_subscribers([listed], NOW + timedelta(days=1))
+    assert (counts.updated, counts.kept) == (1, 1)
+    kept = context.store.subscriber(pending.id)
+    assert kept is not None and kept.preferences.companies == ("mistral-ai",)
 
 
 @pytest.mark.anyio

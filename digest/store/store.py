@@ -638,6 +638,7 @@ class Store:
         new_id: str,
         timezone: str,
         preferences: Preferences | None = None,
+        chosen_at: datetime | None = None,
     ) -> tuple[Subscriber | None, bool]:
         return subscriptions.request_subscription(
             self.engine,
@@ -645,6 +646,7 @@ class Store:
             name=name,
             new_id=new_id,
             timezone=timezone,
+            chosen_at=chosen_at,
             preferences=preferences,
         )
 

@@ -56,8 +56,12 @@ def request_subscription(
     new_id: str,
     timezone: str,
     preferences: Preferences | None = None,
+    chosen_at: datetime | None = None,
 ) -> tuple[Subscriber | None, bool]:
     """A sign-up from the web form: (the subscriber, whether a confirmation should be sent).
+
+    `chosen_at`: when the person chose `preferences` themselves (the public form), so that a
+    later import keeps them as their own change; None when the site chose for them (the API).
 
     A new address becomes a pending subscriber with id `new_id` and `preferences` (what the form
     chose to follow; the defaults without); a known one that is not active (unsubscribed,
@@ -84,7 +88,10 @@ def request_subscription(
                 given_name=name.given,
                 family_name=name.family,
             )
-            connection.execute(table.insert().values(subscriber_row(subscriber, schema.utcnow())))
+            row_values = subscriber_row(subscriber, schema.utcnow())
+            if chosen_at is not None:
+                row_values["preferences_changed_at"] = chosen_at
+            connection.execute(table.insert().values(row_values))
             events.emit(connection, events.subscriber_event("subscriber.created", subscriber))
             return subscriber, True
         subscriber = subscriber_from_row(row)

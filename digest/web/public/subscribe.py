@@ -186,6 +186,7 @@ def _sign_up(request: Request, form: FormData, *, embedded: bool) -> Response:
             new_id=f"web-{secrets.token_hex(8)}",
             timezone=ctx.settings.site.timezone,
             preferences=wanted,
+            chosen_at=ctx.clock(),
         )
         if needs_confirmation and subscriber is not None:
             plan_confirmation(ctx, subscriber)
