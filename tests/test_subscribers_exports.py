@@ -173,7 +173,7 @@ def test_left_and_cleaned_addresses_are_suppressed_and_reimports_update(store: S
 
 def test_someone_already_subscribed_here_is_updated_under_their_id(store: Store) -> None:
     signed_up, _ = store.request_subscription(
-        email="ADA@example.com", name=person_name(""), new_id="web-1", timezone=""
+        email="ADA@example.com", name=person_name(""), new_id="web-1", timezone="", now=NOW
     )
     assert signed_up is not None
     store.confirm_subscriber("web-1", NOW)

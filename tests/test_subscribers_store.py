@@ -22,7 +22,11 @@ BOB = Subscriber(id="s2", email="bob@example.com", name="Bob")
 
 def test_a_new_address_signs_up_pending(store: Store) -> None:
     subscriber, confirm = store.request_subscription(
-        email="New@example.com", name=person_name("New"), new_id="web-1", timezone="Europe/Paris"
+        email="New@example.com",
+        name=person_name("New"),
+        new_id="web-1",
+        timezone="Europe/Paris",
+        now=NOW,
     )
     assert confirm
     assert subscriber == Subscriber(
@@ -39,7 +43,11 @@ def test_a_new_address_signs_up_pending(store: Store) -> None:
 def test_an_active_subscriber_signing_up_again_is_left_alone(store: Store) -> None:
     store.save_subscribers([ADA])
     subscriber, confirm = store.request_subscription(
-        email="ada@EXAMPLE.com", name=person_name("Someone Else"), new_id="web-2", timezone="UTC"
+        email="ada@EXAMPLE.com",
+        name=person_name("Someone Else"),
+        new_id="web-2",
+        timezone="UTC",
+        now=NOW,
     )
     assert not confirm and subscriber == ADA
     assert store.subscribers() == [ADA]
@@ -48,7 +56,7 @@ def test_an_active_subscriber_signing_up_again_is_left_alone(store: Store) -> No
 def test_confirming_activates_only_the_pending(store: Store) -> None:
     store.save_subscribers([ADA])
     store.request_subscription(
-        email="p@example.com", name=person_name(""), new_id="web-3", timezone="UTC"
+        email="p@example.com", name=person_name(""), new_id="web-3", timezone="UTC", now=NOW
     )
     confirmed = store.confirm_subscriber("web-3", NOW)
     assert confirmed is not None and confirmed.status is SubscriberStatus.ACTIVE
@@ -163,18 +171,11 @@ def test_subscriber_data_holds_their_record_and_messages(store: Store) -> None:
 
 def signed_up(store: Store, subscriber_id: str, days_ago: int) -> None:
     """A sign-up from the form, made `days_ago` days before NOW, with its confirmation row."""
+    when = NOW - timedelta(days=days_ago)
     store.request_subscription(
         email=f"{subscriber_id}@example.com", name=person_name(""), new_id=subscriber_id,
-        timezone="UTC",
+        timezone="UTC", now=when,
     )  # fmt: skip
-    when = NOW - timedelta(days=days_ago)
-    with store.engine.begin() as connection:
-        table = schema.subscribers
-        connection.execute(
-            update(table)
-            .where(table.c.id == subscriber_id)
-            .values(created_at=when, updated_at=when)
-        )
     confirmation = outbox.PlannedDelivery(
         idempotency_key=f"confirmation/{subscriber_id}/x",
         digest_key="confirmation",
@@ -221,7 +222,11 @@ def test_an_address_that_bounced_or_complained_gets_no_confirmation(
     now = datetime(2026, 11, 29, 12, tzinfo=UTC)
     store.mark_undeliverable("gone@example.com", status, now)
     _, confirm = store.request_subscription(
-        email="gone@example.com", name=person_name("Spam Link"), new_id="web-9", timezone="UTC"
+        email="gone@example.com",
+        name=person_name("Spam Link"),
+        new_id="web-9",
+        timezone="UTC",
+        now=NOW,
     )
     assert confirm is False
     assert store.subscriber_by_email("gone@example.com") is None

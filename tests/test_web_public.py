@@ -245,7 +245,11 @@ async def test_a_tampered_token_or_one_of_another_purpose_is_a_404_and_changes_n
 ) -> None:
     subscriber_id = first_active(context)
     context.store.request_subscription(
-        email="pending@example.com", name=person_name(""), new_id="web-pending", timezone="UTC"
+        email="pending@example.com",
+        name=person_name(""),
+        new_id="web-pending",
+        timezone="UTC",
+        now=NOW,
     )
     before = context.store.subscribers()
     others = {"confirm", "preferences", "unsubscribe", "data", "delete"} - {purpose}

@@ -134,7 +134,11 @@ def test_our_signature_is_what_the_standard_webhooks_library_verifies() -> None:
 def test_subscriber_events_reach_the_endpoint_signed(world: ApiWorld, receiver: Receiver) -> None:
     store = world.ctx.store
     pending, _ = store.request_subscription(
-        email="ada@example.org", name=person_name("Ada"), new_id="web-ada", timezone="UTC"
+        email="ada@example.org",
+        name=person_name("Ada"),
+        new_id="web-ada",
+        timezone="UTC",
+        now=world.clock(),
     )
     assert pending is not None
     store.confirm_subscriber("web-ada", world.clock())

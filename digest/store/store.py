@@ -637,8 +637,9 @@ class Store:
         name: PersonName,
         new_id: str,
         timezone: str,
+        now: datetime,
         preferences: Preferences | None = None,
-        chosen_at: datetime | None = None,
+        own_choice: bool = False,
     ) -> tuple[Subscriber | None, bool]:
         return subscriptions.request_subscription(
             self.engine,
@@ -646,7 +647,8 @@ class Store:
             name=name,
             new_id=new_id,
             timezone=timezone,
-            chosen_at=chosen_at,
+            now=now,
+            own_choice=own_choice,
             preferences=preferences,
         )
 

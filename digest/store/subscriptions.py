@@ -55,13 +55,15 @@ def request_subscription(
     name: PersonName,
     new_id: str,
     timezone: str,
+    now: datetime,
     preferences: Preferences | None = None,
-    chosen_at: datetime | None = None,
+    own_choice: bool = False,
 ) -> tuple[Subscriber | None, bool]:
     """A sign-up from the web form: (the subscriber, whether a confirmation should be sent).
 
-    `chosen_at`: when the person chose `preferences` themselves (the public form), so that a
-    later import keeps them as their own change; None when the site chose for them (the API).
+    `own_choice`: the person chose `preferences` themselves (the public form), so that a later
+    import keeps them as their own change; False when the site chose for them (the API). `now`
+    (the application's clock) dates the sign-up: pending ones are purged by it.
 
     A new address becomes a pending subscriber with id `new_id` and `preferences` (what the form
     chose to follow; the defaults without); a known one that is not active (unsubscribed,
@@ -88,11 +90,11 @@ def request_subscription(
                 given_name=name.given,
                 family_name=name.family,
             )
-            row_values = subscriber_row(subscriber, schema.utcnow())
-            if chosen_at is not None:
-                row_values["preferences_changed_at"] = chosen_at
+            row_values = subscriber_row(subscriber, now)
+            if own_choice:
+                row_values["preferences_changed_at"] = now
             connection.execute(table.insert().values(row_values))
-            events.emit(connection, events.subscriber_event("subscriber.created", subscriber))
+            events.emit(connection, events.subscriber_event("subscriber.created", subscriber), now)
             return subscriber, True
         subscriber = subscriber_from_row(row)
         if subscriber.status in (SubscriberStatus.ACTIVE, *UNDELIVERABLE):
@@ -100,7 +102,7 @@ def request_subscription(
         connection.execute(
             update(table)
             .where(table.c.id == subscriber.id)
-            .values(status=SubscriberStatus.PENDING.value, updated_at=schema.utcnow())
+            .values(status=SubscriberStatus.PENDING.value, updated_at=now)
         )
         return subscriber_from_row(_locked_row(connection, subscriber.id)), True
 

@@ -97,6 +97,7 @@ def create_subscriber(call: Call) -> Answer:
             name=PersonName(wanted.name, wanted.given_name, wanted.family_name),
             new_id=wanted.id,
             timezone=wanted.timezone,
+            now=ctx.clock(),
             preferences=wanted.preferences,
         )
         if found is None or found.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):

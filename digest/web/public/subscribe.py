@@ -186,7 +186,8 @@ def _sign_up(request: Request, form: FormData, *, embedded: bool) -> Response:
             new_id=f"web-{secrets.token_hex(8)}",
             timezone=ctx.settings.site.timezone,
             preferences=wanted,
-            chosen_at=ctx.clock(),
+            now=ctx.clock(),
+            own_choice=True,
         )
         if needs_confirmation and subscriber is not None:
             plan_confirmation(ctx, subscriber)
