@@ -12,6 +12,7 @@ import base64
 import email.parser
 import email.policy
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -22,10 +23,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+import PIL.Image
 import pytest
 
 from digest.delivery.social import social_adapter_types
-from digest.delivery.social.base import UNKNOWN_OUTCOME, Attempt, SocialAdapter
+from digest.delivery.social.base import UNKNOWN_OUTCOME, Attempt, Resolver, SocialAdapter
 from digest.errors import ConfigError
 from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.cards import CardLookup
@@ -477,8 +479,16 @@ class Recorder:
         return answer
 
 
+def public_host(host: str) -> list[str]:
+    return ["93.184.215.14"]  # a public address, for hosts the tests name
+
+
 def make_adapter(
-    case: Case, answers: list[Any], root: Path, cards: CardLookup | None = None
+    case: Case,
+    answers: list[Any],
+    root: Path,
+    cards: CardLookup | None = None,
+    resolve: Resolver = public_host,
 ) -> tuple[SocialAdapter, Recorder]:
     recorder = Recorder([answer for _, answer in case.setup] + answers)
     settings = settings_with(case.type, case.options, root)
@@ -493,6 +503,7 @@ def make_adapter(
         client=client,
         clock=lambda: NOW,
         cards=cards,
+        resolve=resolve,
     )
     return adapter, recorder
 
@@ -634,6 +645,82 @@ def test_the_items_own_image_is_what_platforms_that_fetch_pictures_get(tmp_path:
 
 
 UPLOADING = [case for case in CASES if case.uploads]
+OWN_IMAGE = "https://cdn.example.com/mistral-sweden.jpg"
+
+
+def jpeg(width: int = 800, height: int = 450) -> bytes:
+    buffer = io.BytesIO()
+    PIL.Image.new("RGB", (width, height), (30, 60, 90)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", UPLOADING, ids=lambda case: case.type)
+def test_an_items_own_picture_is_what_platforms_that_take_uploads_get(
+    case: Case, tmp_path: Path
+) -> None:
+    picture = jpeg()
+    image = httpx.Response(200, content=picture, headers={"Content-Type": "image/jpeg"})
+    answers = [image, *(answer for _, answer in case.uploads), *case.answers]
+    adapter, recorder = make_adapter(case, answers, tmp_path, cards=look_up_card)
+    post = replace(pictured_post(case.type), image_url=OWN_IMAGE)
+    result = adapter.post(post, KEY)
+    assert result.status is DeliveryStatus.SENT, result.response
+    fetched = recorder.requests[len(case.setup)]
+    assert (fetched.method, str(fetched.url)) == ("GET", OWN_IMAGE)
+    uploads = recorder.requests[len(case.setup) + 1 : len(case.setup) + 1 + len(case.uploads)]
+    # The picture's bytes go up (raw or in a multipart form), never the card's.
+    assert any(picture in upload.content for upload in uploads)
+    assert not any(CARD_PNG in request.content for request in recorder.requests)
+
+
+def private_host(host: str) -> list[str]:
+    return ["93.184.215.14", "10.0.0.7"]  # one address inside: the whole host is refused
+
+
+NOT_FETCHED: dict[str, tuple[str, Resolver, list[httpx.Response]]] = {
+    "a private address": (OWN_IMAGE, private_host, []),
+    "loopback": ("https://127.0.0.1/admin.png", lambda host: [host], []),
+    "IPv6 link-local": ("https://cdn.example.com/a.png", lambda host: ["fe80::1%eth0"], []),
+    "plain http": ("http://cdn.example.com/a.jpg", public_host, []),
+    "a redirect": (OWN_IMAGE, public_host,
+                   [httpx.Response(302, headers={"Location": "https://10.0.0.7/x.png"})]),
+    "a web page": (OWN_IMAGE, public_host,
+                   [httpx.Response(200, text="<html>", headers={"Content-Type": "text/html"})]),
+    "not what it says": (OWN_IMAGE, public_host,
+                         [httpx.Response(200, content=b"GIF89a" + b"x" * 20,
+                                         headers={"Content-Type": "image/jpeg"})]),
+    "gone": (OWN_IMAGE, public_host, [httpx.Response(404)]),
+    "too large": (OWN_IMAGE, public_host,
+                  [httpx.Response(200, content=b"\xff" * 5_000_001,
+                                  headers={"Content-Type": "image/jpeg"})]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(NOT_FETCHED))
+def test_an_items_picture_that_cannot_be_fetched_safely_leaves_the_card(
+    name: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, resolve, image_answers = NOT_FETCHED[name]
+    case = next(case for case in CASES if case.type == "x")
+    answers = [*image_answers, *(answer for _, answer in case.uploads), *case.answers]
+    adapter, recorder = make_adapter(case, answers, tmp_path, cards=look_up_card, resolve=resolve)
+    result = adapter.post(replace(pictured_post("x"), image_url=url), KEY)
+    assert result.status is DeliveryStatus.SENT, result.response
+    # At most the one request to the picture's own address, never a second (no redirect).
+    fetched = [request for request in recorder.requests if request.url.host != "api.x.com"]
+    assert [str(request.url) for request in fetched] == [url] * len(image_answers)
+    assert any(CARD_PNG in request.content for request in recorder.requests)
+    assert "posting its card" in caplog.text
+
+
+def test_bluesky_takes_a_picture_of_at_most_its_blob_limit(tmp_path: Path) -> None:
+    case = next(case for case in CASES if case.type == "bluesky")
+    big = httpx.Response(200, content=b"\xff" * 1_000_001, headers={"Content-Type": "image/jpeg"})
+    answers = [big, *(answer for _, answer in case.uploads), *case.answers]
+    adapter, recorder = make_adapter(case, answers, tmp_path, cards=look_up_card)
+    result = adapter.post(replace(pictured_post("bluesky"), image_url=OWN_IMAGE), KEY)
+    assert result.status is DeliveryStatus.SENT, result.response
+    assert any(request.content == CARD_PNG for request in recorder.requests)
 
 
 @pytest.mark.parametrize(

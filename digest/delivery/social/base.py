@@ -9,25 +9,33 @@ Capabilities are class attributes the deliverer reads:
 
 A row on a platform with neither is held for an editor instead (see `Deliverer._post`).
 
-A post's picture (`SocialPost.image`, its share card) reaches an adapter through `cards`, a
-look-up the deliverer gives it (the store's cards): platforms that take an upload get the PNG,
-platforms that fetch a picture themselves get a public URL, the item's own `image_url` when the
-input gave one, else the card's address on `site.base_url` (served by the web app). The worker
-never downloads a picture from an address an input chose.
+A post's picture is the item's own `image_url` when the input gave one, else its share card
+(`SocialPost.image`), which reaches an adapter through `cards`, a look-up the deliverer gives it
+(the store's cards). Platforms that fetch a picture themselves get its public URL (the card's on
+`site.base_url`, served by the web app); platforms that take an upload get the bytes. The item's
+own picture is fetched for them only over https from a host whose every address is public (never
+the worker's own network), without redirects, at most `max_picture_bytes`, and only a PNG, JPEG,
+GIF or WebP that Pillow reads; anything else falls back to the card, with a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import email.utils
+import io
+import ipaddress
 import json
 import logging
+import re
+import socket
+import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
+import PIL.Image
 
 from digest.delivery.base import Adapter
 from digest.errors import ConfigError, Problem
@@ -68,14 +76,68 @@ FIRST = Attempt()
 
 @dataclass(frozen=True, slots=True)
 class Picture:
-    """A post's share card as adapters send it."""
+    """A post's picture as adapters send it: the item's own, or its share card."""
 
-    png: bytes
-    alt: str  # what the card says, for screen readers
-    card_url: str  # the card on the site: what a platform that fetches pictures is given
+    data: bytes
+    alt: str  # what it shows, for screen readers
+    url: str  # its public address: what a platform that fetches pictures is given
     width: int
     height: int
     content_type: str = "image/png"
+
+    @property
+    def file_name(self) -> str:
+        """A name for the upload: the last part of its address when that names its type."""
+        extension = _EXTENSIONS[self.content_type]
+        name = urllib.parse.urlsplit(self.url).path.rpartition("/")[2]
+        known = name.lower().endswith((f".{extension}", ".jpeg" if extension == "jpg" else "."))
+        return name if known and _SAFE_NAME.fullmatch(name) else f"picture.{extension}"
+
+
+# The pictures platforms take, by the type a server answers and the format Pillow reads.
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+Resolver = Callable[[str], Iterable[str]]
+
+
+def resolve_host(host: str) -> list[str]:
+    """The addresses a host name resolves to (for an https connection)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)]
+
+
+def fetch_problem(url: str, resolve: Resolver) -> str | None:
+    """Why the worker must not fetch `url` itself, or None: https only, and a host whose every
+    address is public (an input must never make the worker read its own network)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return "not an https URL"
+    try:
+        addresses = list(resolve(parts.hostname))
+    except (OSError, UnicodeError) as exc:
+        return f"its host does not resolve ({exc})"
+    if not addresses:
+        return "its host does not resolve"
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
+            return f"its host is on a private network ({address})"
+    return None
+
+
+class _NotAPicture(Exception):
+    """What an item's picture URL answered instead of a picture to upload."""
+
+
+def _picture_of(data: bytes, content_type: str, alt: str, url: str) -> Picture | None:
+    """The picture in `data` if Pillow reads it as the type the server said, else None."""
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as image:
+            if _FORMATS.get(image.format or "") != content_type:
+                return None
+            width, height = image.size
+    except (PIL.UnidentifiedImageError, OSError, ValueError, PIL.Image.DecompressionBombError):
+        return None
+    return Picture(data, alt, url, width, height, content_type)
 
 
 class SocialAdapter(Adapter[Any]):
@@ -83,6 +145,9 @@ class SocialAdapter(Adapter[Any]):
     platform: ClassVar[str | None] = None
     idempotent: ClassVar[bool] = False
     finds_posts: ClassVar[bool] = False
+    # The largest picture the platform takes as an upload; an item's own that is larger is not
+    # fetched whole (its card goes instead).
+    max_picture_bytes: ClassVar[int] = 5_000_000
 
     def __init__(
         self,
@@ -95,9 +160,11 @@ class SocialAdapter(Adapter[Any]):
         clock: Callable[[], datetime] | None = None,
         tokens: StoredTokens | None = None,
         cards: CardLookup | None = None,
+        resolve: Resolver = resolve_host,
     ) -> None:
         super().__init__(options, settings)
         self.cards = cards
+        self.resolve = resolve  # host names to addresses, before fetching an item's picture
         self.channel = channel
         self.tokens = tokens  # where tokens the channel renews itself are kept (X's)
         configured = next((c.platform for c in settings.social if c.name == channel), None)
@@ -123,7 +190,7 @@ class SocialAdapter(Adapter[Any]):
 
     # Pictures ----------------------------------------------------------------------------------
 
-    def picture(self, post: SocialPost) -> Picture | None:
+    def card(self, post: SocialPost) -> Picture | None:
         """The post's share card, if it has one and the store holds it."""
         if not post.image or self.cards is None:
             return None
@@ -136,13 +203,55 @@ class SocialAdapter(Adapter[Any]):
         base = self.settings.site.base_url.rstrip("/")
         return Picture(png, alt, f"{base}/{post.image}", size.width, size.height)
 
+    def picture(self, post: SocialPost) -> Picture | None:
+        """The picture to upload with the post: the item's own when the input gave one and it
+        can be fetched safely, else its share card."""
+        card = self.card(post)
+        if post.image_url:
+            own = self._fetch_picture(post.image_url, card.alt if card else post.title)
+            if own is not None:
+                return own
+        return card
+
     def picture_link(self, post: SocialPost) -> tuple[str, str] | None:
         """(public URL, alt text) of the post's picture, for platforms that fetch it themselves:
         the item's own image when the input gave one, else its card on the site."""
-        picture = self.picture(post)
+        card = self.card(post)
         if post.image_url:
-            return post.image_url, picture.alt if picture is not None else post.title
-        return (picture.card_url, picture.alt) if picture is not None else None
+            return post.image_url, card.alt if card is not None else post.title
+        return (card.url, card.alt) if card is not None else None
+
+    def _fetch_picture(self, url: str, alt: str) -> Picture | None:
+        problem = fetch_problem(url, self.resolve)
+        if problem is None:
+            try:
+                data, content_type = self._download(url)
+            except _NotAPicture as refused:
+                problem = str(refused)
+            except httpx.HTTPError as exc:
+                problem = f"no answer ({exc.__class__.__name__})"
+            else:
+                return _picture_of(data, content_type, alt, url) or self._not_fetched(
+                    url, f"{content_type} that is not a picture Pillow reads"
+                )
+        return self._not_fetched(url, problem)
+
+    def _not_fetched(self, url: str, problem: str) -> None:
+        log.warning("%s: the item's picture %s: %s; posting its card", self.channel, url, problem)
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        with self.client.stream("GET", url, follow_redirects=False, timeout=10.0) as response:
+            if response.status_code != 200:
+                raise _NotAPicture(f"answered {response.status_code}")
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type not in _EXTENSIONS:
+                raise _NotAPicture(f"{content_type or 'no type'} is not a picture to upload")
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > self.max_picture_bytes:
+                    raise _NotAPicture(f"larger than {self.max_picture_bytes:,} bytes")
+        return bytes(data), content_type
 
     # HTTP --------------------------------------------------------------------------------------
 

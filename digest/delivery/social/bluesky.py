@@ -52,6 +52,7 @@ class BlueskyAdapter(SocialAdapter):
     platform = "bluesky"
     Options = BlueskyOptions
     finds_posts = True
+    max_picture_bytes = MAX_THUMB_BYTES
 
     _session: _Session | None = None
 
@@ -121,12 +122,12 @@ class BlueskyAdapter(SocialAdapter):
     def upload_thumb(self, post: SocialPost) -> dict[str, Any] | DeliveryResult | None:
         """The blob of the post's card, uploaded; None for a post without a card or link card."""
         picture = self.picture(post)
-        if picture is None or not post.title or len(picture.png) > MAX_THUMB_BYTES:
+        if picture is None or not post.title or len(picture.data) > MAX_THUMB_BYTES:
             return None
         response = self._call(
             "com.atproto.repo.uploadBlob",
             "POST",
-            content=picture.png,
+            content=picture.data,
             headers={"Content-Type": picture.content_type},
             posts=False,
         )

@@ -70,7 +70,7 @@ class FileSocialAdapter(SocialAdapter):
         }
         if post.reply_to:
             record["reply_to"] = post.reply_to
-        picture = self.picture(post)
+        picture = self.card(post)  # the card, always: the file is the PNG beside the JSONL
         if picture is not None:
             record["image"] = (
                 self.write_card(post, picture).relative_to(self.path.parent).as_posix()
@@ -99,7 +99,7 @@ class FileSocialAdapter(SocialAdapter):
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(".part")
-            partial.write_bytes(picture.png)
+            partial.write_bytes(picture.data)
             partial.replace(path)  # never a half-written PNG, even if the worker dies
         return path
 

@@ -65,7 +65,7 @@ class LinkedInAdapter(SocialAdapter):
         put = self.request(
             "PUT",
             value["uploadUrl"],
-            content=picture.png,
+            content=picture.data,
             headers={
                 "Authorization": f"Bearer {self.options.access_token.reveal()}",
                 "Content-Type": "application/octet-stream",

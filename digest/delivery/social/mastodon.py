@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import httpx
 
@@ -34,10 +33,6 @@ class MastodonOptions:
 
 
 MAX_DESCRIPTION = 1500  # a media attachment's description, in characters
-
-
-def _file_name(post: SocialPost) -> str:
-    return PurePosixPath(post.image or "card.png").name
 
 
 class MastodonAdapter(SocialAdapter):
@@ -80,7 +75,7 @@ class MastodonAdapter(SocialAdapter):
             "POST",
             self._url("/api/v2/media"),
             headers=self._headers(),
-            files={"file": (_file_name(post), picture.png, picture.content_type)},
+            files={"file": (picture.file_name, picture.data, picture.content_type)},
             data={"description": picture.alt[:MAX_DESCRIPTION]},
             posts=False,
         )

@@ -111,7 +111,7 @@ class XAdapter(SocialAdapter):
                 "POST",
                 self._url("/2/media/upload"),
                 headers=self._headers(),
-                files={"media": ("card.png", picture.png, picture.content_type)},
+                files={"media": (picture.file_name, picture.data, picture.content_type)},
                 data={"media_category": "tweet_image", "media_type": picture.content_type},
                 posts=False,
             )
