@@ -80,11 +80,12 @@ def test_marketing_edits_a_post_and_the_live_count_refuses_an_over_long_one(
                 picture = page.locator(f"{card} img.card-image")
                 assert picture.get_attribute("src") == f"/editor/{row['payload']['image']}"
                 assert picture.get_attribute("alt")
+                # Lazy: it loads once scrolled to, as a marketer reading down the desk does.
+                picture.scroll_into_view_if_needed()
                 page.wait_for_function(
                     "el => el.complete && el.naturalWidth > 0", arg=picture.element_handle()
                 )
                 assert picture.evaluate("el => el.naturalWidth") == 1200
-                picture.scroll_into_view_if_needed()
                 page.screenshot(path=str(ARTIFACTS / "desk-post-card-1280.png"))
 
                 # A short text, typed key by key: X counts the link 23 and the flag 2.
