@@ -2,8 +2,10 @@
 
 - import: CSV and YAML lists, and Mailchimp, Substack and Buttondown exports as they come
   (`digest.ingest.exports`), all validated first (every bad row named), then written in one
-  transaction, or nothing is; an address on the suppression list is refused (see
-  `digest.store.subscriptions`), and one that left, bounced or complained goes on it.
+  transaction, or nothing is; the files are read as streams and the valid subscribers wait on
+  disk, so a million rows fit in a few hundred MB; an address on the suppression list is
+  refused (see `digest.store.subscriptions`), and one that left, bounced or complained goes on
+  it.
   Preferences a subscriber changed on the web since the last import stay theirs unless
   `--overwrite` is given; the summary says how many were kept or overwritten.
 - export: the same formats, so an export imports back as it was.
@@ -30,7 +32,7 @@ from digest.ingest.fields import Loc
 from digest.ingest.subscribers import (
     FORMATS,
     STATUSES,
-    read_import,
+    check_import,
     subscriber_from,
     subscribers_csv,
     write_subscribers,
@@ -114,11 +116,15 @@ def add_subscriber_commands(
 
 
 def run_import(ctx: Context, args: argparse.Namespace) -> int:
-    read = read_import(args.paths, followable(ctx), args.source)
-    read = read.known_as(ctx.store.subscriber_ids(read.exported()))
-    counts = ctx.store.save_subscribers(
-        read.subscribers, ctx.clock(), overwrite=args.overwrite, consents=read.consents
-    )
+    with check_import(args.paths, followable(ctx), args.source) as checked:
+        counts = ctx.store.import_subscribers(
+            lambda: (
+                (batch.subscribers, batch.consents)
+                for batch in checked.batches(ctx.store.subscriber_ids)
+            ),
+            ctx.clock(),
+            overwrite=args.overwrite,
+        )
     print(f"subscribers: {counts.inserted} new, {counts.updated} updated")
     if counts.kept:
         print(f"kept {_whose(counts.kept)} own changes; --overwrite to replace them")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from digest.errors import InputError
-from digest.ingest import read_subscribers
+from digest.ingest import read_subscribers, subscriber_spool
 from digest.models import Preferences, Subscriber, SubscriberStatus
 
 HEADER = (
@@ -207,6 +207,35 @@ def test_row_with_too_many_cells() -> None:
 def test_file_problem(name: str, content: str, expected: str) -> None:
     Path(name).write_text(content, encoding="utf-8")
     assert problems(name) == [expected]
+
+
+def test_a_file_that_stops_being_utf8_has_only_that_problem() -> None:
+    """The rows before the bad byte (more than the reader decodes at once) were checked
+    already; their problems are not said."""
+    rows = b"".join(b"s%d,nope\n" % n for n in range(3000))
+    Path("list.csv").write_bytes(b"id,email\n" + rows + b"s,caf\xe9@example.com\n")
+    assert problems("list.csv") == ["list.csv:line 3002: not UTF-8 text; save the file as UTF-8"]
+
+
+def test_a_file_that_stops_being_csv_has_only_that_problem() -> None:
+    long_cell = "x" * 200_000  # past the csv module's field limit
+    Path("list.csv").write_text(f"id,email\ns1,nope\ns2,{long_cell}\n", encoding="utf-8")
+    assert problems("list.csv") == [
+        "list.csv:row 3: not valid CSV: field larger than field limit (131072)"
+    ]
+
+
+def test_a_repeat_is_told_from_values_that_share_a_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 8 bits for 60 ids and addresses, nearly every row shares a bit with an earlier one;
+    only the true repeat is a problem, and it names the row it repeats."""
+    monkeypatch.setattr(subscriber_spool, "MIN_BITS", 8)
+    monkeypatch.setattr(subscriber_spool, "MAX_BITS", 8)
+    rows = [{"id": f"s{n}", "email": f"r{n}@example.com"} for n in range(60)]
+    rows.append({"id": "s60", "email": "R17@example.com"})
+    assert problems(csv_file(*rows, header="id,email")) == [
+        'list.csv:row 62: email: "R17@example.com" is already at row 19; keep one row per address'
+    ]
+    assert len(read_subscribers(csv_file(*rows[:-1], header="id,email"))) == 60
 
 
 def test_missing_file() -> None:

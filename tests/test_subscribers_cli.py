@@ -1,4 +1,5 @@
-"""`digest subscribers import|export|list|add|remove|forget` on a real SQLite store."""
+"""`digest subscribers import|export|list|add|remove|forget` on a real SQLite store (imports of
+many batches on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import main
+from digest.ingest import subscriber_spool
 from digest.models import Preferences, SubscriberStatus
 from digest.store import Store
 from digest.store.ratelimits import DatabaseStorage
@@ -22,10 +24,12 @@ ITEMS = REPO / "digest" / "data" / "sample.yaml"
 class Cli:
     """`digest` on a settings file and SQLite store of its own; each call's (code, out, err)."""
 
-    def __init__(self, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def __init__(
+        self, folder: Path, capsys: pytest.CaptureFixture[str], database: str | None = None
+    ) -> None:
         shutil.copy(REPO / "settings.yaml", folder / "settings.yaml")
         self.settings = str(folder / "settings.yaml")
-        self.database = f"sqlite:///{folder / 'digest.db'}"
+        self.database = database or f"sqlite:///{folder / 'digest.db'}"
         self.capsys = capsys
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
@@ -203,3 +207,62 @@ def test_a_reimport_keeps_what_subscribers_chose_unless_overwrite(run: Cli, tmp_
     with run.store() as store:
         ada = store.subscriber("a1")
         assert ada is not None and ada.preferences.companies == ("openai",)
+
+
+@pytest.fixture
+def batched(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Cli:
+    """An empty store on each backend, and imports written 3 subscribers a batch."""
+    monkeypatch.setattr(subscriber_spool, "BATCH", 3)
+    return Cli(tmp_path, capsys, database_url)
+
+
+def a_list(path: Path, *emails: str) -> str:
+    rows = "".join(f"a{n},{email}\n" for n, email in enumerate(emails))
+    path.write_text("id,email\n" + rows, encoding="utf-8")
+    return str(path)
+
+
+def test_a_bad_last_row_refuses_the_file_and_writes_nothing(batched: Cli, tmp_path: Path) -> None:
+    emails = [f"r{n}@example.com" for n in range(10)]
+    listed = a_list(tmp_path / "list.csv", *emails, "last@@example.com")
+    code, out, err = batched("subscribers", "import", listed)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f'{listed}:row 12: email: "last@@example.com" must have exactly one "@"; '
+        "write it as name@example.com"
+    ]
+    with batched.store() as store:
+        assert store.subscribers() == []
+
+
+def test_a_refused_address_in_the_last_batch_writes_nothing(batched: Cli, tmp_path: Path) -> None:
+    assert batched("subscribers", "forget", "gone@example.com")[0] == 0
+    emails = [f"r{n}@example.com" for n in range(10)]
+    code, _, err = batched(
+        "subscribers", "import", a_list(tmp_path / "list.csv", *emails, "gone@example.com")
+    )
+    assert code == 2
+    assert "gone@example.com was forgotten at its owner's request; remove the row" in err
+    with batched.store() as store:
+        assert store.subscribers() == []
+
+
+def test_an_import_of_many_batches_writes_every_one(batched: Cli, tmp_path: Path) -> None:
+    first = a_list(tmp_path / "first.csv", "old@example.com")
+    assert batched("subscribers", "import", first)[:2] == (0, "subscribers: 1 new, 0 updated\n")
+    # a0 leaves old@ in the first batch, for a6 who takes it in the last (the check before
+    # writing sees the whole import, not one batch).
+    listed = tmp_path / "list.csv"
+    rows = "".join(f"a{n},r{n}@example.com\n" for n in range(1, 6))
+    listed.write_text(f"id,email\na0,new@example.com\n{rows}a6,old@example.com\n", encoding="utf-8")
+    code, out, err = batched("subscribers", "import", str(listed))
+    assert (code, out, err) == (0, "subscribers: 6 new, 1 updated\n", "")
+    with batched.store() as store:
+        by_id = {subscriber.id: subscriber.email for subscriber in store.subscribers()}
+    assert by_id["a0"] == "new@example.com" and by_id["a6"] == "old@example.com"
+    assert len(by_id) == 7

@@ -9,6 +9,10 @@ that is unambiguous (`digest.names`).
 Mailchimp, Substack and Buttondown CSV exports are read too, told apart by their headers
 (`read_import`, `digest.ingest.exports`).
 
+An import is checked whole before anything is written, without holding it in memory: each CSV
+file is read once as a stream, and the valid subscribers wait on disk (`check_import`,
+`digest.ingest.subscriber_spool`) for the store to write them a batch at a time.
+
 `write_subscribers` writes the same formats (`digest subscribers export`), so an export reads back
 as the subscribers it came from. A CSV cell that a spreadsheet would run as a formula (starting
 with = + - or @) is written with a leading apostrophe, which the reader takes off again.
@@ -23,6 +27,7 @@ import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 import yaml
 
@@ -38,8 +43,9 @@ from digest.ingest.checks import (
     type_name,
 )
 from digest.ingest.documents import decode, load_yaml
-from digest.ingest.exports import SERVICES, Service, address_id, service_of
+from digest.ingest.exports import SERVICES, service_of
 from digest.ingest.fields import Check, Fields, Loc, Record
+from digest.ingest.subscriber_spool import Seen, Spool, SubscriberList
 from digest.models import Consent, Preferences, Subscriber, SubscriberStatus
 from digest.names import person_name
 
@@ -116,117 +122,125 @@ def read_subscriber_files(
     return read_import(paths, followable).subscribers
 
 
-@dataclass(frozen=True, slots=True)
-class SubscriberList:
-    """What an import read: its subscribers, and the consent times that other services'
-    exports gave some of them (by subscriber id)."""
-
-    subscribers: tuple[Subscriber, ...]
-    consents: Mapping[str, Consent]
-
-    def exported(self) -> list[str]:
-        """The addresses of the subscribers from other services' exports (whose ids are derived
-        from their addresses)."""
-        return [s.email for s in self.subscribers if s.id == address_id(s.email)]
-
-    def known_as(self, stored: Mapping[str, str]) -> SubscriberList:
-        """The list with each subscriber of `exported` whose address is stored already
-        (`stored`: {address: id}) under that subscriber's id, which an import then updates: one
-        who signed up on the site, or came in an earlier list."""
-        exported = set(self.exported())
-        ids = {
-            s.id: stored.get(s.email, s.id) if s.email in exported else s.id
-            for s in self.subscribers
-        }
-        return SubscriberList(
-            tuple(replace(s, id=ids[s.id]) for s in self.subscribers),
-            {ids[old]: consent for old, consent in self.consents.items()},
-        )
-
-
 def read_import(
     paths: Iterable[str | Path], followable: Followable | None = None, source: str | None = None
 ) -> SubscriberList:
-    """`read_subscriber_files`, and CSV exports of the services in `exports.SERVICES` too:
-    each file's format is told by its header, or is `source` (a service's name) for all."""
+    """`check_import`, its subscribers held in memory."""
+    with check_import(paths, followable, source) as spool:
+        batches = list(spool.batches())
+    return SubscriberList(
+        tuple(subscriber for batch in batches for subscriber in batch.subscribers),
+        {id_: consent for batch in batches for id_, consent in batch.consents.items()},
+    )
+
+
+def check_import(
+    paths: Iterable[str | Path], followable: Followable | None = None, source: str | None = None
+) -> Spool:
+    """Check every row of every file, reading each once as a stream, and return the spool of
+    their subscribers (close it); or raise InputError listing every problem, and an id or
+    address given twice even in two files. CSV exports of the services in `exports.SERVICES`
+    are read too: each file's format is told by its header, or is `source` (a service's name)
+    for all."""
+    where = [str(path) for path in paths]
     problems: list[Problem] = []
     read = _Read(source)
-    rows = [row for path in paths for row in read.records(path, problems)]
-    subscribers = subscribers_from(rows, problems, followable)
-    if problems:
-        raise InputError(shown for problem in problems if (shown := read.shown(problem)))
-    consents = {
-        subscriber.id: read.consents[loc]
-        for (loc, _), subscriber in zip(rows, subscribers, strict=True)
-        if loc in read.consents
-    }
-    return SubscriberList(subscribers, consents)
+    spool = Spool()
+    try:
+        seen = Seen(sum(_size(path) for path in where))
+        for path in where:
+            for loc, data, consent in read.records(path, problems):
+                subscriber = subscriber_from(data, loc, problems, followable)
+                if subscriber is not None:
+                    seen.add(subscriber, loc, len(problems))
+                    spool.add(loc, subscriber, consent)
+        found = [read.shown(problem) for problem in seen.problems(problems, spool)]
+        if shown := [problem for problem in found if problem]:
+            raise InputError(shown)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # its reader says why
+
+
+class _Unreadable(Exception):
+    """A file that stops being readable part-way (not UTF-8, not CSV): its problem is the only
+    one of the file worth saying."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 class _Read:
-    """The files of one import: their records, the consent times of rows from other services,
-    and those services' own names for the fields (which problems then use)."""
+    """The files of one import: their records (with the consent times of rows from other
+    services), those services' own names for the fields, and the files that could not be read
+    to the end (which problems then use)."""
 
     def __init__(self, source: str | None) -> None:
         self.source = SERVICES[source] if source else None
-        self.consents: dict[Loc, Consent] = {}
         self.columns: dict[str, Mapping[str, str]] = {}
+        self.unreadable: dict[str, Problem] = {}
 
-    def records(self, path: str | Path, problems: list[Problem]) -> list[tuple[Loc, Record]]:
-        where = str(path)
-        suffix = Path(where).suffix.lower()
+    def records(self, path: str, problems: list[Problem]) -> Iterator[Row]:
+        suffix = Path(path).suffix.lower()
         if suffix not in (".csv", ".yaml", ".yml") or (self.source and suffix != ".csv"):
             kinds = "a .csv file" if self.source else "a .csv, .yaml or .yml file"
-            problems.append(Problem(where, "", "", f"unknown file type; use {kinds}"))
-            return []
+            problems.append(Problem(path, "", "", f"unknown file type; use {kinds}"))
+            return
         try:
-            body = Path(where).read_bytes()
+            if suffix == ".csv":
+                with open(path, encoding="utf-8-sig", newline="") as stream:
+                    yield from self._csv_records(stream, path, problems)
+            else:
+                yield from _yaml_rows(path, problems)
         except OSError as error:
-            problems.append(Problem(where, "", "", f"cannot read: {error.strerror or error}"))
-            return []
-        text = decode(body, where)
-        if isinstance(text, Problem):
-            problems.append(text)
-            return []
-        if suffix != ".csv":
-            return yaml_records(text, where, problems)
-        table = _csv_table(text, where, problems)
+            problems.append(Problem(path, "", "", f"cannot read: {error.strerror or error}"))
+        except UnicodeDecodeError:
+            self._unreadable(problems, _not_utf8(path))
+        except _Unreadable as unreadable:
+            self._unreadable(problems, unreadable.problem)
+
+    def _unreadable(self, problems: list[Problem], problem: Problem) -> None:
+        self.unreadable[problem.where] = problem
+        problems.append(problem)
+
+    def _csv_records(self, stream: IO[str], where: str, problems: list[Problem]) -> Iterator[Row]:
+        table = _csv_table(stream, where, problems)
         if table is None:
-            return []
+            return
         header, rows = table
         service = self.source or service_of(header)
         if service is None:
             if "id" in header or set(header) <= set(COLUMNS):
-                return _native_records(header, rows, where, problems)
-            problems.append(Problem(where, "row 1", "", _UNKNOWN_FORMAT))
-            return []
-        return self._service_records(service, header, rows, where, problems)
-
-    def _service_records(
-        self,
-        service: Service,
-        header: list[str],
-        rows: list[tuple[int, list[str]]],
-        where: str,
-        problems: list[Problem],
-    ) -> list[tuple[Loc, Record]]:
+                yield from _native_records(header, rows, where, problems)
+            else:
+                problems.append(Problem(where, "row 1", "", _UNKNOWN_FORMAT))
+            return
         email = service.email_column(header)
         if email is None:
             message = f"missing column; a {service.label} export has it (is this one?)"
             problems.append(Problem(where, "row 1", service.emails[0], message))
-            return []
+            return
         self.columns[where] = {**service.columns, "email": email}
-        records: list[tuple[Loc, Record]] = []
         for loc, cells in _cells(header, rows, where, problems):
             read = service.read(cells, loc, problems)
             if read is not None:
-                records.append((loc, read.record))
-                self.consents[loc] = read.consent
-        return records
+                yield loc, read.record, read.consent
 
     def shown(self, problem: Problem) -> Problem | None:
         """The problem with its field as the service's file names it; None for the id of a
-        service's row, derived from its address, whose own problem says what to fix."""
+        service's row, derived from its address, whose own problem says what to fix, and for
+        the rows read before a file stopped being readable."""
+        if self.unreadable.get(problem.where, problem) is not problem:
+            return None
         columns = self.columns.get(problem.where)
         if columns is None:
             return problem
@@ -236,43 +250,15 @@ class _Read:
         return replace(problem, field=column) if column else problem
 
 
+# A record read from a file: where it is, its fields, the consent times of another service's row.
+Row = tuple[Loc, Record, Consent | None]
+
 _LABELS = [service.label for service in SERVICES.values()]
 _UNKNOWN_FORMAT = (
     f"cannot tell the list's format from its header: it has neither digest's columns "
     f"({','.join(COLUMNS)}) nor those of a {', '.join(_LABELS[:-1])} or {_LABELS[-1]} "
     f"export; rename the columns, or pass --from {'|'.join(SERVICES)}"
 )
-
-
-def subscribers_from(
-    rows: list[tuple[Loc, Record]], problems: list[Problem], followable: Followable | None = None
-) -> tuple[Subscriber, ...]:
-    """Validate parsed rows; duplicates of an id or (case-insensitively) an email are problems."""
-    subscribers: list[Subscriber] = []
-    first_id: dict[str, Loc] = {}
-    first_email: dict[str, Loc] = {}
-    for loc, data in rows:
-        subscriber = subscriber_from(data, loc, problems, followable)
-        if subscriber is None:
-            continue
-        earlier = first_id.setdefault(subscriber.id, loc)
-        if earlier is not loc:
-            message = f"duplicate id {quoted(subscriber.id)}; the first is at {_at(earlier, loc)}"
-            problems.append(Problem(loc.where, loc.record, "id", message))
-        earlier = first_email.setdefault(subscriber.email.casefold(), loc)
-        if earlier is not loc:
-            message = (
-                f"{quoted(subscriber.email)} is already at {_at(earlier, loc)}; "
-                "keep one row per address"
-            )
-            problems.append(Problem(loc.where, loc.record, "email", message))
-        subscribers.append(subscriber)
-    return tuple(subscribers)
-
-
-def _at(earlier: Loc, loc: Loc) -> str:
-    """Where the first of two records is: its record, and its file when that is another one."""
-    return earlier.record if earlier.where == loc.where else str(earlier)
 
 
 def subscriber_from(
@@ -337,34 +323,38 @@ def _one_of(choices: tuple[str, ...], what: str) -> Check:
     return check
 
 
-def csv_records(text: str, where: str, problems: list[Problem]) -> list[tuple[Loc, Record]]:
-    """CSV rows of digest's list format as typed mappings; blank rows are skipped but still
-    counted."""
-    table = _csv_table(text, where, problems)
-    return _native_records(*table, where, problems) if table is not None else []
-
-
 def _csv_table(
-    text: str, where: str, problems: list[Problem]
-) -> tuple[list[str], list[tuple[int, list[str]]]] | None:
-    """The header and the numbered rows that are not blank (the header is row 1)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        rows = list(reader)
-    except csv.Error as error:
-        problems.append(Problem(where, f"row {reader.line_num}", "", f"not valid CSV: {error}"))
-        return None
-    if not rows or not any(cell.strip() for cell in rows[0]):
+    stream: IO[str], where: str, problems: list[Problem]
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]] | None:
+    """The header and the numbered rows that are not blank (the header is row 1), read as
+    they are needed; a row that is not CSV raises _Unreadable."""
+    reader = csv.reader(stream)
+
+    def numbered() -> Iterator[tuple[int, list[str]]]:
+        number = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                message = f"not valid CSV: {error}"
+                raise _Unreadable(Problem(where, f"row {reader.line_num}", "", message)) from None
+            yield number, row
+            number += 1
+
+    rows = numbered()
+    first = next(rows, None)
+    if first is None or not any(cell.strip() for cell in first[1]):
         message = f"empty; expected a header line: {','.join(COLUMNS)}"
         problems.append(Problem(where, "row 1", "", message))
         return None
-    header = [cell.strip() for cell in rows[0]]
-    numbered = enumerate(rows[1:], start=2)
-    return header, [(number, row) for number, row in numbered if any(c.strip() for c in row)]
+    header = [cell.strip() for cell in first[1]]
+    return header, ((number, row) for number, row in rows if any(c.strip() for c in row))
 
 
 def _cells(
-    header: list[str], rows: list[tuple[int, list[str]]], where: str, problems: list[Problem]
+    header: list[str], rows: Iterable[tuple[int, list[str]]], where: str, problems: list[Problem]
 ) -> Iterator[tuple[Loc, dict[str, str]]]:
     """Each row as {column: cell}; a row of more cells than the header has is a problem."""
     for number, row in rows:
@@ -380,14 +370,12 @@ def _cells(
 
 
 def _native_records(
-    header: list[str], rows: list[tuple[int, list[str]]], where: str, problems: list[Problem]
-) -> list[tuple[Loc, Record]]:
+    header: list[str], rows: Iterable[tuple[int, list[str]]], where: str, problems: list[Problem]
+) -> Iterator[Row]:
     if not _header_ok(header, where, problems):
-        return []
-    return [
-        (loc, {k: _typed(k, v) for k, v in cells.items() if k in COLUMNS})
-        for loc, cells in _cells(header, rows, where, problems)
-    ]
+        return
+    for loc, cells in _cells(header, rows, where, problems):
+        yield loc, {k: _typed(k, v) for k, v in cells.items() if k in COLUMNS}, None
 
 
 def _header_ok(header: list[str], where: str, problems: list[Problem]) -> bool:
@@ -426,6 +414,23 @@ def _typed(column: str, cell: str) -> object:
     if column in ("status", "format"):
         return cell.lower()
     return cell
+
+
+def _not_utf8(path: str) -> Problem:
+    """The problem of a file that is not UTF-8, naming the line of its first bad byte."""
+    problem = decode(Path(path).read_bytes(), path)
+    assert isinstance(problem, Problem), "only called once decoding failed"
+    return problem
+
+
+def _yaml_rows(path: str, problems: list[Problem]) -> Iterator[Row]:
+    """A YAML list's records (read whole: a list in YAML is written by hand, not exported)."""
+    text = decode(Path(path).read_bytes(), path)
+    if isinstance(text, Problem):
+        problems.append(text)
+        return
+    for loc, record in yaml_records(text, path, problems):
+        yield loc, record, None
 
 
 def yaml_records(text: str, where: str, problems: list[Problem]) -> list[tuple[Loc, Record]]:

@@ -562,38 +562,63 @@ class Store:
         overwrite: bool = False,
         consents: Mapping[str, Consent] | None = None,
     ) -> SubscriberCounts:
-        """Upsert by id in one transaction.
+        """Upsert by id in one transaction (`import_subscribers` of subscribers in memory).
 
-        An address already used by another subscriber, in any spelling of upper and lower case,
-        raises InputError and nothing is written; so does an address the suppression list keeps
-        from coming back (see `subscriptions.check_not_suppressed`). Preferences a subscriber
-        changed themself since an import last wrote theirs are kept, and counted, unless
-        `overwrite` (see `subscriptions.imported_rows`). `consents` (by id): the times another
-        service's export gave. An unsubscribed, bounced or complained subscriber's address goes
-        on the suppression list.
+        An address used twice, in any spelling of upper and lower case, raises InputError and
+        nothing is written. `consents` (by id): the times another service's export gave.
         """
         unique = _last_by(subscribers, lambda subscriber: subscriber.id)
         _check_unique_emails(unique)
+        given = consents or {}
+        return self.import_subscribers(
+            lambda: ((chunk, given) for chunk in _chunks(unique)), now, overwrite=overwrite
+        )
+
+    def import_subscribers(
+        self,
+        batches: Callable[[], Iterable[tuple[Sequence[Subscriber], Mapping[str, Consent]]]],
+        now: datetime | None = None,
+        *,
+        overwrite: bool = False,
+    ) -> SubscriberCounts:
+        """Upsert an import by id, a batch at a time, in one transaction.
+
+        `batches()` gives the import's subscribers (each address once) a batch at a time with
+        the consent times (by id) that another service's export gave them; it is called twice,
+        so the import may stream from disk: first every batch is checked, then every batch is
+        written. An address a stored subscriber has, unless the import gives that subscriber
+        another, raises InputError and nothing is written; so does an address the suppression
+        list keeps from coming back (see `subscriptions.suppressed_problems`). Preferences a
+        subscriber changed themself since an import last wrote theirs are kept, and counted,
+        unless `overwrite` (see `subscriptions.imported_rows`). An unsubscribed, bounced or
+        complained subscriber's address goes on the suppression list.
+        """
         when = now or schema.utcnow()
+        inserted = updated = kept = overwritten = 0
         try:
             with self.write() as connection:
-                _check_emails_free(connection, unique)
-                subscriptions.check_not_suppressed(connection, unique)
-                rows, kept, overwritten = subscriptions.imported_rows(
-                    connection, unique, when, overwrite=overwrite, consents=consents or {}
-                )
-                counts, existing = self._upsert(
-                    connection, schema.subscribers, rows, keep=("created_at",)
-                )
-                subscriptions.suppress_unmailable(self.engine, connection, unique, when)
-                created = [subscriber for subscriber in unique if subscriber.id not in existing]
-                events.emit_all(
-                    connection,
-                    [events.subscriber_event("subscriber.created", new) for new in created],
-                )
-                return SubscriberCounts(counts.inserted, counts.updated, kept, overwritten)
+                _check_import(connection, batches)
+                for batch, consents in batches():
+                    unique = _last_by(batch, lambda subscriber: subscriber.id)
+                    rows, kept_now, overwritten_now = subscriptions.imported_rows(
+                        connection, unique, when, overwrite=overwrite, consents=consents
+                    )
+                    counts, existing = self._upsert(
+                        connection, schema.subscribers, rows, keep=("created_at",)
+                    )
+                    subscriptions.suppress_unmailable(self.engine, connection, unique, when)
+                    created = [subscriber for subscriber in unique if subscriber.id not in existing]
+                    events.emit_all(
+                        connection,
+                        [events.subscriber_event("subscriber.created", new) for new in created],
+                    )
+                    inserted += counts.inserted
+                    updated += counts.updated
+                    kept += kept_now
+                    overwritten += overwritten_now
         except StatementError as exc:
             raise self._write_error("subscribers", exc) from exc
+        return SubscriberCounts(inserted, updated, kept, overwritten)
 
     def subscribers(self, statuses: Collection[SubscriberStatus] | None = None) -> list[Subscriber]:
         """Subscribers ordered by id, only those in `statuses` if given."""
@@ -1084,19 +1109,40 @@ def _check_unique_emails(subscribers: Sequence[Subscriber]) -> None:
         raise InputError(problems)
 
 
-def _check_emails_free(connection: Connection, subscribers: Sequence[Subscriber]) -> None:
-    """An address of the batch that a stored subscriber, not renamed by the batch, already has."""
+def _check_import(
+    connection: Connection,
+    batches: Callable[[], Iterable[tuple[Sequence[Subscriber], Mapping[str, Consent]]]],
+) -> None:
+    """InputError for the addresses of an import that stored subscribers have (unless the
+    import moves them to another address), else for those the suppression list refuses."""
+    taken: list[tuple[Subscriber, str]] = []
+    suppressed: list[Problem] = []
+    for subscribers, _ in batches():
+        taken.extend(_emails_taken(connection, subscribers))
+        suppressed.extend(subscriptions.suppressed_problems(connection, subscribers))
+    if taken:
+        # A stored subscriber the import also has is fine: it moves them to another address
+        # (addresses within an import are unique).
+        others = {other_id for _, other_id in taken}
+        moved = {s.id for subscribers, _ in batches() for s in subscribers if s.id in others}
+        duplicates = [_duplicate_email(s, other) for s, other in taken if other not in moved]
+        if duplicates:
+            raise InputError(duplicates)
+    if suppressed:
+        raise InputError(suppressed)
+
+
+def _emails_taken(
+    connection: Connection, subscribers: Sequence[Subscriber]
+) -> list[tuple[Subscriber, str]]:
+    """Each subscriber whose address a stored subscriber of another id has, with that id."""
     table = schema.subscribers
     wanted = {email_key(s.email): s for s in subscribers}
-    batch_ids = {s.id for s in subscribers}
-    problems = []
+    taken = []
     for chunk in _chunks(sorted(wanted)):
         query = select(table.c.id, table.c.email_key).where(table.c.email_key.in_(chunk))
         for other_id, stored_key in connection.execute(query):
             subscriber = wanted[stored_key]
-            # A stored subscriber also in the batch is fine if the batch moves it to another
-            # address (it does, since addresses within the batch are unique).
-            if other_id != subscriber.id and other_id not in batch_ids:
-                problems.append(_duplicate_email(subscriber, other_id))
-    if problems:
-        raise InputError(problems)
+            if other_id != subscriber.id:
+                taken.append((subscriber, other_id))
+    return taken

@@ -6,7 +6,7 @@ again, only as the SHA-256 of the lower-cased address (`rows.email_hash`):
 - unsubscribing adds the address (reason "unsubscribed"); forgetting deletes the subscriber and
   everything stored about them, and leaves only the hash (reason "forgotten");
 - an import never makes a suppressed address active or pending again, and never stores a
-  forgotten address again (`check_not_suppressed`); an imported subscriber who unsubscribed,
+  forgotten address again (`suppressed_problems`); an imported subscriber who unsubscribed,
   bounced or complained elsewhere is suppressed (`suppress_unmailable`);
 - only the person can come back: the web form makes them pending, and confirming from the
   message sent to that address (double opt-in) takes the address off the list.
@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from digest.errors import InputError, Problem
+from digest.errors import Problem
 from digest.models import Consent, DeliveryChannel, Preferences, Subscriber, SubscriberStatus
 from digest.names import PersonName
 from digest.store import codec, engagement, events, schema
@@ -434,8 +434,8 @@ def suppression_reasons(connection: Connection, emails: Sequence[str]) -> dict[s
     return found
 
 
-def check_not_suppressed(connection: Connection, subscribers: Sequence[Subscriber]) -> None:
-    """InputError for each subscriber an import may not write (see the module's docstring)."""
+def suppressed_problems(connection: Connection, subscribers: Sequence[Subscriber]) -> list[Problem]:
+    """A problem for each subscriber an import may not write (see the module's docstring)."""
     reasons = suppression_reasons(connection, [subscriber.email for subscriber in subscribers])
     problems = []
     for subscriber in subscribers:
@@ -456,8 +456,7 @@ def check_not_suppressed(connection: Connection, subscribers: Sequence[Subscribe
         else:
             continue
         problems.append(Problem("subscribers", subscriber.id, "email", message))
-    if problems:
-        raise InputError(problems)
+    return problems
 
 
 def suppressed_count(engine: Engine) -> int:
