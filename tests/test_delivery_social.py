@@ -666,7 +666,10 @@ def test_an_items_own_picture_is_what_platforms_that_take_uploads_get(
     result = adapter.post(post, KEY)
     assert result.status is DeliveryStatus.SENT, result.response
     fetched = recorder.requests[len(case.setup)]
-    assert (fetched.method, str(fetched.url)) == ("GET", OWN_IMAGE)
+    # From the address that was checked, the host name in Host and in TLS's SNI.
+    assert (fetched.method, str(fetched.url)) == ("GET", "https://93.184.215.14/mistral-sweden.jpg")
+    assert fetched.headers["Host"] == "cdn.example.com"
+    assert fetched.extensions["sni_hostname"] == "cdn.example.com"
     uploads = recorder.requests[len(case.setup) + 1 : len(case.setup) + 1 + len(case.uploads)]
     # The picture's bytes go up (raw or in a multipart form), never the card's.
     assert any(picture in upload.content for upload in uploads)
@@ -708,7 +711,9 @@ def test_an_items_picture_that_cannot_be_fetched_safely_leaves_the_card(
     assert result.status is DeliveryStatus.SENT, result.response
     # At most the one request to the picture's own address, never a second (no redirect).
     fetched = [request for request in recorder.requests if request.url.host != "api.x.com"]
-    assert [str(request.url) for request in fetched] == [url] * len(image_answers)
+    assert [request.headers["Host"] for request in fetched] == ["cdn.example.com"] * len(
+        image_answers
+    )
     assert any(CARD_PNG in request.content for request in recorder.requests)
     assert "posting its card" in caplog.text
 

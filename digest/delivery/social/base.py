@@ -14,8 +14,9 @@ A post's picture is the item's own `image_url` when the input gave one, else its
 (the store's cards). Platforms that fetch a picture themselves get its public URL (the card's on
 `site.base_url`, served by the web app); platforms that take an upload get the bytes. The item's
 own picture is fetched for them only over https from a host whose every address is public (never
-the worker's own network), without redirects, at most `max_picture_bytes`, and only a PNG, JPEG,
-GIF or WebP that Pillow reads; anything else falls back to the card, with a warning.
+the worker's own network), from the address checked, without redirects, at most
+`max_picture_bytes`, and only a PNG, JPEG, GIF or WebP that Pillow reads; anything else falls
+back to the card, with a warning.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Picture:
 # The pictures platforms take, by the type a server answers and the format Pillow reads.
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 _FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
+_PICTURE_TIMEOUT = httpx.Timeout(10.0).as_dict()
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 Resolver = Callable[[str], Iterable[str]]
 
@@ -106,26 +108,26 @@ def resolve_host(host: str) -> list[str]:
     return [str(info[4][0]) for info in socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)]
 
 
-def fetch_problem(url: str, resolve: Resolver) -> str | None:
-    """Why the worker must not fetch `url` itself, or None: https only, and a host whose every
-    address is public (an input must never make the worker read its own network)."""
+class _NotAPicture(Exception):
+    """Why an item's picture is not fetched, or what its URL answered instead of a picture."""
+
+
+def public_address(url: str, resolve: Resolver) -> str:
+    """The address to fetch `url` from: https only, and a host whose every address is public
+    (an input must never make the worker read its own network). Raises _NotAPicture."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
-        return "not an https URL"
+        raise _NotAPicture("not an https URL")
     try:
-        addresses = list(resolve(parts.hostname))
+        addresses = [address.split("%", 1)[0] for address in resolve(parts.hostname)]
     except (OSError, UnicodeError) as exc:
-        return f"its host does not resolve ({exc})"
+        raise _NotAPicture(f"its host does not resolve ({exc})") from exc
     if not addresses:
-        return "its host does not resolve"
+        raise _NotAPicture("its host does not resolve")
     for address in addresses:
-        if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
-            return f"its host is on a private network ({address})"
-    return None
-
-
-class _NotAPicture(Exception):
-    """What an item's picture URL answered instead of a picture to upload."""
+        if not ipaddress.ip_address(address).is_global:
+            raise _NotAPicture(f"its host is on a private network ({address})")
+    return addresses[0]
 
 
 def _picture_of(data: bytes, content_type: str, alt: str, url: str) -> Picture | None:
@@ -222,25 +224,36 @@ class SocialAdapter(Adapter[Any]):
         return (card.url, card.alt) if card is not None else None
 
     def _fetch_picture(self, url: str, alt: str) -> Picture | None:
-        problem = fetch_problem(url, self.resolve)
-        if problem is None:
-            try:
-                data, content_type = self._download(url)
-            except _NotAPicture as refused:
-                problem = str(refused)
-            except httpx.HTTPError as exc:
-                problem = f"no answer ({exc.__class__.__name__})"
-            else:
-                return _picture_of(data, content_type, alt, url) or self._not_fetched(
-                    url, f"{content_type} that is not a picture Pillow reads"
-                )
-        return self._not_fetched(url, problem)
+        try:
+            data, content_type = self._download(url, public_address(url, self.resolve))
+        except _NotAPicture as refused:
+            return self._not_fetched(url, str(refused))
+        except httpx.HTTPError as exc:
+            return self._not_fetched(url, f"no answer ({exc.__class__.__name__})")
+        return _picture_of(data, content_type, alt, url) or self._not_fetched(
+            url, f"{content_type} that is not a picture Pillow reads"
+        )
 
     def _not_fetched(self, url: str, problem: str) -> None:
         log.warning("%s: the item's picture %s: %s; posting its card", self.channel, url, problem)
 
-    def _download(self, url: str) -> tuple[bytes, str]:
-        with self.client.stream("GET", url, follow_redirects=False, timeout=10.0) as response:
+    def _download(self, url: str, address: str) -> tuple[bytes, str]:
+        """GET `url` from the address that was checked, not from a second look-up (which a
+        hostile DNS server could answer with an internal address): the host name goes in Host
+        and in TLS's SNI, against which the certificate is verified."""
+        parts = urllib.parse.urlsplit(url)
+        assert parts.hostname is not None
+        literal = f"[{address}]" if ":" in address else address
+        port = f":{parts.port}" if parts.port else ""
+        pinned = urllib.parse.urlunsplit(parts._replace(netloc=f"{literal}{port}"))
+        request = self.client.build_request(
+            "GET",
+            pinned,
+            headers={"Host": parts.netloc.rpartition("@")[2]},
+            extensions={"sni_hostname": parts.hostname, "timeout": _PICTURE_TIMEOUT},
+        )
+        response = self.client.send(request, stream=True, follow_redirects=False)
+        try:
             if response.status_code != 200:
                 raise _NotAPicture(f"answered {response.status_code}")
             content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -251,6 +264,8 @@ class SocialAdapter(Adapter[Any]):
                 data += chunk
                 if len(data) > self.max_picture_bytes:
                     raise _NotAPicture(f"larger than {self.max_picture_bytes:,} bytes")
+        finally:
+            response.close()
         return bytes(data), content_type
 
     # HTTP --------------------------------------------------------------------------------------
