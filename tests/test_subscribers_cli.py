@@ -4,12 +4,12 @@ many batches on PostgreSQL too)."""
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from digest.cli import main
+from digest.context import utc_now
 from digest.ingest import subscriber_spool
 from digest.models import Preferences, SubscriberStatus
 from digest.store import Store
@@ -171,7 +171,7 @@ def test_add_with_confirm_plans_the_confirmation(run: Cli) -> None:
         assert store.subscriber_data("n1")["messages"][0]["kind"] == "confirmation"  # type: ignore[index]
     # An address that got one a moment ago (a sign-up on the web) gets no second.
     with run.store() as store:
-        counter = DatabaseStorage(store.engine, lambda: datetime.now(UTC))
+        counter = DatabaseStorage(store.engine, utc_now)  # the clock the command runs on
         counter.incr(f"confirmation/{email_hash('again@example.com')}", 600)
     code, out, _ = run("subscribers", "add", "again@example.com", "--id", "n2", "--confirm")
     assert (code, out.splitlines()[-1]) == (
@@ -191,7 +191,7 @@ def test_a_reimport_keeps_what_subscribers_chose_unless_overwrite(run: Cli, tmp_
     theirs = Preferences(weekly=False, companies=("nvidia",))
     with run.store() as store:
         # After the import, as the preference form would: the subscriber's own choice.
-        store.update_preferences("a1", theirs, "", datetime.now(UTC), by_subscriber=True)
+        store.update_preferences("a1", theirs, "", utc_now(), by_subscriber=True)
     code, out, _ = run("subscribers", "import", str(listed))
     assert code == 0
     assert out == (
