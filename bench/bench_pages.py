@@ -5,6 +5,7 @@
     cp /tmp/big.db /tmp/before.db      # before the new code migrates it, if schemas differ
     .venv/bin/python bench/bench_pages.py --store /tmp/big.db \
         --against /tmp/before-checkout --against-store /tmp/before.db
+    .venv/bin/python bench/bench_pages.py --database postgresql+psycopg://postgres@127.0.0.1/big
 
 The store holds the bundled sample (its week 2026-W48 stored and released, as after a send)
 and, in bulk, `--items` generated items with their AMW Reads over the two years before it, among
@@ -16,7 +17,10 @@ Each page is asked for once to warm up, then `--repeat` times through the app in
 (httpx's ASGI transport: no network, no server); the table gives the median wall time and the
 median CPU time of this process (on a loaded machine the wall time grows with the load, the CPU
 time much less). The target: a median of at most 150 ms and at most 1 MB for every page; the
-last line names the pages over it by their CPU time.
+last line names the pages over it by their CPU time. The pages are every GET route of
+web/public/ and web/editor/ (the /r/ and /o/ redirects of tracked links have their own bench,
+bench_redirects.py; /api/v1 answers JSON, not pages).
+`--database URL` builds the same store in an empty PostgreSQL database instead (then reuses it).
 `--against PATH` measures the same store again with the code of another checkout (`git archive
 COMMIT | tar -x -C PATH`), in a child process, so that the two columns and their ratio come from
 one run on the same, possibly loaded, machine; when the two codes' schemas differ, give the
@@ -46,7 +50,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import yaml
-from sqlalchemy import insert, update
+from sqlalchemy import exists, insert, make_url, select, update
 
 from digest import outbox
 from digest.cli import DATA
@@ -64,11 +68,13 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
+from digest.render.cards import card_path
 from digest.render.templates import template_environment
 from digest.schedule import jobs
 from digest.settings import parse_settings
 from digest.store import Store, schema
 from digest.store.accounts import Role, create_account
+from digest.store.engine import mask
 from digest.store.rows import company_row, item_row, read_row, subscriber_row
 from digest.web.app import create_app
 
@@ -239,7 +245,9 @@ def pages(ctx: Context, store: Store) -> list[tuple[str, str]]:
     reader = "s0000003"  # active, follows a company
     pending = "s0000001"
     weekly, company = f"weekly:{WEEK}", f"company:nvidia:{WEEK}"
+    unstored = f"company:nvidia:{WEEK.previous()}"
     frame = f"/editor/digest/{weekly}/email.html"
+    preferences = preferences_url(site, reader).removeprefix(base)
     return [
         ("/ (to the archive)", "/"),
         ("archive", "/archive"),
@@ -247,10 +255,14 @@ def pages(ctx: Context, store: Store) -> list[tuple[str, str]]:
         ("archive: company", f"/archive/{company}"),
         ("archive feed (Atom)", "/archive/feed.atom"),
         ("archive feed (JSON)", "/archive/feed.json"),
+        ("archive: weekly's share card", f"/{card_path(weekly, 1)}"),
         ("subscribe", "/subscribe"),
+        ("subscribe, embedded form", "/subscribe/embed"),
         ("confirm", timed_url(site, pending, "confirm", ctx.clock()).removeprefix(base)),
-        ("preferences", preferences_url(site, reader).removeprefix(base)),
-        ("preferences: ask for a link", preferences_url(site, reader).removeprefix(base) + "/data"),
+        ("preferences", preferences),
+        ("preferences: ask for the data", f"{preferences}/data"),
+        ("preferences: ask to be deleted", f"{preferences}/delete"),
+        ("my data", timed_url(site, reader, "data", ctx.clock()).removeprefix(base)),
         ("delete me", timed_url(site, reader, "delete", ctx.clock()).removeprefix(base)),
         ("unsubscribe", unsubscribe_url(site, reader).removeprefix(base)),
         ("editor: login", "/editor/login"),
@@ -267,7 +279,15 @@ def pages(ctx: Context, store: Store) -> list[tuple[str, str]]:
         ("editor: weekly, find an item", f"/editor/digest/{weekly}?find=company"),
         ("editor: company", f"/editor/digest/{company}"),
         ("editor: company email frame", f"/editor/digest/{company}/email.html"),
-        ("editor: company, not stored", f"/editor/digest/company:nvidia:{WEEK.previous()}"),
+        ("editor: company, not stored", f"/editor/digest/{unstored}"),
+        ("editor: weekly's posts", f"/editor/digest/{weekly}/posts"),
+        ("editor: company's posts, not stored", f"/editor/digest/{unstored}/posts"),
+        ("editor: weekly's share card", f"/editor/{card_path(weekly, 1)}"),
+        ("editor: reports", "/editor/reports"),
+        ("editor: reports (CSV)", "/editor/reports.csv"),
+        ("editor: weekly's report", f"/editor/reports/{weekly}"),
+        ("editor: weekly's report (CSV)", f"/editor/reports/{weekly}.csv"),
+        ("editor: sign-up forms", "/editor/signup"),
         ("editor: accounts", "/editor/accounts"),
         ("editor: password", "/editor/password"),
     ]
@@ -282,13 +302,17 @@ async def log_in(client: httpx.AsyncClient) -> None:
     assert answer.status_code == 303, f"login failed: {answer.status_code} {answer.text[:300]}"
 
 
-async def measure_all(ctx: Context, store: Store, repeat: int) -> list[Measured]:
+async def measure_all(
+    ctx: Context, store: Store, repeat: int, only: re.Pattern[str]
+) -> list[Measured]:
     app = create_app(ctx)
     transport = httpx.ASGITransport(app=app)
     measured = []
     async with httpx.AsyncClient(transport=transport, base_url=ctx.settings.site.base_url) as c:
         await log_in(c)
         for name, path in pages(ctx, store):
+            if not only.search(name):
+                continue
             first = await c.get(path)
             times, cpu = [], []
             for _ in range(repeat):
@@ -303,20 +327,32 @@ async def measure_all(ctx: Context, store: Store, repeat: int) -> list[Measured]
     return measured
 
 
-def measure(store_path: Path, repeat: int) -> list[Measured]:
-    root = store_path.parent
-    settings = settings_for(root, f"sqlite:///{store_path}")
-    store = Store.open(str(settings.database.url.reveal()))
+def opened(database_url: str, root: Path) -> tuple[Context, Store]:
+    settings = settings_for(root, database_url)
+    store = Store.open(database_url)
     ctx = Context(settings=settings, store=store, env=template_environment(), clock=lambda: NOW)
+    return ctx, store
+
+
+def is_built(store: Store) -> bool:
+    """Whether the store holds the bench's account, the last thing `build_store` makes."""
+    with store.engine.connect() as connection:
+        query = select(exists().where(schema.editor_accounts.c.name == EDITOR))
+        return bool(connection.scalar(query))
+
+
+def measure(database_url: str, root: Path, repeat: int, only: str) -> list[Measured]:
+    ctx, store = opened(database_url, root)
     try:
-        return asyncio.run(measure_all(ctx, store, repeat))
+        return asyncio.run(measure_all(ctx, store, repeat, re.compile(only)))
     finally:
         store.close()
 
 
-def measure_elsewhere(checkout: Path, store_path: Path, repeat: int) -> list[Measured]:
+def measure_elsewhere(checkout: Path, database_url: str, repeat: int, only: str) -> list[Measured]:
     """The same measurement with the code of another checkout, in a child process."""
-    command = [sys.executable, __file__, "--store", str(store_path), "--repeat", str(repeat)]
+    command = [sys.executable, __file__, "--database", database_url, "--repeat", str(repeat)]
+    command += ["--only", only]
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     done = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -366,33 +402,40 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7, help="timed requests per page")
     parser.add_argument("--store", type=Path, help="SQLite file to build once and reuse")
+    parser.add_argument(
+        "--database", help="a database URL instead of --store (PostgreSQL), built once"
+    )
     parser.add_argument("--against", type=Path, help="another checkout to measure, same run")
     parser.add_argument(
         "--against-store", type=Path, help="its copy of the store (default: --store)"
     )
+    parser.add_argument("--against-database", help="its copy of --database")
+    parser.add_argument("--only", default="", help="the pages whose name matches this regex")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        store_path = args.store or Path(directory) / "pages.db"
-        if not store_path.exists():
-            print(f"building {store_path} …", file=sys.stderr)
-            settings = settings_for(store_path.parent, f"sqlite:///{store_path}")
-            store = Store.open(str(settings.database.url.reveal()))
-            env = template_environment()
-            ctx = Context(settings=settings, store=store, env=env, clock=lambda: NOW)
+        root = Path(directory)
+        url = args.database or f"sqlite:///{args.store or root / 'pages.db'}"
+        ctx, store = opened(url, root)
+        if not is_built(store):
+            print(f"building {mask(make_url(url))} …", file=sys.stderr)
             build_store(store, ctx, args.items, args.subscribers)
-            store.close()
+        store.close()
         if args.json:
-            print(json.dumps([asdict(m) for m in measure(store_path, args.repeat)]))
+            print(json.dumps([asdict(m) for m in measure(url, root, args.repeat, args.only)]))
             return
+        against_url = args.against_database or (
+            f"sqlite:///{args.against_store}" if args.against_store else url
+        )
         before = (
-            measure_elsewhere(args.against, args.against_store or store_path, args.repeat)
+            measure_elsewhere(args.against, against_url, args.repeat, args.only)
             if args.against
             else None
         )
-        now = measure(store_path, args.repeat)
+        now = measure(url, root, args.repeat, args.only)
         print(
-            f"{args.items:,} items, {args.subscribers:,} subscribers; {args.repeat} requests a page"
+            f"{make_url(url).get_backend_name()}: {args.items:,} items, "
+            f"{args.subscribers:,} subscribers; {args.repeat} requests a page"
         )
         for line in table(now, before):
             print(line)
