@@ -72,8 +72,9 @@ _registry = threading.Lock()
 
 
 @contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction, committed at the end of the block.
+def writing(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
+    """A write transaction, committed at the end of the block; one not `durable` does not wait
+    for PostgreSQL to flush it to disk (a crash of the server, not of the worker, may lose it).
 
     On SQLite the threads of one process take turns through a lock rather than through SQLite's
     busy handler, whose sleeps (1 ms, 2 ms, 5 ms, …) would stall a worker whose recorder commits
@@ -82,6 +83,8 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
+            if not durable:
+                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
             yield connection
         return
     with _registry:

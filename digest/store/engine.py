@@ -72,6 +72,10 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA busy_timeout = 30000")  # wait for other writers, up to 30s
             cursor.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit (3 ms here, 50 µs
+            # without): a commit survives any crash of the program; only a power cut or an OS
+            # crash may lose the last ones (an outbox answer lost so is sent again).
+            cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
 
