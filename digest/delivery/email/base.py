@@ -2,12 +2,19 @@
 
 Limits are class attributes the outbox reads: `max_per_second` and `max_per_hour` are the
 service's own documented ceilings (settings.yaml's `email.rate` can only lower them), and
-`concurrency` is how many messages the adapter sends at once in `send_many`.
+`concurrency` is how many messages the adapter sends at once in `send_many` and `send_each`.
+
+A worker hands messages over with `send_each`: each connection takes the next message as soon as
+it is free, and tells every answer at once, without waiting for the others. Before it lets the
+service take a message (SMTP's final dot, an API call), a connection waits until the answer to
+its previous message is recorded in the outbox: a worker killed at any moment leaves at most one
+accepted, unrecorded message per connection, the only ones that can go out twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from digest.delivery.base import Adapter
@@ -16,6 +23,44 @@ from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.message import OutgoingEmail
 
 MASK = "********"
+
+
+class NotRecorded(Exception):
+    """The previous answer on this connection could not be recorded: stop before the service
+    takes another message."""
+
+
+class Recorded:
+    """Set once an answer is written in the outbox (or known never to be: `lost`)."""
+
+    __slots__ = ("_done", "lost")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.lost = False
+
+    def set(self, *, lost: bool = False) -> None:
+        self.lost = lost
+        self._done.set()
+
+    def is_set(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self) -> None:
+        """Until it is set (untimed: libfaketime's clock never ends a timed wait); raises
+        NotRecorded if it was lost."""
+        self._done.wait()
+        if self.lost:
+            raise NotRecorded
+
+
+RECORDED = Recorded()
+RECORDED.set()
+
+# `send_each`'s two callbacks: the next (row id, message) for a free connection, None when there
+# is none left; and an answer told, which returns what is set once it is recorded.
+Take = Callable[[], "tuple[int, OutgoingEmail] | None"]
+Answered = Callable[[int, DeliveryResult], Recorded]
 
 
 class EmailAdapter(Adapter[Any]):
@@ -34,8 +79,32 @@ class EmailAdapter(Adapter[Any]):
         """One result per message, in order; never raises for one message's failure."""
         return [self.send_guarded(message) for message in messages]
 
-    def send_guarded(self, message: OutgoingEmail) -> DeliveryResult:
-        """`send`, its exceptions turned into results so that one bad row never stops a run."""
+    def send_each(self, take: Take, answered: Answered) -> None:
+        """Send what `take` hands out until it hands out None, telling each answer as it comes;
+        an adapter with a pool runs `send_in_turn` on each of its connections."""
+        self.send_in_turn(take, answered)
+
+    def send_in_turn(self, take: Take, answered: Answered) -> None:
+        """One connection's share of `send_each`: a message at a time, each let go only once the
+        previous one's answer is recorded."""
+        previous = RECORDED
+        while (work := take()) is not None:
+            row, message = work
+            try:
+                result = self.send_guarded(message, previous)
+            except NotRecorded:
+                return
+            previous = answered(row, result)
+
+    def send_after(self, message: OutgoingEmail, previous: Recorded) -> DeliveryResult:
+        """`send` once `previous` is recorded; an adapter that can hold a message back until
+        the last moment (SMTP: all but the final dot) overrides it to overlap the wait."""
+        previous.wait()
+        return self.send(message)
+
+    def send_guarded(self, message: OutgoingEmail, previous: Recorded = RECORDED) -> DeliveryResult:
+        """`send_after`, its exceptions turned into results so that one bad row never stops a
+        run (but NotRecorded, which stops the connection)."""
         if len(message.data) > self.max_message_bytes:
             return DeliveryResult(
                 DeliveryStatus.REJECTED,
@@ -43,7 +112,7 @@ class EmailAdapter(Adapter[Any]):
                 f"{self.type_name} takes at most {self.max_message_bytes:,}",
             )
         try:
-            return self.send(message)
+            return self.send_after(message, previous)
         except DeliveryError as error:
             return DeliveryResult(
                 DeliveryStatus(error.status), response=error.response or str(error)

@@ -13,12 +13,16 @@ so that the rows wait for the operator's fix and the run pauses after a few. A c
 after the final dot, before the server answered, leaves the outcome unknown: the server may
 have taken the message. A pooled connection the server closed while idle is reopened once, at
 once, when it fails before MAIL FROM was accepted (nothing of the message was taken).
+
+In `send_each` a connection sends a message's envelope and content while the previous answer is
+being recorded, and only the final dot (the moment the server takes the message) waits for it.
 """
 
 from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Iterable, Sequence
@@ -26,7 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from digest.delivery.email.base import EmailAdapter
+from digest.delivery.email.base import (
+    RECORDED,
+    Answered,
+    EmailAdapter,
+    NotRecorded,
+    Recorded,
+    Take,
+)
 from digest.models import DeliveryResult, DeliveryStatus
 from digest.render.message import OutgoingEmail
 from digest.settings import Secret, SectionProblems, Settings
@@ -110,16 +121,32 @@ class SmtpEmailAdapter(EmailAdapter):
     def send_many(self, messages: Sequence[OutgoingEmail]) -> list[DeliveryResult]:
         if self.options.connections == 1 or len(messages) == 1:
             return [self.send_guarded(message) for message in messages]
+        return list(self._threads().map(self.send_guarded, messages))
+
+    def send_each(self, take: Take, answered: Answered) -> None:
+        if self.options.connections == 1:
+            self.send_in_turn(take, answered)
+            return
+        pool = self._threads()
+        turns = [pool.submit(self.send_in_turn, take, answered) for _ in range(self.concurrency)]
+        for turn in turns:
+            turn.result()
+
+    def _threads(self) -> ThreadPoolExecutor:
+        # Kept from one call to the next: each thread keeps its connection open.
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 max_workers=self.options.connections, thread_name_prefix="smtp"
             )
-        return list(self._pool.map(self.send_guarded, messages))
+        return self._pool
 
     def send(self, message: OutgoingEmail) -> DeliveryResult:
-        return self._send(message, reopen=True)
+        return self._send(message, reopen=True, previous=RECORDED)
 
-    def _send(self, message: OutgoingEmail, *, reopen: bool) -> DeliveryResult:
+    def send_after(self, message: OutgoingEmail, previous: Recorded) -> DeliveryResult:
+        return self._send(message, reopen=True, previous=previous)
+
+    def _send(self, message: OutgoingEmail, *, reopen: bool, previous: Recorded) -> DeliveryResult:
         reused = getattr(self._local, "connection", None) is not None
         try:
             connection = self._connection()
@@ -141,7 +168,10 @@ class SmtpEmailAdapter(EmailAdapter):
                 transient=True,
             )
         try:
-            result = self._transaction(connection, message)
+            result = self._transaction(connection, message, previous)
+        except NotRecorded:
+            self._drop()  # the server drops a message whose final dot never came
+            raise
         except _Reply as reply:
             self._reset(connection)
             return self._reply_result(reply)
@@ -151,7 +181,7 @@ class SmtpEmailAdapter(EmailAdapter):
             if reopen and reused and not connection.mail_accepted:
                 # A pooled connection the server closed while it sat idle: a new one sends the
                 # message now, no retry delay, no failure counted against the run.
-                return self._send(message, reopen=False)
+                return self._send(message, reopen=False, previous=previous)
             return DeliveryResult(
                 DeliveryStatus.FAILED,
                 response=self.masked(f"connection to {self._where()} lost: {error}"),
@@ -163,7 +193,9 @@ class SmtpEmailAdapter(EmailAdapter):
             self._drop(quit=True)
         return result
 
-    def _transaction(self, connection: _Connection, message: OutgoingEmail) -> DeliveryResult:
+    def _transaction(
+        self, connection: _Connection, message: OutgoingEmail, previous: Recorded
+    ) -> DeliveryResult:
         for address in (message.sender, message.recipient):
             if _UNSAFE_IN_COMMAND.search(address):
                 # The commands are written raw (pipelined): nothing may bend them.
@@ -209,7 +241,14 @@ class SmtpEmailAdapter(EmailAdapter):
             code, text = smtp.docmd("DATA")
             if code != 354:
                 raise _Reply("DATA", code, text)
-        smtp.send(_stuffed(data))
+        content = _stuffed(data)
+        if previous.is_set():
+            previous.wait()  # raises if it was lost
+            smtp.send(content + _FINAL_DOT)
+        else:
+            smtp.send(content)
+            previous.wait()
+            smtp.send(_FINAL_DOT)
         try:
             code, text = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
@@ -268,6 +307,9 @@ class SmtpEmailAdapter(EmailAdapter):
         except BaseException:
             smtp.close()
             raise
+        # The final dot goes out alone once the previous answer is recorded: Nagle's algorithm
+        # would hold it back until the server acknowledged the content.
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = _Connection(smtp)
         self._local.connection = connection
         with self._lock:
@@ -323,14 +365,18 @@ def _about_our_setup(reply: _Reply) -> bool:
     return reply.stage == "RCPT TO" and _RELAY_DENIED.search(reply.text) is not None
 
 
+_FINAL_DOT = b".\r\n"
+
+
 def _stuffed(data: bytes) -> bytes:
-    """DATA content: a leading dot doubled on every line (RFC 5321 4.5.2), then CRLF.CRLF."""
+    """DATA content: a leading dot doubled on every line (RFC 5321 4.5.2), ending in CRLF; the
+    final dot follows it."""
     if data.startswith(b"."):
         data = b"." + data
     data = data.replace(b"\r\n.", b"\r\n..")
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
-    return data + b".\r\n"
+    return data
 
 
 def _text(reply: bytes | str) -> str:
