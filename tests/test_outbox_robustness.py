@@ -5,6 +5,8 @@ run, and social rows that neither wait behind email limits nor burn attempts wai
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -13,14 +15,17 @@ from typing import Any
 
 import pytest
 from email_world import (
+    context,
     fill,
     plan_weekly,
     readers,
     rows,
+    settings_with_email,
     smtp_context,
+    smtp_email,
     unsubscribe,
 )
-from smtp_sink import Recorder
+from smtp_sink import Recorder, smtp_server
 
 from digest import outbox
 from digest.context import Context
@@ -61,19 +66,19 @@ class Clock:
 
 
 def slow_adapter(deliverer: Deliverer, clock: Clock, step: timedelta, then: Any) -> None:
-    """Each slice takes `step` of the clock; `then()` runs after it (another worker's claim)."""
-    send_many = deliverer.email.send_many
+    """Each message takes `step` of the clock; `then()` runs after it (another worker's claim)."""
+    send_after = deliverer.email.send_after
 
-    def slow(messages: Any) -> Any:
-        results = send_many(messages)
+    def slow(message: Any, previous: Any) -> Any:
+        result = send_after(message, previous)
         clock.now += step
         then()
-        return results
+        return result
 
-    deliverer.email.send_many = slow  # type: ignore[method-assign]
+    deliverer.email.send_after = slow  # type: ignore[method-assign]
 
 
-def test_the_lease_is_renewed_before_each_slice_so_no_other_worker_takes_the_rows(
+def test_the_lease_is_renewed_while_the_rows_are_sent_so_no_other_worker_takes_them(
     ctx: Context, store: Store, recorder: Recorder
 ) -> None:
     fill(store, readers(48))
@@ -87,15 +92,14 @@ def test_the_lease_is_renewed_before_each_slice_so_no_other_worker_takes_the_row
             outbox.claim(store.engine, owner="w2", limit=100, lease=deliverer.lease, now=clock.now)
         )
 
-    # Three slices of 16, each taking two thirds of the lease: the third would start after the
-    # batch's first lease ended.
+    # Each message takes two thirds of the lease: the whole batch lasts 32 leases.
     slow_adapter(deliverer, clock, deliverer.lease * 2 / 3, other_worker)
     assert deliverer.run().states == {"sent": 48}
     assert stolen == []
     assert len(recorder.received) == 48
 
 
-def test_rows_taken_over_by_another_worker_are_dropped_from_the_slice(
+def test_rows_taken_over_after_a_stall_longer_than_the_lease_are_not_sent_here(
     ctx: Context, store: Store, recorder: Recorder
 ) -> None:
     fill(store, readers(48))
@@ -104,24 +108,22 @@ def test_rows_taken_over_by_another_worker_are_dropped_from_the_slice(
     deliverer = Deliverer(ctx, batch=48, owner="w1")
     stolen: list[Any] = []
 
-    acquire = deliverer.limiter.acquire
-
-    def long_wait_then_another_worker(count: int) -> None:
-        acquire(count)
-        if clock.now > start:  # before the second slice: the batch's lease has run out
+    def another_worker_once() -> None:
+        if not stolen:
             stolen.extend(
                 outbox.claim(
                     store.engine, owner="w2", limit=100, lease=deliverer.lease, now=clock.now
                 )
             )
 
-    # The first slice outlasts the whole lease: the other worker takes the 32 rows not yet sent.
-    start = clock.now
-    slow_adapter(deliverer, clock, deliverer.lease * 2, lambda: None)
-    deliverer.limiter.acquire = long_wait_then_another_worker  # type: ignore[method-assign]
-    assert deliverer.run().states == {"sent": 16}
-    assert len(stolen) == 32
-    assert len(recorder.received) == 16  # none of the taken rows sent by the first worker too
+    # The first message outlasts the whole lease: the other worker takes every row, the one
+    # on the wire too (its answer is not recorded yet).
+    slow_adapter(deliverer, clock, deliverer.lease * 2, another_worker_once)
+    deliverer.run()
+    assert len(stolen) == 48
+    # Only the message that was on the wire when the lease ran out went from this worker.
+    assert len(recorder.received) == 1
+    assert {row.id for row in stolen} == {row["id"] for row in rows(store).values()}
 
 
 def test_an_unsubscribe_during_the_rate_limiters_wait_is_honoured(
@@ -156,29 +158,44 @@ def test_a_sender_the_server_refuses_pauses_the_run_instead_of_failing_the_list(
     assert outbox.state_counts(store.engine) == {"planned": 40}
 
 
-def test_rows_a_worker_died_with_go_first_each_alone(
-    ctx: Context, store: Store, recorder: Recorder
-) -> None:
+def test_rows_a_worker_died_with_go_first_each_alone(store: Store, tmp_path: Path) -> None:
     fill(store, readers(20))
-    plan_weekly(ctx)
-    clock = Clock(ctx)
-    dead = outbox.claim(
-        store.engine, owner="dead", limit=20, lease=timedelta(seconds=1), now=clock.now
-    )
-    in_flight = {row.id for row in dead[4:6]}  # the slice it had handed over when it died
-    outbox.record(store.engine, owner="dead", now=clock.now, sending=in_flight)
-    clock.now += timedelta(seconds=2)
-    deliverer = Deliverer(ctx, batch=20)
-    slices: list[list[str]] = []
-    send_many = deliverer.email.send_many
+    recorder = Recorder()
+    with smtp_server(recorder=recorder) as server:
+        email = smtp_email(server.port, connections=4)
+        ctx = context(settings_with_email(tmp_path, email, "sqlite://"), store)
+        plan_weekly(ctx)
+        clock = Clock(ctx)
+        dead = outbox.claim(
+            store.engine, owner="dead", limit=20, lease=timedelta(seconds=1), now=clock.now
+        )
+        in_flight = {row.id for row in dead[4:6]}  # what it had handed over when it died
+        outbox.record(store.engine, owner="dead", now=clock.now, sending=in_flight)
+        clock.now += timedelta(seconds=2)
+        deliverer = Deliverer(ctx, batch=20)
+        sends: list[tuple[str, frozenset[str]]] = []  # each recipient, and who was on the wire
+        active: set[str] = set()
+        lock = threading.Lock()
+        send_after = deliverer.email.send_after
 
-    def recording(messages: Any) -> Any:
-        slices.append([message.recipient for message in messages])
-        return send_many(messages)
+        def watched(message: Any, previous: Any) -> Any:
+            with lock:
+                sends.append((message.recipient, frozenset(active)))
+                active.add(message.recipient)
+            time.sleep(0.005)
+            try:
+                return send_after(message, previous)
+            finally:
+                with lock:
+                    active.discard(message.recipient)
 
-    deliverer.email.send_many = recording  # type: ignore[method-assign]
-    assert deliverer.run().states == {"sent": 20}
-    assert slices[:2] == [["reader4@example.com"], ["reader5@example.com"]]
-    assert [len(part) for part in slices[2:]] == [16, 2]
+        deliverer.email.send_after = watched  # type: ignore[method-assign]
+        assert deliverer.run().states == {"sent": 20}
+    suspects = {"reader4@example.com", "reader5@example.com"}
+    assert sends[:2] == [("reader4@example.com", frozenset()), ("reader5@example.com", frozenset())]
+    # Nothing else went while they were on the wire; the rest went several at a time.
+    assert not any(others & suspects for _, others in sends[2:])
+    assert max(len(others) for _, others in sends[2:]) > 0
     found = rows(store)
     assert found["r00004"]["attempts"] == 2 and found["r00000"]["attempts"] == 1
+    assert found["r00004"]["unanswered"] == 1

@@ -111,10 +111,13 @@ def record(
     outcomes: Sequence[tuple[Delivery, DeliveryResult | str]] = (),
     policy: RetryPolicy = DEFAULT_RETRY,
     unknown: UnknownPolicy | None = None,
+    durable: bool = True,
+    unfinished: Collection[str] = (),
 ) -> tuple[set[int], list[DeliveryState]]:
     """In one transaction: mark the `sending` rows in flight (about to be handed to the
     service), and record `outcomes` (one executemany). The ids of the `sending` rows this owner
-    still holds, and each outcome's row state.
+    still holds, and each outcome's row state. `durable` and `unfinished`: see `writing` and
+    `events.emit_for_outcomes`.
 
     The mark is what makes a dead worker's attempt count (`claim`): a worker killed before it
     commits here leaves the rows claimed and unmarked, and they go out again, with the same
@@ -127,7 +130,7 @@ def record(
         states.append(state)
         parameters.append({**values, "row_id": delivery.id, "owner": owner, "now": now})
     held: set[int] = set()
-    with writing(engine) as connection:
+    with writing(engine, durable=durable) as connection:
         if sending:
             marked = connection.execute(
                 update(deliveries)
@@ -139,7 +142,7 @@ def record(
         if parameters:
             connection.execute(_CLOSE, parameters)
             finished = [(row, state) for (row, _), state in zip(outcomes, states, strict=True)]
-            events.emit_for_outcomes(connection, finished, now)
+            events.emit_for_outcomes(connection, finished, now, unfinished=unfinished)
     return held, states
 
 

@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from digest import outbox
@@ -24,10 +24,10 @@ from digest.models import (
 )
 from digest.outbox import DeliveryReport, OnRow, social_key
 from digest.outbox.rate import RateLimiter
-from digest.render.message import OutgoingEmail
 from digest.render.social import Platform, SocialPost
 from digest.schedule.cards import card_lookup
-from digest.schedule.messages import CannotBuild, MessageBuilder, Skip
+from digest.schedule.messages import MessageBuilder
+from digest.schedule.sending import EmailRun
 from digest.schedule.webhooks import WebhookDeliverer
 from digest.store.channel_tokens import StoredTokens
 
@@ -41,10 +41,10 @@ CHANNEL_PAUSE = 300.0  # seconds a paused channel's posts wait: `digest worker`'
 class Deliverer:
     """Claims due rows in batches and delivers them; one per worker process.
 
-    Email rows go through the adapter's `send_many` in slices (its pool sends a slice's messages
-    at once), each slice's results recorded in one transaction. Sends are paced by the rate
-    limits, and the run pauses, saying why, after `email.max_consecutive_failures` failures in
-    a row: the rows it had claimed but not tried go back to the outbox untouched. An email
+    Email rows go through `EmailRun` (schedule/sending.py): the adapter's connections send while
+    the answers are recorded. Sends are paced by the rate limits, and the run pauses, saying
+    why, after `email.max_consecutive_failures` failures in a row: the rows it had claimed but
+    not tried go back to the outbox untouched. An email
     whose outcome is unknown is sent again after `email.unknown_outcome.delay_seconds`, then
     held (`digest held`).
     """
@@ -100,41 +100,39 @@ class Deliverer:
         try:
             while not self.stop.is_set() and report.paused is None:
                 self.webhooks.fan_out()  # the events of what changed, for their endpoints
-                limit = self._claim_limit()
-                # Email's hourly limit reached: the other channels' rows still go.
-                channels = None if limit else _NOT_EMAIL
+                # The other channels' rows first: a few posts never wait behind many emails.
                 rows = outbox.claim(
                     engine,
                     owner=self.owner,
-                    limit=limit or self.batch,
+                    limit=self.batch,
                     lease=self.lease,
                     now=self.ctx.clock(),
-                    channels=channels,
+                    channels=_NOT_EMAIL,
                     due_by=self.due_by,
                 )
-                if not rows:
-                    # A claim may itself end rows (a dead worker's last attempt): their events
-                    # go out in this run too, not only when something else falls due.
-                    if self.webhooks.fan_out():
-                        continue
-                    if channels is None or not outbox.due(engine, self.ctx.clock()):
-                        break
-                    log.info("the per-hour email limit is reached; waiting for the hour to pass")
-                    self.stop.wait(30)
-                    continue
                 for row in rows:
                     if row.channel is DeliveryChannel.WEBHOOK:
-                        _counted(report, on_row, [self.webhooks.deliver(row)])
-                    elif row.channel is not DeliveryChannel.EMAIL:
-                        _counted(report, on_row, [self._deliver_social(row, report)])
-                emails = [row for row in rows if row.channel is DeliveryChannel.EMAIL]
-                if emails:
-                    self._deliver_emails(emails, report, on_row)
+                        report.count([self.webhooks.deliver(row)], on_row)
+                    else:
+                        report.count([self._deliver_social(row, report)], on_row)
+                emailed = EmailRun(self, report, on_row).run()
+                if rows or emailed:
+                    continue
+                # A claim may itself end rows (a dead worker's last attempt): their events go
+                # out in this run too, not only when something else falls due.
+                if self.webhooks.fan_out():
+                    continue
+                if self.claim_limit() or not outbox.due(engine, self.ctx.clock()):
+                    break
+                # Email's hourly limit reached: the other channels' rows still go.
+                log.info("the per-hour email limit is reached; waiting for the hour to pass")
+                self.stop.wait(30)
         finally:
             self.close()
         return report
 
-    def _claim_limit(self) -> int:
+    def claim_limit(self) -> int:
+        """How many email rows the next claim may take: the batch, within the rate limits."""
         limit = self.batch
         if self.limiter.per_second:
             # A batch must be sent well within its lease, at the pace the limit allows.
@@ -144,94 +142,7 @@ class Deliverer:
             self.ctx.store.engine, DeliveryChannel.EMAIL, self.ctx.clock(), limit
         )
 
-    def _deliver_emails(
-        self, rows: Sequence[Delivery], report: DeliveryReport, on_row: OnRow | None
-    ) -> None:
-        engine = self.ctx.store.engine
-        built = self.messages.build_many(rows, self.ctx.clock())
-        skipped: list[tuple[Delivery, DeliveryResult | str]] = [
-            (row, _unbuilt(item))
-            for row, item in zip(rows, built, strict=True)
-            if isinstance(item, Skip)
-        ]
-        if skipped:
-            states = outbox.finish_many(engine, skipped, owner=self.owner, now=self.ctx.clock())
-            _counted(report, on_row, states)
-        sending = [
-            (row, item)
-            for row, item in zip(rows, built, strict=True)
-            if isinstance(item, OutgoingEmail)
-        ]
-        adapter = self.email
-        # Slices small enough to record results often, big enough to keep the pool busy.
-        size = min(self.limiter.burst, max(16, adapter.concurrency * 16))
-        # Rows whose last worker died while the service had them go first, each alone: if one
-        # of them is what kills workers, it uses up its own attempts, not its neighbours'.
-        suspects = sum(1 for row, _ in sending if row.unanswered)
-        sending.sort(key=lambda item: not item[0].unanswered)
-        start = 0
-        while start < len(sending):
-            if self.stop.is_set() or report.paused is not None:
-                untried = [row for row, _ in sending[start:]]
-                outbox.release(engine, untried, owner=self.owner, now=self.ctx.clock())
-                return
-            chunk = sending[start : start + (1 if start < suspects else size)]
-            start += len(chunk)
-            self.limiter.acquire(len(chunk))  # may sleep: everything below is checked after it
-            chunk = self._still_ours(chunk)
-            chunk = self._still_wanted(chunk, report, on_row)
-            if not chunk:
-                continue
-            results = adapter.send_many([message for _, message in chunk])
-            outcomes: list[tuple[Delivery, DeliveryResult | str]] = [
-                (row, result) for (row, _), result in zip(chunk, results, strict=True)
-            ]
-            states = outbox.finish_many(
-                engine, outcomes, owner=self.owner, now=self.ctx.clock(), unknown=self.unknown
-            )
-            _counted(report, on_row, states)
-            for result in results:
-                self._note(result, report)
-
-    def _still_ours(
-        self,
-        chunk: list[tuple[Delivery, OutgoingEmail]],
-    ) -> list[tuple[Delivery, OutgoingEmail]]:
-        """Renew the lease of every row this worker holds (a slow adapter must not let it run
-        out), marking the slice's rows in flight; the slice without the rows another worker took
-        over meanwhile."""
-        engine, now = self.ctx.store.engine, self.ctx.clock()
-        outbox.renew(engine, owner=self.owner, lease=self.lease, now=now)
-        held, _ = outbox.record(
-            engine, owner=self.owner, now=now, sending=[row.id for row, _ in chunk]
-        )
-        lost = sum(1 for row, _ in chunk if row.id not in held)
-        if lost:
-            log.warning("%d rows were taken over by another worker; not sent here", lost)
-        return [(row, message) for row, message in chunk if row.id in held]
-
-    def _still_wanted(
-        self,
-        chunk: list[tuple[Delivery, OutgoingEmail]],
-        report: DeliveryReport,
-        on_row: OnRow | None,
-    ) -> list[tuple[Delivery, OutgoingEmail]]:
-        """Statuses read again right before the slice goes: whoever unsubscribed while earlier
-        slices were sent, or while the rate limiter waited, gets nothing more (issue 5: an
-        unsubscribe is at once)."""
-        gone = self.messages.no_longer_wanted([row for row, _ in chunk])
-        if not gone:
-            return chunk
-        left: list[tuple[Delivery, DeliveryResult | str]] = [
-            (row, gone[row.id]) for row, _ in chunk if row.id in gone
-        ]
-        states = outbox.finish_many(
-            self.ctx.store.engine, left, owner=self.owner, now=self.ctx.clock()
-        )
-        _counted(report, on_row, states)
-        return [(row, message) for row, message in chunk if row.id not in gone]
-
-    def _note(self, result: DeliveryResult, report: DeliveryReport) -> None:
+    def note(self, result: DeliveryResult, report: DeliveryReport) -> None:
         """Count failures in a row; a rejected address is that address's fault, not the run's."""
         if result.status in (DeliveryStatus.SENT, DeliveryStatus.QUEUED):
             self._failures_in_a_row = 0
@@ -402,17 +313,6 @@ def deliver_due(
     due_by: datetime | None = None,
 ) -> DeliveryReport:
     return Deliverer(ctx, stop=stop, due_by=due_by).run(on_row)
-
-
-def _unbuilt(skip: Skip) -> DeliveryResult | str:
-    """A skipped row's reason; a row whose message cannot be built fails, never to be retried."""
-    if isinstance(skip, CannotBuild):
-        return DeliveryResult(DeliveryStatus.REJECTED, response=skip.reason)
-    return skip.reason
-
-
-def _counted(report: DeliveryReport, on_row: OnRow | None, states: Sequence[DeliveryState]) -> None:
-    report.count(states, on_row)
 
 
 def pending(ctx: Context) -> int:

@@ -10,7 +10,7 @@ it again (a re-run after a crash) adds nothing.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,10 +101,15 @@ def fanned_out_key(subject: str) -> str:
 
 
 def emit_for_outcomes(
-    connection: Connection, finished: Sequence[tuple[Delivery, DeliveryState]], now: datetime
+    connection: Connection,
+    finished: Sequence[tuple[Delivery, DeliveryState]],
+    now: datetime,
+    *,
+    unfinished: Collection[str] = (),
 ) -> None:
     """The events of rows that just got their outcome, in the transaction that recorded it:
-    a failed email or post, a published post, and a digest whose last email is done."""
+    a failed email or post, a published post, and a digest whose last email is done (not
+    looked for in the `unfinished` digests, of which the caller still holds rows to send)."""
     done_digests: set[str] = set()
     for row, state in finished:
         if row.is_test or row.channel is DeliveryChannel.WEBHOOK:
@@ -118,7 +123,7 @@ def emit_for_outcomes(
             DeliveryState.CLAIMED,
         ):
             done_digests.add(row.digest_key)
-    for key in sorted(done_digests):
+    for key in sorted(done_digests.difference(unfinished)):
         _emit_if_sent(connection, key, now)
 
 
