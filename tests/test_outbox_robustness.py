@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from smtp_sink import Recorder, smtp_server
 
 from digest import outbox
 from digest.context import Context
+from digest.schedule import sending
 from digest.schedule.deliverer import Deliverer
 from digest.store import Store
 
@@ -66,13 +67,14 @@ class Clock:
 
 
 def slow_adapter(deliverer: Deliverer, clock: Clock, step: timedelta, then: Any) -> None:
-    """Each message takes `step` of the clock; `then()` runs after it (another worker's claim)."""
+    """Each message takes `step` of the clock; `then(now)` runs at its end (another worker's
+    claim), before this worker's clock shows that time."""
     send_after = deliverer.email.send_after
 
     def slow(message: Any, previous: Any) -> Any:
         result = send_after(message, previous)
+        then(clock.now + step)
         clock.now += step
-        then()
         return result
 
     deliverer.email.send_after = slow  # type: ignore[method-assign]
@@ -87,9 +89,9 @@ def test_the_lease_is_renewed_while_the_rows_are_sent_so_no_other_worker_takes_t
     deliverer = Deliverer(ctx, batch=48, owner="w1")
     stolen: list[Any] = []
 
-    def other_worker() -> None:
+    def other_worker(now: datetime) -> None:
         stolen.extend(
-            outbox.claim(store.engine, owner="w2", limit=100, lease=deliverer.lease, now=clock.now)
+            outbox.claim(store.engine, owner="w2", limit=100, lease=deliverer.lease, now=now)
         )
 
     # Each message takes two thirds of the lease: the whole batch lasts 32 leases.
@@ -108,12 +110,10 @@ def test_rows_taken_over_after_a_stall_longer_than_the_lease_are_not_sent_here(
     deliverer = Deliverer(ctx, batch=48, owner="w1")
     stolen: list[Any] = []
 
-    def another_worker_once() -> None:
+    def another_worker_once(now: datetime) -> None:
         if not stolen:
             stolen.extend(
-                outbox.claim(
-                    store.engine, owner="w2", limit=100, lease=deliverer.lease, now=clock.now
-                )
+                outbox.claim(store.engine, owner="w2", limit=100, lease=deliverer.lease, now=now)
             )
 
     # The first message outlasts the whole lease: the other worker takes every row, the one
@@ -199,3 +199,30 @@ def test_rows_a_worker_died_with_go_first_each_alone(store: Store, tmp_path: Pat
     found = rows(store)
     assert found["r00004"]["attempts"] == 2 and found["r00000"]["attempts"] == 1
     assert found["r00004"]["unanswered"] == 1
+
+
+def test_a_store_that_fails_while_answers_are_recorded_stops_every_connection(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(store, readers(40))
+    recorder = Recorder()
+    with smtp_server(recorder=recorder) as server:
+        email = smtp_email(server.port, connections=4)
+        ctx = context(settings_with_email(tmp_path, email, "sqlite://"), store)
+        plan_weekly(ctx)
+        record = outbox.record
+        calls = []
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            calls.append(kwargs.get("outcomes"))
+            if len(calls) == 4:
+                raise OSError("disk I/O error")
+            return record(*args, **kwargs)
+
+        monkeypatch.setattr(sending.outbox, "record", failing)
+        with pytest.raises(OSError, match="disk I/O error"):
+            Deliverer(ctx, batch=40).run()
+    # The connections stopped before the server took another message: what it has is what was
+    # recorded, and at most one unrecorded message a connection.
+    recorded = sum(len(outcomes or ()) for outcomes in calls[:3])
+    assert recorded <= len(recorder.received) <= recorded + 4

@@ -8,12 +8,13 @@ closed only by the worker that holds its lease.
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, String, Text, bindparam, func, update
+from sqlalchemy import Connection, Dialect, Engine, Integer, String, Text, bindparam, func, update
+from sqlalchemy.sql.dml import Update
 
 from digest.models import Delivery, DeliveryResult, DeliveryState, DeliveryStatus
 from digest.outbox.rows import held_by, writing
@@ -68,6 +69,57 @@ _CLOSE = (
         updated_at=bindparam("now", type_=UTCDateTime),
     )
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A statement compiled once for a dialect and run through the driver's executemany: the
+    parameters of each row processed here, in one pass, instead of by SQLAlchemy's execution
+    context (which cost more than the database itself, ~150 µs a row on SQLite)."""
+
+    sql: str
+    names: tuple[str, ...]
+    fixed: dict[str, Any]  # the values the statement itself sets (the NULLs)
+    processors: dict[str, Callable[[Any], Any]]
+    positional: bool
+
+    @classmethod
+    def of(cls, statement: Update, dialect: Dialect) -> _Prepared:
+        compiled = statement.compile(dialect=dialect)
+        sql = str(compiled)
+        # Positional (SQLite's qmark) in their order; named (psycopg's pyformat) as they appear.
+        names = tuple(compiled.positiontup or (n for n in compiled.binds if f"%({n})s" in sql))
+        processors = {}
+        for name in names:
+            processor = compiled.binds[name].type.bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        fixed = {
+            name: compiled.binds[name].value for name in names if not compiled.binds[name].required
+        }
+        return cls(sql, names, fixed, processors, compiled.positiontup is not None)
+
+    def run(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        processors, fixed = self.processors, self.fixed
+        prepared: list[Any] = []
+        for values in rows:
+            merged = {**fixed, **values}
+            for name, processor in processors.items():
+                merged[name] = processor(merged[name])
+            if self.positional:
+                prepared.append(tuple(merged[name] for name in self.names))
+            else:
+                prepared.append(merged)
+        connection.exec_driver_sql(self.sql, prepared)
+
+
+_prepared: dict[str, _Prepared] = {}
+
+
+def _close_statement(dialect: Dialect) -> _Prepared:
+    if dialect.name not in _prepared:
+        _prepared[dialect.name] = _Prepared.of(_CLOSE, dialect)
+    return _prepared[dialect.name]
 
 
 def finish(
@@ -140,7 +192,7 @@ def record(
             )
             held = set(marked.scalars())
         if parameters:
-            connection.execute(_CLOSE, parameters)
+            _close_statement(connection.dialect).run(connection, parameters)
             finished = [(row, state) for (row, _), state in zip(outcomes, states, strict=True)]
             events.emit_for_outcomes(connection, finished, now, unfinished=unfinished)
     return held, states

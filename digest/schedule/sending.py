@@ -36,6 +36,7 @@ log = logging.getLogger("digest")
 
 # Batches one run claims before the deliverer looks at the other channels' rows again.
 CLAIMS_PER_RUN = 50
+BUILD_AHEAD = 32
 
 Outcome = tuple[Delivery, DeliveryResult | str]
 
@@ -53,11 +54,16 @@ class EmailRun:
         self.connections = connections
         # Marked ahead: between one and two messages for each connection, so none waits.
         self.window = max(1, min(2 * connections, self.limiter.burst))
+        # Built ahead of marking: the subscribers of several windows read in one query, the
+        # statuses still read at most a few dozen messages before they go.
+        self.build_ahead = max(1, min(BUILD_AHEAD, self.limiter.burst))
         self.changed = threading.Condition()
-        self.claimed: deque[Delivery] = deque()  # claimed, not yet built nor marked
+        self.claimed: deque[Delivery] = deque()  # claimed, not yet built
+        self.ready: deque[tuple[Delivery, OutgoingEmail]] = deque()  # built, not yet marked
         self.marked: deque[tuple[Delivery, OutgoingEmail]] = deque()  # waiting for a connection
         self.in_flight: dict[int, Delivery] = {}  # handed over, answer not yet recorded
         self.answers: list[tuple[Delivery, DeliveryResult, Recorded]] = []
+        self.recording: list[tuple[Delivery, DeliveryResult, Recorded]] = []  # being written
         self.holding: Counter[str] = Counter()  # unfinished rows held, by digest
         self.alone = False  # a row a dead worker had in flight is being sent: nothing else goes
         self.finished = False  # nothing more is handed over
@@ -158,60 +164,83 @@ class EmailRun:
             ):
                 self.changed.wait()
             answers, self.answers = self.answers, []
+            self.recording = answers
             if self.sender_done and not answers:
                 return False
             stopping = self.deliverer.stop.is_set() or self.report.paused is not None
             if stopping:
                 self.finished = True
                 self.changed.notify_all()
-            window = [] if stopping else self._next_window()
+            marking = not stopping and self._wants_marks()
+            building = self._next_to_build() if marking else []
         if self._renew_due():
             self._renew()
         outcomes: list[Outcome] = [(row, result) for row, result, _ in answers]
-        sending: list[tuple[Delivery, OutgoingEmail]] = []
-        if window:
+        if building:
             if self.limiter.per_second and outcomes:
                 # The limiter may sleep: what came in is recorded first, not held back by it.
                 self._record(outcomes, answers, [])
                 outcomes, answers = [], []
-            self.limiter.acquire(len(window))
+            self.limiter.acquire(len(building))
             # Built now, from the subscribers read now: whoever left meanwhile gets nothing.
-            built = self.deliverer.messages.build_many(window, self.deliverer.ctx.clock())
-            for row, item in zip(window, built, strict=True):
+            built = self.deliverer.messages.build_many(building, self.deliverer.ctx.clock())
+            for row, item in zip(building, built, strict=True):
                 if isinstance(item, Skip):
                     outcomes.append((row, _unbuilt(item)))
                 else:
-                    sending.append((row, item))
-        self._record(outcomes, answers, sending)
+                    self.ready.append((row, item))
+        with self.changed:
+            window = self._next_window() if marking else []
+        self._record(outcomes, answers, window)
         with self.changed:
             self._claim_more()
-            if self.exhausted and not (self.claimed or self.marked or self.in_flight):
+            waiting = self.claimed or self.ready or self.marked or self.in_flight
+            if self.exhausted and not waiting:
                 self.finished = True
             self.changed.notify_all()
         return True
 
+    def _next_row(self) -> Delivery | None:
+        if self.ready:
+            return self.ready[0][0]
+        return self.claimed[0] if self.claimed else None
+
     def _wants_marks(self) -> bool:
-        if self.finished or self.alone or not (self.claimed or self._claim_more_soon()):
+        if self.finished or self.alone:
             return False
+        following = self._next_row()
+        if following is None:
+            return self._claim_more_soon()  # claimed once this group is recorded
         if any(row.unanswered for row, _ in self.marked):
             return False
-        if self.claimed and self.claimed[0].unanswered:
+        if following.unanswered:
             return not (self.marked or self.in_flight)  # a suspect goes alone
         return len(self.marked) < self.connections
 
     def _claim_more_soon(self) -> bool:
         return not self.exhausted and len(self.claimed) < self.deliverer.batch // 2
 
-    def _next_window(self) -> list[Delivery]:
-        if not self._wants_marks():
+    def _next_to_build(self) -> list[Delivery]:
+        """Claimed rows to build when fewer than a window are built: a few windows' worth at
+        once (one read of their subscribers), or a suspect alone."""
+        if len(self.ready) >= self.window or not self.claimed:
             return []
-        if not self.claimed:
-            return []  # claimed after the group is recorded (`_claim_more`)
         if self.claimed[0].unanswered:
-            return [self.claimed.popleft()]
-        window: list[Delivery] = []
-        while self.claimed and len(window) < self.window and not self.claimed[0].unanswered:
-            window.append(self.claimed.popleft())
+            return [self.claimed.popleft()] if not self.ready else []
+        rows: list[Delivery] = []
+        while self.claimed and len(rows) < self.build_ahead and not self.claimed[0].unanswered:
+            rows.append(self.claimed.popleft())
+        return rows
+
+    def _next_window(self) -> list[tuple[Delivery, OutgoingEmail]]:
+        """The built messages to mark in flight now: a window, or a suspect alone."""
+        if not self.ready:
+            return []
+        if self.ready[0][0].unanswered:
+            return [self.ready.popleft()]
+        window: list[tuple[Delivery, OutgoingEmail]] = []
+        while self.ready and len(window) < self.window and not self.ready[0][0].unanswered:
+            window.append(self.ready.popleft())
         return window
 
     def _record(
@@ -324,8 +353,9 @@ class EmailRun:
         with self.changed:
             self.broken = True
             self.finished = True
-            for _, _, recorded in self.answers:
-                recorded.set(lost=True)
+            for _, _, recorded in (*self.recording, *self.answers):
+                if not recorded.is_set():
+                    recorded.set(lost=True)
             self.answers = []
             self.changed.notify_all()
 
@@ -334,8 +364,9 @@ class EmailRun:
         if self.broken:
             return  # the store failed; their leases run out
         with self.changed:
-            untried = list(self.claimed) + [row for row, _ in self.marked]
+            untried = [*self.claimed, *(row for row, _ in (*self.ready, *self.marked))]
             self.claimed.clear()
+            self.ready.clear()
             self.marked.clear()
         deliverer = self.deliverer
         outbox.release(

@@ -31,25 +31,32 @@ class NotRecorded(Exception):
 
 
 class Recorded:
-    """Set once an answer is written in the outbox (or known never to be: `lost`)."""
+    """Set once an answer is written in the outbox (or known never to be: `lost`); waited for
+    by one connection. A bare lock, held until set: an Event costs a Condition and its waiter
+    list for every message."""
 
-    __slots__ = ("_done", "lost")
+    __slots__ = ("_held", "_set", "lost")
 
     def __init__(self) -> None:
-        self._done = threading.Event()
+        self._held = threading.Lock()
+        self._held.acquire()
+        self._set = False
         self.lost = False
 
     def set(self, *, lost: bool = False) -> None:
         self.lost = lost
-        self._done.set()
+        self._set = True
+        self._held.release()
 
     def is_set(self) -> bool:
-        return self._done.is_set()
+        return self._set
 
     def wait(self) -> None:
         """Until it is set (untimed: libfaketime's clock never ends a timed wait); raises
         NotRecorded if it was lost."""
-        self._done.wait()
+        if not self._set:
+            with self._held:
+                pass
         if self.lost:
             raise NotRecorded
 
