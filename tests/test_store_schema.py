@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from digest.store import Store, schema
-from digest.store.store import MIGRATIONS
+from digest.store.store import MIGRATIONS, newest_revision
 
 TABLES = {
     "companies",
@@ -85,6 +85,27 @@ def test_migration_again_is_a_no_op(store: Store, database_url: str) -> None:
     finally:
         again.close()
     assert versions == [before] == [head_revision()]
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics_head() -> None:
+    assert newest_revision() == head_revision()
+
+
+def test_a_database_one_migration_behind_is_upgraded_on_open(database_url: str) -> None:
+    config = migrations()
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        command.downgrade(config, "-1")
+    engine.dispose()
+    store = Store.open(database_url)
+    try:
+        with store.engine.connect() as connection:
+            version = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    finally:
+        store.close()
+    assert version == head_revision()
 
 
 def test_migrated_database_matches_the_metadata(store: Store) -> None:
