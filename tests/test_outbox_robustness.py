@@ -45,6 +45,14 @@ def ctx(store: Store, tmp_path: Path, recorder: Recorder) -> Iterator[Context]:
         yield made
 
 
+@pytest.fixture
+def pooled(store: Store, tmp_path: Path, recorder: Recorder) -> Iterator[Context]:
+    """A context sending through a pool of four SMTP connections."""
+    with smtp_server(recorder=recorder) as server:
+        email = smtp_email(server.port, connections=4)
+        yield context(settings_with_email(tmp_path, email, "sqlite://"), store)
+
+
 def test_a_row_whose_message_cannot_be_built_fails_alone_and_the_batch_goes_on(
     ctx: Context, store: Store, recorder: Recorder
 ) -> None:
@@ -158,39 +166,36 @@ def test_a_sender_the_server_refuses_pauses_the_run_instead_of_failing_the_list(
     assert outbox.state_counts(store.engine) == {"planned": 40}
 
 
-def test_rows_a_worker_died_with_go_first_each_alone(store: Store, tmp_path: Path) -> None:
+def test_rows_a_worker_died_with_go_first_each_alone(pooled: Context, store: Store) -> None:
     fill(store, readers(20))
-    recorder = Recorder()
-    with smtp_server(recorder=recorder) as server:
-        email = smtp_email(server.port, connections=4)
-        ctx = context(settings_with_email(tmp_path, email, "sqlite://"), store)
-        plan_weekly(ctx)
-        clock = Clock(ctx)
-        dead = outbox.claim(
-            store.engine, owner="dead", limit=20, lease=timedelta(seconds=1), now=clock.now
-        )
-        in_flight = {row.id for row in dead[4:6]}  # what it had handed over when it died
-        outbox.record(store.engine, owner="dead", now=clock.now, sending=in_flight)
-        clock.now += timedelta(seconds=2)
-        deliverer = Deliverer(ctx, batch=20)
-        sends: list[tuple[str, frozenset[str]]] = []  # each recipient, and who was on the wire
-        active: set[str] = set()
-        lock = threading.Lock()
-        send_after = deliverer.email.send_after
+    ctx = pooled
+    plan_weekly(ctx)
+    clock = Clock(ctx)
+    dead = outbox.claim(
+        store.engine, owner="dead", limit=20, lease=timedelta(seconds=1), now=clock.now
+    )
+    in_flight = {row.id for row in dead[4:6]}  # what it had handed over when it died
+    outbox.record(store.engine, owner="dead", now=clock.now, sending=in_flight)
+    clock.now += timedelta(seconds=2)
+    deliverer = Deliverer(ctx, batch=20)
+    sends: list[tuple[str, frozenset[str]]] = []  # each recipient, and who was on the wire
+    active: set[str] = set()
+    lock = threading.Lock()
+    send_after = deliverer.email.send_after
 
-        def watched(message: Any, previous: Any) -> Any:
+    def watched(message: Any, previous: Any) -> Any:
+        with lock:
+            sends.append((message.recipient, frozenset(active)))
+            active.add(message.recipient)
+        time.sleep(0.005)
+        try:
+            return send_after(message, previous)
+        finally:
             with lock:
-                sends.append((message.recipient, frozenset(active)))
-                active.add(message.recipient)
-            time.sleep(0.005)
-            try:
-                return send_after(message, previous)
-            finally:
-                with lock:
-                    active.discard(message.recipient)
+                active.discard(message.recipient)
 
-        deliverer.email.send_after = watched  # type: ignore[method-assign]
-        assert deliverer.run().states == {"sent": 20}
+    deliverer.email.send_after = watched  # type: ignore[method-assign]
+    assert deliverer.run().states == {"sent": 20}
     suspects = {"reader4@example.com", "reader5@example.com"}
     assert sends[:2] == [("reader4@example.com", frozenset()), ("reader5@example.com", frozenset())]
     # Nothing else went while they were on the wire; the rest went several at a time.
@@ -202,26 +207,23 @@ def test_rows_a_worker_died_with_go_first_each_alone(store: Store, tmp_path: Pat
 
 
 def test_a_store_that_fails_while_answers_are_recorded_stops_every_connection(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pooled: Context, store: Store, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fill(store, readers(40))
-    recorder = Recorder()
-    with smtp_server(recorder=recorder) as server:
-        email = smtp_email(server.port, connections=4)
-        ctx = context(settings_with_email(tmp_path, email, "sqlite://"), store)
-        plan_weekly(ctx)
-        record = outbox.record
-        calls = []
+    ctx = pooled
+    plan_weekly(ctx)
+    record = outbox.record
+    calls = []
 
-        def failing(*args: Any, **kwargs: Any) -> Any:
-            calls.append(kwargs.get("outcomes"))
-            if len(calls) == 4:
-                raise OSError("disk I/O error")
-            return record(*args, **kwargs)
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("outcomes"))
+        if len(calls) == 4:
+            raise OSError("disk I/O error")
+        return record(*args, **kwargs)
 
-        monkeypatch.setattr(sending.outbox, "record", failing)
-        with pytest.raises(OSError, match="disk I/O error"):
-            Deliverer(ctx, batch=40).run()
+    monkeypatch.setattr(sending.outbox, "record", failing)
+    with pytest.raises(OSError, match="disk I/O error"):
+        Deliverer(ctx, batch=40).run()
     # The connections stopped before the server took another message: what it has is what was
     # recorded, and at most one unrecorded message a connection.
     recorded = sum(len(outcomes or ()) for outcomes in calls[:3])
