@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import yaml
 
 from digest.errors import InputError
 from digest.ingest import read_subscribers, subscriber_spool
+from digest.ingest.subscribers import yaml_records
+from digest.ingest.yamlstream import Builder
 from digest.models import Preferences, Subscriber, SubscriberStatus
 
 HEADER = (
@@ -306,6 +309,69 @@ def test_yaml_duplicate_email_names_both_records() -> None:
     assert problems("list.yaml") == [
         'list.yaml:subscribers[1]: email: "X@y.io" is already at subscribers[0]; '
         "keep one row per address"
+    ]
+
+
+class CountedReads(io.BytesIO):
+    """A file that counts the bytes its reader has asked for."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def test_a_yaml_list_is_read_a_record_at_a_time() -> None:
+    rows = "".join(f"  - {{id: s{n}, email: reader{n}@example.com}}\n" for n in range(20_000))
+    stream = CountedReads(f"subscribers:\n{rows}".encode())
+    records = yaml_records(Builder(stream), "list.yaml", [])
+    loc, record = next(records)
+    assert (loc.record, record) == ("subscribers[0]", {"id": "s0", "email": "reader0@example.com"})
+    assert stream.bytes_read < len(stream.getvalue()) / 10
+
+
+def test_a_yaml_list_that_stops_being_yaml_has_only_that_problem() -> None:
+    """Its records before the break were checked already; their problems are not said."""
+    rows = "".join(f"  - {{id: s{n}, email: nope}}\n" for n in range(3000))
+    Path("list.yaml").write_text(f"subscribers:\n{rows}  - {{id: [\n", encoding="utf-8")
+    assert problems("list.yaml") == [
+        "list.yaml:line 3003: not valid YAML: did not find expected node content"
+        " (while parsing a flow node)"
+    ]
+
+
+def test_a_yaml_list_that_stops_being_utf8_names_the_line() -> None:
+    rows = b"".join(b"  - {id: s%d, email: nope}\n" for n in range(3000))
+    Path("list.yaml").write_bytes(b"subscribers:\n" + rows + b"  - {id: s, email: caf\xe9}\n")
+    assert problems("list.yaml") == ["list.yaml:line 3002: not UTF-8 text; save the file as UTF-8"]
+
+
+def test_other_keys_beside_the_yaml_list_are_said_after_its_records() -> None:
+    document = "subscribers:\n  - {id: s1, email: nope}\nlists: [a]\n"
+    Path("list.yaml").write_text(document, encoding="utf-8")
+    assert problems("list.yaml") == [
+        'list.yaml:subscribers[0]: email: "nope" must have exactly one "@"; '
+        "write it as name@example.com",
+        "list.yaml: lists: unknown key; only subscribers: is read",
+    ]
+
+
+def test_an_alias_bomb_in_a_yaml_list_is_refused() -> None:
+    lines = [
+        "subscribers:",
+        "  - id: s1",
+        "    email: a@example.com",
+        "    a0: &a0 [x, x, x, x, x, x, x, x, x, x]",
+    ]
+    lines += [f"    a{n}: &a{n} [*a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}, *a{n - 1}]" for n in range(1, 4)]  # fmt: skip
+    Path("list.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert problems("list.yaml") == [
+        "list.yaml:line 7: more than 10000 values in one record once its aliases are expanded; "
+        "write the values out instead of repeating aliases"
     ]
 
 

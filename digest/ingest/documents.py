@@ -7,7 +7,6 @@ to the JSON Feed reader.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from digest.ingest.checks import escape, number_literal, quoted, suggest, type_n
 from digest.ingest.feeds import FeedEntry
 from digest.ingest.fields import Loc
 from digest.ingest.jsonfeed import is_json_feed, json_feed_entries
-from digest.ingest.limits import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES, MAX_VALUES
+from digest.ingest.limits import MAX_DEPTH, MAX_DOCUMENT_BYTES, MAX_LINE_BYTES
 from digest.ingest.validate import KINDS, Kind, RawRecord
 from digest.ingest.yamlstream import Builder, Refused
 
@@ -55,7 +54,7 @@ def decode(body: bytes, where: str, record: str = "") -> str | Problem:
         )
 
 
-def _line_of(stream: IO[bytes], offset: int) -> int:
+def line_of(stream: IO[bytes], offset: int) -> int:
     """The line (from 1) of byte `offset`, counted by reading the stream again from its start."""
     stream.seek(0)
     line, left = 1, offset
@@ -68,21 +67,6 @@ def _line_of(stream: IO[bytes], offset: int) -> int:
 # --- YAML -----------------------------------------------------------------------------------------
 
 
-def load_yaml(text: str, where: str) -> tuple[object, Problem | None]:
-    """A whole (small) YAML document, with the stream's safety and limits; aliases may expand
-    it to at most a value per character of its text (more is an alias bomb)."""
-    builder: Builder | None = None
-    try:
-        builder = Builder(io.BytesIO(text.encode("utf-8")))
-        return builder.document(budget=len(text) + MAX_VALUES), None
-    except Refused as refused:
-        record = f"line {refused.line}" if refused.line else ""
-        return None, Problem(where, record, "", refused.message)
-    finally:
-        if builder is not None:
-            builder.close()
-
-
 def yaml_records(stream: IO[bytes], where: str) -> Iterator[Found]:
     """A YAML document's records, one at a time (see `yamlstream`)."""
     builder: Builder | None = None
@@ -92,7 +76,7 @@ def yaml_records(stream: IO[bytes], where: str) -> Iterator[Found]:
     except Refused as refused:
         line = refused.line
         if refused.offset is not None:
-            line = _line_of(stream, refused.offset)
+            line = line_of(stream, refused.offset)
         yield Unreadable(Problem(where, f"line {line}" if line else "", "", refused.message))
     finally:
         if builder is not None:
@@ -115,7 +99,7 @@ def _yaml_document(builder: Builder, where: str) -> Iterator[Found]:
         kind = LISTS.get(name) if isinstance(name, str) else None
         if kind is None:
             yield _unknown_list(name, where)
-            _skip(builder, value)
+            skip(builder, value)
         elif isinstance(value, SequenceStartEvent):
             for index, element in enumerate(builder.elements()):
                 yield _record(kind, element, Loc(where, f"{name}[{index}]"), index)
@@ -126,7 +110,7 @@ def _yaml_document(builder: Builder, where: str) -> Iterator[Found]:
     builder.end()
 
 
-def _skip(builder: Builder, first: object) -> None:
+def skip(builder: Builder, first: object) -> None:
     """Read past a value nobody needs (its anchors still count), an element at a time."""
     if isinstance(first, SequenceStartEvent):
         for _ in builder.elements():

@@ -9,9 +9,10 @@ that is unambiguous (`digest.names`).
 Mailchimp, Substack and Buttondown CSV exports are read too, told apart by their headers
 (`read_import`, `digest.ingest.exports`).
 
-An import is checked whole before anything is written, without holding it in memory: each CSV
-file is read once as a stream, and the valid subscribers wait on disk (`check_import`,
-`digest.ingest.subscriber_spool`) for the store to write them a batch at a time.
+An import is checked whole before anything is written, without holding it in memory: each file
+is read once as a stream (a YAML list as events, a record at a time: `yamlstream`), and the valid
+subscribers wait on disk (`check_import`, `digest.ingest.subscriber_spool`) for the store to
+write them a batch at a time.
 
 `write_subscribers` writes the same formats (`digest subscribers export`), so an export reads back
 as the subscribers it came from. A CSV cell that a spreadsheet would run as a formula (starting
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import IO
 
 import yaml
+from yaml.events import MappingStartEvent, SequenceStartEvent, StreamEndEvent
 
 from digest.errors import InputError, Problem
 from digest.ingest.checks import (
@@ -42,10 +44,11 @@ from digest.ingest.checks import (
     timezone_problem,
     type_name,
 )
-from digest.ingest.documents import decode, load_yaml
+from digest.ingest.documents import decode, line_of, skip
 from digest.ingest.exports import SERVICES, service_of
 from digest.ingest.fields import Check, Fields, Loc, Record
 from digest.ingest.subscriber_spool import Seen, Spool, SubscriberList
+from digest.ingest.yamlstream import Builder, Refused
 from digest.models import Consent, Preferences, Subscriber, SubscriberStatus
 from digest.names import person_name
 
@@ -424,44 +427,65 @@ def _not_utf8(path: str) -> Problem:
 
 
 def _yaml_rows(path: str, problems: list[Problem]) -> Iterator[Row]:
-    """A YAML list's records (read whole: a list in YAML is written by hand, not exported)."""
-    text = decode(Path(path).read_bytes(), path)
-    if isinstance(text, Problem):
-        problems.append(text)
-        return
-    for loc, record in yaml_records(text, path, problems):
-        yield loc, record, None
+    """A YAML list's records, read as a stream of events one record at a time (`yamlstream`);
+    a file that stops being YAML part-way raises _Unreadable."""
+    with open(path, "rb") as stream:
+        builder: Builder | None = None
+        try:
+            builder = Builder(stream)
+            for loc, record in yaml_records(builder, path, problems):
+                yield loc, record, None
+        except Refused as refused:
+            line = refused.line if refused.offset is None else line_of(stream, refused.offset)
+            problem = Problem(path, f"line {line}" if line else "", "", refused.message)
+            raise _Unreadable(problem) from None
+        finally:
+            if builder is not None:
+                builder.close()
 
 
-def yaml_records(text: str, where: str, problems: list[Problem]) -> list[tuple[Loc, Record]]:
-    data, problem = load_yaml(text, where)
-    if problem:
-        problems.append(problem)
-        return []
-    if not isinstance(data, Mapping) or "subscribers" not in data:
-        got = type_name(data) if not isinstance(data, Mapping) else "no subscribers: key"
+def yaml_records(
+    builder: Builder, where: str, problems: list[Problem]
+) -> Iterator[tuple[Loc, Record]]:
+    """The records of a `subscribers:` list, in the order of the file; the other keys and the
+    elements that are not mappings are problems."""
+    first = builder.start()
+    if not isinstance(first, MappingStartEvent):
+        # A list at the top is not read: it could be as long as the file.
+        if isinstance(first, SequenceStartEvent):
+            got = "a list"
+        else:
+            got = type_name(None if isinstance(first, StreamEndEvent) else builder.value())
         problems.append(Problem(where, "", "", f"expected a subscribers: list, got {got}"))
-        return []
-    for key in data:
+        return
+    # Said once the whole mapping is read: without a subscribers: key, that is the one problem.
+    unknown: list[Problem] = []
+    listed = False
+    for key, value in builder.entries():
         if key != "subscribers":
             message = "unknown key; only subscribers: is read"
-            problems.append(Problem(where, "", escape(str(key)), message))
-    value = data["subscribers"]
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        message = f"must be a list, got {type_name(value)}"
-        problems.append(Problem(where, "", "subscribers", message))
-        return []
-    records: list[tuple[Loc, Record]] = []
-    for index, element in enumerate(value):
-        loc = Loc(where, f"subscribers[{index}]")
-        if isinstance(element, Mapping):
-            records.append((loc, element))
-        else:
-            message = f"must be a mapping of fields, got {type_name(element)}"
-            problems.append(Problem(where, loc.record, "", message))
-    return records
+            unknown.append(Problem(where, "", escape(str(key)), message))
+            skip(builder, value)
+            continue
+        listed = True
+        if not isinstance(value, SequenceStartEvent):
+            if (data := builder.value()) is not None:
+                message = f"must be a list, got {type_name(data)}"
+                problems.append(Problem(where, "", "subscribers", message))
+            continue
+        for index, element in enumerate(builder.elements()):
+            loc = Loc(where, f"subscribers[{index}]")
+            if isinstance(element, Mapping):
+                yield loc, element
+            else:
+                message = f"must be a mapping of fields, got {type_name(element)}"
+                problems.append(Problem(where, loc.record, "", message))
+    builder.end()
+    if listed:
+        problems.extend(unknown)
+    else:
+        message = "expected a subscribers: list, got no subscribers: key"
+        problems.append(Problem(where, "", "", message))
 
 
 # Writing -------------------------------------------------------------------------------------

@@ -111,14 +111,6 @@ class Builder:
         self._budget = budget
         return self._value(self.next(), 1)[0]
 
-    def document(self, budget: int) -> object:
-        """The stream's one document as a whole (None when empty)."""
-        if isinstance(self.start(), StreamEndEvent):
-            return None
-        data = self.value(budget)
-        self.end()
-        return data
-
     def _value(self, event: Event, depth: int) -> tuple[object, int]:
         """The value that starts with `event`, and how many values it holds (aliases expanded)."""
         if isinstance(event, AliasEvent):
