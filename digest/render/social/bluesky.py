@@ -17,8 +17,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import regex
-from twitter_text.regexp.valid_cctld import valid_cctld
-from twitter_text.regexp.valid_gtld import valid_gtld
 
 from digest.render.social.counting import Platform, grapheme_count
 
@@ -63,6 +61,9 @@ def short_url(url: str) -> str:
 def _valid_domain(domain: str) -> bool:
     """@atproto/api's isValidDomain: the domain ends in a known top-level domain (as written:
     the list is lower case)."""
+    from twitter_text.regexp.valid_cctld import valid_cctld  # see counting.url_spans
+    from twitter_text.regexp.valid_gtld import valid_gtld
+
     top = domain.rsplit(".", 1)[-1]
     return bool(valid_gtld.fullmatch(top) or valid_cctld.fullmatch(top))
 

@@ -10,7 +10,6 @@ import re
 from typing import ClassVar
 
 import regex
-from twitter_text.extract_urls import extract_urls_with_indices
 
 _GRAPHEME = regex.compile(r"\X")
 
@@ -38,6 +37,9 @@ def url_spans(text: str, *, without_scheme: bool) -> list[tuple[int, int]]:
     """
     if "." not in text:
         return []
+    # Imported here: its tables cost 18 MB, which a worker that only sends email never needs.
+    from twitter_text.extract_urls import extract_urls_with_indices
+
     found = extract_urls_with_indices(text, extract_urls_without_protocol=without_scheme)
     return [(url["indices"][0], url["indices"][1]) for url in found]
 
