@@ -80,7 +80,11 @@ class EmailRun:
     def take(self) -> tuple[int, OutgoingEmail] | None:
         with self.changed:
             while not self._may_take() and not self.finished:
-                self.changed.notify_all()  # the recorder renews a lease that ran out
+                if self.marked:
+                    # Only the lease holds the message back: the recorder renews it. (Told
+                    # when nothing is marked, the other connections would wake each other
+                    # in turn, spinning on the lock while the recorder waits for the store.)
+                    self.changed.notify_all()
                 self.changed.wait()
             if self.finished:
                 return None
