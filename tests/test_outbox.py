@@ -42,6 +42,34 @@ def test_planning_twice_adds_nothing(store: Store) -> None:
     assert outbox.state_counts(store.engine) == {"planned": 4}
 
 
+def test_a_key_planned_before_anywhere_in_the_rows_is_skipped_and_the_others_planned(
+    store: Store,
+) -> None:
+    # The first plan of a digest goes in without ON CONFLICT on PostgreSQL: a key planned before,
+    # wherever it comes, must not undo the others nor be planned twice.
+    outbox.plan(store.engine, rows("z"), now=NOW)
+    assert outbox.plan(store.engine, rows("a", "b", "z"), now=NOW) == 2
+    assert outbox.plan(store.engine, rows("c", "z", "d"), now=NOW) == 2
+    assert sorted(states(store)) == ["a", "b", "c", "d", "z"]
+
+
+def test_a_key_given_twice_in_one_plan_is_planned_once(store: Store) -> None:
+    assert outbox.plan(store.engine, rows("a", "b", "a"), now=NOW) == 2
+    with store.engine.connect() as connection:
+        payloads = connection.execute(
+            select(deliveries.c.target, deliveries.c.payload).order_by(deliveries.c.id)
+        ).all()
+    assert [tuple(row) for row in payloads] == [("a", {"n": 0}), ("b", {"n": 1})]
+
+
+def test_planned_rows_are_numbered_in_the_order_given(store: Store) -> None:
+    targets = [f"s{n}" for n in reversed(range(50))]
+    outbox.plan(store.engine, rows(*targets), now=NOW)
+    with store.engine.connect() as connection:
+        found = connection.scalars(select(deliveries.c.target).order_by(deliveries.c.id)).all()
+    assert found == targets
+
+
 def test_a_row_planned_for_later_is_claimed_only_once_due(store: Store) -> None:
     later = [
         outbox.PlannedDelivery(
