@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select, text
 
 from digest import outbox
 from digest.models import DeliveryChannel, DeliveryResult, DeliveryState, DeliveryStatus
@@ -315,3 +318,52 @@ def test_rows_in_flight_before_the_upgrade_keep_their_mark_as_a_column(
         "died": (outbox.WORKER_DIED, None, 1),
         "failed": ("550 no such user", None, 0),
     }
+
+
+def _rows_read(node: dict[str, Any]) -> int:
+    """The rows a plan's scans of the outbox handed on or filtered out, over every loop."""
+    read = 0
+    if node.get("Relation Name") == "deliveries" and node["Node Type"].endswith("Scan"):
+        kept = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        read += kept * node["Actual Loops"]
+    return read + sum(_rows_read(child) for child in node.get("Plans", []))
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_marking_and_closing_read_only_their_rows_however_many_are_held(store: Store) -> None:
+    # Three workers hold 200 rows each. Statistics taken after planning (as a server analyses
+    # a table that just grew) say no row is claimed: the planner must still not read every
+    # held row to mark or close one (the cost of an answer would grow with the workers).
+    outbox.plan(store.engine, rows(*(f"s{n:03d}" for n in range(700))), now=NOW)
+    with store.engine.begin() as connection:
+        connection.execute(text("ANALYZE deliveries"))
+    held = {
+        owner: outbox.claim(store.engine, owner=owner, limit=200, lease=LEASE, now=NOW)
+        for owner in ("w1", "w2", "w3")
+    }
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_c: object, _cur: object, sql: str, parameters: Any, _x: object, many: bool) -> None:
+        if sql.startswith("UPDATE deliveries"):
+            statements.append((sql, parameters[0] if many else parameters))
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p")
+        mine = held["w2"]
+        outbox.record(
+            store.engine, owner="w2", now=NOW, sending=[mine[0].id], outcomes=[(mine[1], sent)]
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert len(statements) == 2  # the mark, the close
+    for sql, parameters in statements:
+        with store.engine.connect() as connection:
+            explained = connection.exec_driver_sql(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", parameters
+            ).scalar_one()
+            connection.rollback()
+        plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
+        assert _rows_read(plan) <= 1, (sql, plan)

@@ -2,9 +2,9 @@
 
 Every query here reads one small partial index, so its cost does not grow with the outbox:
 due rows through `(channel, available_at, id) WHERE state = 'planned'` (a range scan that stops
-after `limit` rows, or at the first row due later), leased rows through
-`(lease_until) WHERE state = 'claimed'` (only the rows workers hold now). Rows already sent are
-in neither index.
+after `limit` rows, or at the first row due later), leased rows through `(id) WHERE state =
+'claimed'` (only the rows workers hold now: a lookup by id when a row is closed or marked, all of
+them when a claim looks for ended leases). Rows already sent are in neither index.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _due(channel: DeliveryChannel, now: datetime) -> tuple[ColumnElement[bool], 
 
 
 def _expired_rows(now: datetime, channels: Collection[DeliveryChannel]) -> Select[tuple[int]]:
-    # In the leased index's order: SQLite would rather scan the table in id order.
+    # Oldest lease first, sorted from the few rows the leased index holds.
     return (
         select(_c.id)
         .where(*_expired(now, channels))

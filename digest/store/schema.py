@@ -321,9 +321,10 @@ deliveries = Table(
         sqlite_where=text("channel = 'social'"),
         postgresql_where=text("channel = 'social'"),
     ),
+    # The rows workers hold now, by id (migration 0015 says why not by lease_until).
     Index(
-        "ix_deliveries_leased",
-        "lease_until",
+        "ix_deliveries_held",
+        "id",
         sqlite_where=text("state = 'claimed'"),
         postgresql_where=text("state = 'claimed'"),
     ),
