@@ -367,3 +367,22 @@ def test_marking_and_closing_read_only_their_rows_however_many_are_held(store: S
             connection.rollback()
         plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
         assert _rows_read(plan) <= 1, (sql, plan)
+
+
+def test_vacuum_clears_the_dead_versions_sending_left_on_postgresql(store: Store) -> None:
+    outbox.plan(store.engine, rows(*(f"s{n:03d}" for n in range(50))), now=NOW)
+    claimed = outbox.claim(store.engine, owner="w1", limit=50, lease=LEASE, now=NOW)
+    sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p")
+    outbox.finish_many(store.engine, [(row, sent) for row in claimed], owner="w1", now=NOW)
+    postgresql = store.engine.dialect.name == "postgresql"
+    assert outbox.vacuum(store.engine) is postgresql
+    if postgresql:
+        with store.engine.connect() as connection:
+            dead = connection.execute(
+                text(
+                    "SELECT n_dead_tup, vacuum_count FROM pg_stat_user_tables "
+                    "WHERE relname = 'deliveries' AND schemaname = current_schema()"
+                )
+            ).one()
+        assert tuple(dead) == (0, 1)
+    assert outbox.state_counts(store.engine) == {"sent": 50}

@@ -23,6 +23,7 @@ from digest.outbox.planning import PLAN_CHUNK, PlannedDelivery, count_unplanned,
 from digest.outbox.posts import note_attempt, postpone, provider_ids, states_of
 from digest.outbox.report import DeliveryReport, OnRow
 from digest.outbox.results import RetryPolicy, UnknownPolicy, finish, finish_many, record
+from digest.outbox.vacuum import vacuum
 
 __all__ = [
     "PLAN_CHUNK",
@@ -58,4 +59,5 @@ __all__ = [
     "social_key",
     "state_counts",
     "states_of",
+    "vacuum",
 ]

@@ -7,7 +7,8 @@ a disabled or removed one is deleted. Job rows hold only the job's name: the pro
 them supplies the context (settings, store), so no secret is ever pickled into the job table.
 
 Beside the schedules of settings.yaml, the scheduler keeps the store tidy (`upkeep`: the retention
-of raw engagement events, `tracking.raw_days`): hourly in the daemon, and at each `run_due`.
+of raw engagement events, `tracking.raw_days`, and on PostgreSQL the outbox's VACUUM): hourly in
+the daemon, and at each `run_due`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
 
+from digest import outbox
 from digest.compose import IsoWeek
 from digest.context import Context
 from digest.outbox import DeliveryReport
@@ -116,8 +118,11 @@ def reconcile(scheduler: BackgroundScheduler, ctx: Context) -> None:
 
 def upkeep(ctx: Context) -> None:
     """The store's housekeeping, hourly: raw engagement events past their retention, and
-    sign-ups never confirmed, are deleted."""
+    sign-ups never confirmed, are deleted; on PostgreSQL the outbox is vacuumed
+    (outbox/vacuum.py says why autovacuum is not relied on)."""
     log.info("upkeep: %s", jobs.retention(ctx).words())
+    if outbox.vacuum(ctx.store.engine):
+        log.info("upkeep: the outbox vacuumed")
 
 
 @dataclass(frozen=True, slots=True)
