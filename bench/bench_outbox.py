@@ -39,13 +39,14 @@ from _common import peak_rss_mb, sample_context, weekly
 
 from digest import outbox
 from digest.models import DeliveryChannel, DeliveryResult, DeliveryStatus
+from digest.settings import EmailSettings
 from digest.store.schema import deliveries
 
 NOW = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
-BATCH = 200  # the worker's default batch
+BATCH = EmailSettings().batch  # what a worker claims at a time unless settings say otherwise
 LEFT = 2_000  # rows still waiting in the "near the end" measurement
 CYCLES = 5
-LEASE = timedelta(minutes=5)
+LEASE = timedelta(seconds=EmailSettings().lease_seconds)
 POSTGRES_URL = os.environ.get(
     "DIGEST_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
