@@ -99,6 +99,19 @@ def test_http_urls_pass(scheme: str, host: str, path: str) -> None:
     assert url_problem(f"{scheme}://{host}{path}") is None
 
 
+UNSAFE_IN_URLS = [
+    chr(code) for code in range(0x110000) if chr(code).isspace() or code < 32 or code == 127
+]
+
+
+@pytest.mark.parametrize("char", UNSAFE_IN_URLS)
+def test_a_url_with_a_space_or_control_character_fails(char: str) -> None:
+    assert url_problem(f"https://example.com/a{char}b") == (
+        f"{quoted(f'https://example.com/a{char}b')} contains spaces or control characters;"
+        " encode them (%20)"
+    )
+
+
 @given(st.sampled_from(["javascript", "ftp", "data", "file", "mailto"]), st.text(max_size=20))
 def test_other_schemes_fail(scheme: str, rest: str) -> None:
     assert url_problem(f"{scheme}:{rest}") is not None
