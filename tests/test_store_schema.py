@@ -13,8 +13,10 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
+from digest.models import DeliveryState
 from digest.store import Store, schema
 from digest.store.store import MIGRATIONS, newest_revision
+from digest.store.tallies import tallies
 
 TABLES = {
     "companies",
@@ -41,6 +43,7 @@ TABLES = {
     "feed_sources",
     "channel_tokens",
     "share_cards",
+    "delivery_tallies",
 }
 
 
@@ -272,3 +275,35 @@ def test_the_names_migration_splits_stored_names_only_where_unambiguous(database
         ("Claire Dubois", "Claire", "Dubois"),
         ("李娜", "", ""),
     ]
+
+
+def test_rows_planned_before_the_upgrade_are_counted(database_url: str) -> None:
+    def fill(connection: Connection) -> None:
+        planned = datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+        now = planned.replace(tzinfo=None) if connection.dialect.name == "sqlite" else planned
+        for number, (state, is_test) in enumerate(
+            [("sent", False), ("sent", False), ("failed", False), ("sent", True)]
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO deliveries (idempotency_key, digest_key, channel, target, state,"
+                    " payload, attempts, is_test, available_at, created_at, updated_at,"
+                    " unanswered) VALUES (:key, :digest, 'email', :target, :state, '{}', 1,"
+                    " :is_test, :now, :now, :now, 0)"
+                ),
+                {
+                    "key": f"k{number}",
+                    "digest": "weekly:2026-W48",
+                    "target": f"s{number}",
+                    "state": state,
+                    "is_test": is_test,
+                    "now": now,
+                },
+            )
+
+    engine = upgraded(database_url, "0015_outbox_held_by_id", fill)
+    try:
+        found = {(t.state, t.rows) for t in tallies(engine, ["weekly:2026-W48"])}
+    finally:
+        engine.dispose()
+    assert found == {(DeliveryState.SENT, 2), (DeliveryState.FAILED, 1)}

@@ -15,7 +15,7 @@ live here and nowhere else.
 """
 
 from digest.outbox.claims import WORKER_DIED, claim, due, release, renew
-from digest.outbox.counts import due_counts, not_yet_due, sent_since, state_counts
+from digest.outbox.counts import due_counts, sent_since, state_counts
 from digest.outbox.held import held_rows, hold, release_held
 from digest.outbox.hours import DueTimes, by_hour, next_local_hour
 from digest.outbox.keys import email_key, social_key
@@ -46,7 +46,6 @@ __all__ = [
     "held_rows",
     "hold",
     "next_local_hour",
-    "not_yet_due",
     "note_attempt",
     "plan",
     "postpone",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Engine, false, func, select
+from sqlalchemy import Engine, func, select
 
 from digest.models import DeliveryChannel, DeliveryState
 from digest.outbox.rows import state_is
 from digest.store.schema import deliveries
+from digest.store.tallies import tallies
 
 
 def state_counts(engine: Engine, digest_keys: Collection[str] | None = None) -> dict[str, int]:
@@ -39,36 +41,7 @@ def sent_since(engine: Engine, channel: DeliveryChannel, since: datetime) -> int
 def due_counts(engine: Engine, digest_key: str) -> list[tuple[datetime, int]]:
     """A digest's email rows for real recipients by when they fall due (`available_at`),
     earliest first: a few hundred distinct times for a million rows."""
-    columns = deliveries.c
-    query = (
-        select(columns.available_at, func.count())
-        .where(
-            columns.digest_key == digest_key,
-            columns.channel == DeliveryChannel.EMAIL.value,
-            columns.is_test == false(),
-        )
-        .group_by(columns.available_at)
-        .order_by(columns.available_at)
-    )
-    with engine.connect() as connection:
-        return [(at, int(number)) for at, number in connection.execute(query).all()]
-
-
-def not_yet_due(
-    engine: Engine, digest_keys: Collection[str], now: datetime
-) -> dict[str, tuple[int, datetime]]:
-    """Per digest, its planned rows for real recipients that fall due after `now`: how many,
-    and when the first of them does (digests with none are left out)."""
-    columns = deliveries.c
-    query = (
-        select(columns.digest_key, func.count(), func.min(columns.available_at))
-        .where(
-            columns.digest_key.in_(list(digest_keys)),
-            state_is(DeliveryState.PLANNED),
-            columns.is_test == false(),
-            columns.available_at > now,
-        )
-        .group_by(columns.digest_key)
-    )
-    with engine.connect() as connection:
-        return {key: (int(number), first) for key, number, first in connection.execute(query)}
+    due: Counter[datetime] = Counter()
+    for tally in tallies(engine, [digest_key], channel=DeliveryChannel.EMAIL):
+        due[tally.available_at] += tally.rows
+    return sorted(due.items())

@@ -17,14 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from sqlalchemy import false, func, select
-
 from digest.context import Context
 from digest.models import DeliveryChannel, DeliveryState, Digest, DigestKind
-from digest.outbox import not_yet_due
 from digest.schedule.jobs import release_blocker, scheduled_send_at
-from digest.store.schema import deliveries
 from digest.store.store import ApprovalStatus, DigestSummary
+from digest.store.tallies import tallies
 
 
 class Stage(StrEnum):
@@ -174,19 +171,17 @@ class DigestStatus:
 
 
 def delivery_counts(ctx: Context, keys: Collection[str]) -> dict[str, DeliveryCounts]:
-    """Each digest's real rows by channel and state, and those not due yet, in two queries
-    for all the keys."""
-    query = (
-        select(deliveries.c.digest_key, deliveries.c.channel, deliveries.c.state, func.count())
-        .where(deliveries.c.digest_key.in_(list(keys)), deliveries.c.is_test == false())
-        .group_by(deliveries.c.digest_key, deliveries.c.channel, deliveries.c.state)
-    )
+    """Each digest's real rows by channel and state, and those not due yet, from the tallies
+    of all the keys at once."""
     found: dict[str, dict[DeliveryChannel, dict[DeliveryState, int]]] = {}
-    with ctx.store.engine.connect() as connection:
-        for key, channel, state, number in connection.execute(query):
-            by_state = found.setdefault(key, {}).setdefault(DeliveryChannel(channel), {})
-            by_state[DeliveryState(state)] = number
-    later = not_yet_due(ctx.store.engine, keys, ctx.clock()) if found else {}
+    later: dict[str, tuple[int, datetime]] = {}
+    now = ctx.clock()
+    for tally in tallies(ctx.store.engine, keys):
+        by_state = found.setdefault(tally.digest_key, {}).setdefault(tally.channel, {})
+        by_state[tally.state] = by_state.get(tally.state, 0) + tally.rows
+        if tally.state is DeliveryState.PLANNED and tally.available_at > now:
+            number, first = later.get(tally.digest_key, (0, tally.available_at))
+            later[tally.digest_key] = (number + tally.rows, first)  # earliest first
     return {key: DeliveryCounts(found.get(key, {}), *later.get(key, (0, None))) for key in keys}
 
 

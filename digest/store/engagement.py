@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select
 
 from digest.models import DeliveryChannel, DeliveryState
 from digest.store.engine import dialect_insert
-from digest.store.schema import deliveries, engagement_counts, engagement_events, engagement_readers
+from digest.store.schema import engagement_counts, engagement_events, engagement_readers
+from digest.store.tallies import tallies
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,21 +214,10 @@ def reader_counts(engine: Engine, digest_keys: Collection[str]) -> dict[str, dic
 
 def delivered_counts(engine: Engine, digest_key: str) -> dict[str, int]:
     """{"email": messages sent, social channel: posts sent} for a digest (test-sends aside)."""
-    rows = deliveries.c
-    query = (
-        select(rows.channel, rows.target, func.count())
-        .where(
-            rows.digest_key == digest_key,
-            rows.state == DeliveryState.SENT.value,
-            rows.is_test.is_(False),
-        )
-        .group_by(rows.channel, rows.target)
-    )
     found: Counter[str] = Counter()
-    with engine.connect() as connection:
-        for kind, target, count in connection.execute(query):
-            is_email = kind == DeliveryChannel.EMAIL.value
-            found[DeliveryChannel.EMAIL.value if is_email else target] += int(count)
+    for tally in tallies(engine, [digest_key], state=DeliveryState.SENT):
+        is_email = tally.channel is DeliveryChannel.EMAIL
+        found[DeliveryChannel.EMAIL.value if is_email else tally.target] += tally.rows
     return dict(found)
 
 
@@ -260,25 +250,17 @@ def readers_by_digest(engine: Engine, key_prefix: str) -> dict[str, int]:
 
 def digest_totals(engine: Engine, digest_keys: Collection[str]) -> dict[str, tuple[int, int, int]]:
     """{digest key: (emails delivered, readers' clicks, scanners' clicks)} for many digests in
-    two queries (test-sends aside); a digest with neither is (0, 0, 0)."""
+    two queries, the tallies and the clicks (test-sends aside); a digest with neither is
+    (0, 0, 0)."""
     found = {key: [0, 0, 0] for key in digest_keys}
     keys = sorted(digest_keys)
-    rows, counts = deliveries.c, engagement_counts.c
+    sent = tallies(engine, digest_keys, channel=DeliveryChannel.EMAIL, state=DeliveryState.SENT)
+    for tally in sent:
+        found[tally.digest_key][0] += tally.rows
+    counts = engagement_counts.c
     with engine.connect() as connection:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            sent = (
-                select(rows.digest_key, func.count())
-                .where(
-                    rows.digest_key.in_(chunk),
-                    rows.channel == DeliveryChannel.EMAIL.value,
-                    rows.state == DeliveryState.SENT.value,
-                    rows.is_test.is_(False),
-                )
-                .group_by(rows.digest_key)
-            )
-            for key, count in connection.execute(sent):
-                found[key][0] = int(count)
             clicks = (
                 select(counts.digest_key, counts.verdict, func.sum(counts.count))
                 .where(counts.digest_key.in_(chunk), counts.kind == "click")

@@ -330,6 +330,24 @@ deliveries = Table(
     ),
 )
 
+# The real (not test) outbox rows of each digest, counted: the editor's pages and reports read
+# these few rows instead of counting a million deliveries per request. Triggers on `deliveries`
+# keep them (migration 0016): the store's own writes cannot miss one. `target` is a social row's
+# channel ("" for email: one count for all subscribers). `writer` is the PostgreSQL backend that
+# wrote the count (0 on SQLite, which has one writer): each backend adds to its own rows, so
+# workers never wait on one another's counts; a count is the sum over writers.
+delivery_tallies = Table(
+    "delivery_tallies",
+    metadata,
+    Column("digest_key", String(200), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("state", String(16), primary_key=True),
+    Column("available_at", UTCDateTime, primary_key=True),
+    Column("target", String(200), primary_key=True),
+    Column("writer", Integer, primary_key=True),
+    Column("rows", BigInteger, nullable=False),
+)
+
 # Rate-limit counters shared by every process (the `limits` library's storage, store/ratelimits.py):
 # one fixed window per key, counted from its first hit until `expires_at`.
 rate_limits = Table(
