@@ -94,3 +94,32 @@ def test_a_swap_of_addresses_writes_nothing(store: Store) -> None:
     with pytest.raises(InputError):
         store.save_subscribers(swapped)
     assert store.subscribers() == before
+
+
+def test_active_subscribers_alike_are_one_profile_with_their_number(store: Store) -> None:
+    nvidia = Preferences(companies=("nvidia",), send_hour=8)
+    store.save_subscribers(
+        [
+            Subscriber(id=f"p{n}", email=f"p{n}@example.com", name=f"P{n}", timezone=zone,
+                       preferences=preferences, status=status)
+            for n, (zone, preferences, status) in enumerate(
+                [
+                    ("Europe/Paris", nvidia, SubscriberStatus.ACTIVE),
+                    ("Europe/Paris", nvidia, SubscriberStatus.ACTIVE),
+                    ("Europe/Paris", nvidia, SubscriberStatus.UNSUBSCRIBED),
+                    ("Asia/Tokyo", nvidia, SubscriberStatus.ACTIVE),
+                    ("Europe/Paris", Preferences(), SubscriberStatus.ACTIVE),
+                    ("Europe/Paris", Preferences(), SubscriberStatus.PENDING),
+                ]
+            )
+        ]
+    )  # fmt: skip
+    found = {
+        (alike.timezone, alike.preferences, alike.status): number
+        for alike, number in store.active_profiles()
+    }
+    assert found == {
+        ("Europe/Paris", nvidia, SubscriberStatus.ACTIVE): 2,
+        ("Asia/Tokyo", nvidia, SubscriberStatus.ACTIVE): 1,
+        ("Europe/Paris", Preferences(), SubscriberStatus.ACTIVE): 1,
+    }

@@ -804,6 +804,27 @@ class Store:
                 return
             after = rows[-1].id
 
+    def active_profiles(self) -> Iterator[tuple[Subscriber, int]]:
+        """The active subscribers grouped by what a digest's audience and due times depend on
+        (time zone and preferences): one stand-in of each group, with no id, address or name,
+        and how many it stands for. A million subscribers make a few thousand groups."""
+        columns = schema.subscribers.c
+        query = (
+            select(columns.timezone, columns.preferences, func.count())
+            .where(columns.status == SubscriberStatus.ACTIVE.value)
+            .group_by(columns.timezone, columns.preferences)
+        )
+        with self.engine.connect() as connection:
+            for timezone, preferences, number in connection.execute(query):
+                alike = Subscriber(
+                    id="",
+                    email="",
+                    name="",
+                    timezone=timezone,
+                    preferences=codec.preferences_from_dict(preferences),
+                )
+                yield alike, int(number)
+
     # --- digests ------------------------------------------------------------------------------
 
     def save_digest(self, digest: Digest) -> bool:
