@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Integer, String, Text, bindparam, func, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Engine,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.sql.dml import Update
 
 from digest.models import Delivery, DeliveryResult, DeliveryState, DeliveryStatus
@@ -86,6 +97,9 @@ class _Prepared:
     @classmethod
     def of(cls, statement: Update, dialect: Dialect) -> _Prepared:
         compiled = statement.compile(dialect=dialect)
+        if compiled.update_prefetch:  # SQLAlchemy would compute them at each execution
+            names = ", ".join(column.name for column in compiled.update_prefetch)
+            raise ValueError(f"set {names} in the statement: their onupdate would not run")
         sql = str(compiled)
         # Positional (SQLite's qmark) in their order; named (psycopg's pyformat) as they appear.
         names = tuple(compiled.positiontup or (n for n in compiled.binds if f"%({n})s" in sql))
@@ -99,7 +113,8 @@ class _Prepared:
         }
         return cls(sql, names, fixed, processors, compiled.positiontup is not None)
 
-    def run(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def run(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Run it for each of `rows`; how many rows of the table it changed in all."""
         processors, fixed = self.processors, self.fixed
         prepared: list[Any] = []
         for values in rows:
@@ -110,16 +125,23 @@ class _Prepared:
                 prepared.append(tuple(merged[name] for name in self.names))
             else:
                 prepared.append(merged)
-        connection.exec_driver_sql(self.sql, prepared)
+        return int(connection.exec_driver_sql(self.sql, prepared).rowcount)
 
 
-_prepared: dict[str, _Prepared] = {}
+# Marking a row in flight, one row a parameter set (`_CLOSE`'s way).
+_MARK = (
+    update(deliveries)
+    .where(_c.id == bindparam("row_id"), held_by(bindparam("owner", type_=String)))
+    .values(in_flight_since=bindparam("now", type_=UTCDateTime), updated_at=bindparam("now"))
+)
+
+_prepared: dict[tuple[str, str], _Prepared] = {}
 
 
-def _close_statement(dialect: Dialect) -> _Prepared:
-    if dialect.name not in _prepared:
-        _prepared[dialect.name] = _Prepared.of(_CLOSE, dialect)
-    return _prepared[dialect.name]
+def _prepared_for(name: str, statement: Update, dialect: Dialect) -> _Prepared:
+    if (name, dialect.name) not in _prepared:
+        _prepared[name, dialect.name] = _Prepared.of(statement, dialect)
+    return _prepared[name, dialect.name]
 
 
 def finish(
@@ -184,15 +206,16 @@ def record(
     held: set[int] = set()
     with writing(engine, durable=durable) as connection:
         if sending:
-            marked = connection.execute(
-                update(deliveries)
-                .where(_c.id.in_(list(sending)), held_by(owner))
-                .values(in_flight_since=now)
-                .returning(_c.id)
-            )
-            held = set(marked.scalars())
+            ids = list(sending)
+            mark = _prepared_for("mark", _MARK, connection.dialect)
+            marks = [{"row_id": row_id, "owner": owner, "now": now} for row_id in ids]
+            held = set(ids)
+            if mark.run(connection, marks) < len(ids):
+                # Some were taken over: which are still held (rare; a read in this transaction).
+                query = select(_c.id).where(_c.id.in_(ids), held_by(owner))
+                held = set(connection.execute(query).scalars())
         if parameters:
-            _close_statement(connection.dialect).run(connection, parameters)
+            _prepared_for("close", _CLOSE, connection.dialect).run(connection, parameters)
             finished = [(row, state) for (row, _), state in zip(outcomes, states, strict=True)]
             events.emit_for_outcomes(connection, finished, now, unfinished=unfinished)
     return held, states
