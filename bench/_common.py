@@ -13,14 +13,21 @@ from digest.schedule import jobs
 from digest.settings import Secret, Settings, load_settings
 
 
-def sample_context(directory: Path, *, database_url: str | None = None, **email: object) -> Context:
-    """A fresh store in `directory` holding the bundled sample items (the default weekly digest)."""
+def sample_settings(
+    directory: Path, *, database_url: str | None = None, **email: object
+) -> Settings:
+    """The bundled sample's settings, on the store in `directory` or at `database_url`."""
     settings = load_settings(str(DATA / "settings.yaml"), root=directory)
     url = database_url or f"sqlite:///{directory / 'bench.db'}"
     settings = replace(settings, database=replace(settings.database, url=Secret(url)))
     if email:
         settings = replace(settings, email=replace(settings.email, **email))
-    ctx = Context.open(settings)
+    return settings
+
+
+def sample_context(directory: Path, *, database_url: str | None = None, **email: object) -> Context:
+    """A fresh store in `directory` holding the bundled sample items (the default weekly digest)."""
+    ctx = Context.open(sample_settings(directory, database_url=database_url, **email))
     ingest_into(ctx, [str(DATA / "sample.yaml")])
     return ctx
 
@@ -53,4 +60,4 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-__all__ = ["Settings", "peak_rss_mb", "sample_context", "subscribers", "weekly"]
+__all__ = ["Settings", "peak_rss_mb", "sample_context", "sample_settings", "subscribers", "weekly"]
