@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,7 +73,7 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA busy_timeout = 30000")  # wait for other writers, up to 30s
-            cursor.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
+            _use_wal(cursor)  # readers do not block the writer
             # In WAL mode NORMAL syncs at checkpoints, not at every commit (3 ms here, 50 µs
             # without): a commit survives any crash of the program; only a power cut or an OS
             # crash may lose the last ones (an outbox answer lost so is sent again).
@@ -83,6 +85,26 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _use_wal(cursor: Any) -> None:
+    """WAL mode, which the file keeps once set. Setting it needs the file to itself and does not
+    wait through the busy handler: connections opening a new database together retry."""
+    (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+    if mode in ("wal", "memory"):
+        return
+    for _ in range(_WAL_TRIES):
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            time.sleep(0.05)
+    cursor.execute("PRAGMA journal_mode = WAL")
+
+
+_WAL_TRIES = 600  # 30 s, as the busy timeout
 
 
 def mask(url: URL) -> str:
