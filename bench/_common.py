@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import resource
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from digest.cli import DATA, ingest_into
 from digest.context import Context
@@ -53,6 +59,26 @@ def subscribers(count: int, *, start: int = 0) -> list[Subscriber]:
             )
         )
     return people
+
+
+@contextmanager
+def database(target: str, folder: Path) -> Iterator[str]:
+    """An empty database's URL: "sqlite" for a file in `folder`, or a PostgreSQL URL for a
+    schema of its own there, dropped afterwards."""
+    if target == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    admin = create_engine(target)
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(target).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def peak_rss_mb() -> float:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_email_smtp import database, free_port, start_sink, whole_send
+from _common import database
+from bench_email_smtp import free_port, start_sink, whole_send
 
 TARGET_MB = 120
 

@@ -31,18 +31,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import sample_context, subscribers, weekly
+from _common import database, sample_context, subscribers, weekly
 
 from digest.cli import DATA
 from digest.delivery.email import email_adapter
@@ -152,25 +147,6 @@ def adapter_rate(directory: Path, port: int, count: int, connections: int) -> tu
     finally:
         ctx.close()
     return count / sending, batch[0][1].data
-
-
-@contextmanager
-def database(choice: str, directory: Path) -> Iterator[str]:
-    """A database URL for one run: a SQLite file, or a PostgreSQL schema of its own."""
-    if choice == "sqlite":
-        yield f"sqlite:///{directory / 'send.db'}"
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(choice)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(choice).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def peak_rss_of(pid: int, running: threading.Event, peak: list[int]) -> None:

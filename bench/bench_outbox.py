@@ -24,17 +24,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text, update
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import database as fresh_database
 from _common import peak_rss_mb, sample_context, weekly
 
 from digest import outbox
@@ -171,23 +170,9 @@ def postgres_reason() -> str | None:
     return None
 
 
-@contextmanager
-def database(backend: str, folder: Path) -> Iterator[str]:
+def database(backend: str, folder: Path) -> AbstractContextManager[str]:
     """An empty database's URL: a SQLite file in `folder`, or a PostgreSQL schema of its own."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    admin = create_engine(POSTGRES_URL)
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return fresh_database("sqlite" if backend == "sqlite" else POSTGRES_URL, folder)
 
 
 def main() -> None:
