@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,23 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+SHARED_TEST_IDS = pytest.StashKey[frozenset[str]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    counts = Counter(item.nodeid for item in items)
+    config.stash[SHARED_TEST_IDS] = frozenset(nodeid for nodeid, n in counts.items() if n > 1)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test whose id another test shares: pytest-xdist schedules by id, so it would run
+    one of them and leave the others out without a word (pytest 9.2 gave schemathesis'
+    operations one id)."""
+    if item.nodeid in item.config.stash[SHARED_TEST_IDS]:
+        pytest.fail(
+            f"{item.nodeid} is the id of more than one test, so a parallel run leaves all but "
+            "one out: give each test its own id",
+            pytrace=False,
+        )
