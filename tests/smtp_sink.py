@@ -100,19 +100,23 @@ class Recorder:
         return f"250 2.0.0 Ok: queued as Q{number:06d}"
 
 
+# TLS checks a certificate against the process clock: the sink's is valid on any day tests run.
+CERTIFICATE_VALID_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+CERTIFICATE_VALID_UNTIL = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+
+
 def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and localhost: (certificate, key) files."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(CERTIFICATE_VALID_FROM)
+        .not_valid_after(CERTIFICATE_VALID_UNTIL)
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]

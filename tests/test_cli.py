@@ -23,6 +23,7 @@ from digest.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "digest" / "data" / "sample.yaml"
+WEDNESDAY_OF_W49 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # the week after the sample's
 
 
 def table_dump(database: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -248,13 +249,13 @@ def test_send_reports_progress_and_exits_1_when_a_row_failed_and_a_worker_delive
         assert len(recorder.received) == sent
 
 
-@time_machine.travel(datetime(2026, 12, 2, 10, 0, tzinfo=UTC), tick=False)  # a Wednesday, W49
+@time_machine.travel(WEDNESDAY_OF_W49, tick=False)
 def test_sending_never_defaults_to_a_week_still_in_progress(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = settings_for(tmp_path)
     args = cli_args(settings)
-    now = datetime.now(UTC) - timedelta(minutes=1)
+    now = WEDNESDAY_OF_W49 - timedelta(minutes=1)
     fresh = tmp_path / "fresh.yaml"
     fresh.write_text(
         "items:\n"
@@ -276,13 +277,14 @@ def test_sending_never_defaults_to_a_week_still_in_progress(
     assert (tmp_path / "b" / f"weekly-{IsoWeek.containing(now, paris)}.html").exists()
 
 
+@time_machine.travel(WEDNESDAY_OF_W49, tick=False)
 def test_the_demo_runs_again_after_someone_unsubscribed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     with Store.open(f"sqlite:///{out / 'digest.db'}") as store:
-        store.unsubscribe("sub-004", datetime.now(UTC))
+        store.unsubscribe("sub-004", WEDNESDAY_OF_W49)
     capsys.readouterr()
     assert main(["demo", "--out", str(out)]) == 0
     assert "nothing (all delivered before)" in capsys.readouterr().out

@@ -3,8 +3,8 @@ listen, delivered through the outbox, signed as Standard Webhooks specify (verif
 `standardwebhooks` package, an implementation independent of ours), retried with backoff, and
 an endpoint paused after failures in a row.
 
-The receiver is an httpx.MockTransport; the clock is the real time (the library refuses
-signatures more than five minutes from its own clock), moved only forward.
+The receiver is an httpx.MockTransport. The library refuses a signature more than five minutes
+from the process clock, so the receiver verifies with that clock set to the test's.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from api_support import SETTINGS_SECRET, ApiWorld, open_world, seeded_copy, settings_raw
+import time_machine
+from api_support import NOW, SETTINGS_SECRET, ApiWorld, Clock, open_world, seeded_copy, settings_raw
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -38,11 +39,18 @@ HOOK_URL = "https://cms.example.org/hooks/digest"
 ZOE = "zoe.mueller@example.com"  # sub-001, active
 
 
+def verified_at(moment: datetime, secret: str, body: str, headers: dict[str, str]) -> Any:
+    """The payload the standardwebhooks package finds in a call, verified at `moment`."""
+    with time_machine.travel(moment, tick=False):
+        return Webhook(secret).verify(body, headers)
+
+
 @dataclass
 class Receiver:
     """A webhook receiver that verifies every call with the standardwebhooks package."""
 
     secret: str
+    clock: Clock
     status: int = 204
     received: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -51,7 +59,7 @@ class Receiver:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         headers = dict(request.headers)
         try:
-            payload = Webhook(self.secret).verify(request.content.decode(), headers)
+            payload = verified_at(self.clock(), self.secret, request.content.decode(), headers)
         except WebhookVerificationError:
             self.refused += 1
             return httpx.Response(401)
@@ -74,7 +82,6 @@ ENDPOINTS = {
 @pytest.fixture
 def world(seeded: Path, tmp_path: Path) -> Iterator[ApiWorld]:
     opened = open_world(seeded_copy(seeded, tmp_path), tmp_path, outgoing_webhooks=ENDPOINTS)
-    opened.clock.now = datetime.now(UTC)
     # The seed's own events (its imported subscribers' subscriber.created) happened before any
     # endpoint listened: each test sees only the events of what it does.
     with opened.ctx.store.engine.begin() as connection:
@@ -84,13 +91,13 @@ def world(seeded: Path, tmp_path: Path) -> Iterator[ApiWorld]:
 
 
 @pytest.fixture
-def receiver() -> Receiver:
-    return Receiver(SETTINGS_SECRET)
+def receiver(world: ApiWorld) -> Receiver:
+    return Receiver(SETTINGS_SECRET, world.clock)
 
 
 def deliverer(world: ApiWorld, receiver: Receiver, ahead: timedelta | None = None) -> Deliverer:
     """The worker's deliverer, its webhooks sent to the receiver (and the rows due `ahead` of
-    now: the clock must stay real, for the receiver checks the signatures' timestamps)."""
+    now sent too)."""
     due_by = world.clock() + ahead if ahead is not None else None
     worker = Deliverer(world.ctx, owner="test-worker", due_by=due_by)
     client = httpx.Client(transport=httpx.MockTransport(receiver))
@@ -117,15 +124,17 @@ def test_our_signature_is_what_the_standard_webhooks_library_verifies() -> None:
     secret = new_secret()
     payload = {"id": "evt_1", "type": "digest.sent", "timestamp": "t", "data": {"k": "é"}}
     body = body_of(payload)
-    headers = signed_headers(secret, "evt_1", datetime.now(UTC), body)
-    verified = Webhook(secret).verify(body.decode(), headers)
+    headers = signed_headers(secret, "evt_1", NOW, body)
+    verified = verified_at(NOW, secret, body.decode(), headers)
     assert verified == {"type": "digest.sent", "timestamp": "t", "data": {"k": "é"}}
     with pytest.raises(WebhookVerificationError):
-        Webhook(secret).verify(body.decode().replace("é", "e"), headers)
+        verified_at(NOW, secret, body.decode().replace("é", "e"), headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(new_secret()).verify(body.decode(), headers)
+        verified_at(NOW, new_secret(), body.decode(), headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(secret).verify(body.decode(), {**headers, "webhook-id": "evt_2"})
+        verified_at(NOW, secret, body.decode(), {**headers, "webhook-id": "evt_2"})
+    with pytest.raises(WebhookVerificationError):  # signed more than five minutes before
+        verified_at(NOW + timedelta(minutes=6), secret, body.decode(), headers)
 
 
 # Events end to end ---------------------------------------------------------------------------
@@ -321,31 +330,11 @@ def test_a_failing_endpoint_is_retried_with_backoff_then_paused(
     assert "paused after 2 failures in a row" in paused.last_error
 
     receiver.status = 204
-    half_an_hour_passes(world)  # the pause ends, and every backoff with it
+    world.clock.advance(minutes=31)  # the pause ends, and every backoff with it
     deliverer(world, receiver).run()
     assert receiver.types() == ["subscriber.unsubscribed"] * 3
     assert {row.state for row in webhook_rows(world)} == {"sent"}
     assert endpoints_store.health_of(world.ctx.store.engine, "cms").failures == 0
-
-
-def half_an_hour_passes(world: ApiWorld) -> None:
-    """The stored times, moved 31 minutes back (the receiver's library checks signatures
-    against the real clock, so the test's clock cannot move on)."""
-    shift = timedelta(minutes=31)
-    with world.ctx.store.engine.begin() as connection:
-        for row in connection.execute(select(schema.deliveries)).all():
-            connection.execute(
-                schema.deliveries.update()
-                .where(schema.deliveries.c.id == row.id)
-                .values(available_at=row.available_at - shift)
-            )
-        for row in connection.execute(select(schema.webhook_health)).all():
-            if row.paused_until is not None:
-                connection.execute(
-                    schema.webhook_health.update()
-                    .where(schema.webhook_health.c.name == row.name)
-                    .values(paused_until=row.paused_until - shift)
-                )
 
 
 def test_resuming_a_paused_endpoint_makes_its_rows_due(world: ApiWorld, receiver: Receiver) -> None:
