@@ -161,14 +161,15 @@ def drain(
 ) -> None:
     """One worker process: `Deliverer.run` until nothing is due."""
     ctx = Context.open(sample_settings(Path(folder), database_url=url))
-    backends: dict[int, tuple[float, float]] = {}  # pid: CPU and queued seconds at the start
+    # pid: CPU and queued seconds at the start, or when it connected after it
+    backends: dict[int, tuple[float, float]] = {}
 
     def connected(connection: Any, _: object) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             pid = cursor.fetchone()[0]
         connection.rollback()
-        backends[pid] = backend_cpu(pid)
+        backends[pid] = backend_cpu(pid), queued(f"/proc/{pid}")
 
     ctx.store.engine.dispose()  # every connection from here on is seen connecting
     event.listen(ctx.store.engine, "connect", connected)

@@ -335,7 +335,7 @@ def _rows_read(node: dict[str, Any]) -> int:
 def test_marking_and_closing_read_only_their_rows_however_many_are_held(store: Store) -> None:
     # Three workers hold 200 rows each. Statistics taken after planning (as a server analyses
     # a table that just grew) say no row is claimed: the planner must still not read every
-    # held row to mark or close one (the cost of an answer would grow with the workers).
+    # held row to mark or close two (the cost of an answer would grow with the workers).
     outbox.plan(store.engine, rows(*(f"s{n:03d}" for n in range(700))), now=NOW)
     with store.engine.begin() as connection:
         connection.execute(text("ANALYZE deliveries"))
@@ -358,15 +358,14 @@ def test_marking_and_closing_read_only_their_rows_however_many_are_held(store: S
         )
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
-    assert len(statements) == 2  # the mark, the close
-    for sql, parameters in statements:
-        with store.engine.connect() as connection:
-            explained = connection.exec_driver_sql(
-                f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", parameters
-            ).scalar_one()
-            connection.rollback()
-        plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
-        assert _rows_read(plan) <= 1, (sql, plan)
+    [(sql, parameters)] = statements  # the mark and the close in one
+    with store.engine.connect() as connection:
+        explained = connection.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", parameters
+        ).scalar_one()
+        connection.rollback()
+    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
+    assert _rows_read(plan) <= 2, (sql, plan)
 
 
 def test_vacuum_clears_the_dead_versions_sending_left_on_postgresql(store: Store) -> None:
@@ -386,3 +385,23 @@ def test_vacuum_clears_the_dead_versions_sending_left_on_postgresql(store: Store
             ).one()
         assert tuple(dead) == (0, 1)
     assert outbox.state_counts(store.engine) == {"sent": 50}
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_writer_not_durable_gives_its_connection_back_flushing_commits_again(
+    store: Store,
+) -> None:
+    outbox.plan(store.engine, rows("s1"), now=NOW)
+    [row] = outbox.claim(store.engine, owner="w1", limit=1, lease=LEASE, now=NOW)
+    store.engine.dispose()
+    with outbox.ResultWriter(store.engine, owner="w1", durable=False) as writer:
+        assert writer.record(now=NOW, sending=[row.id]) == ({row.id}, [])
+        with store.engine.connect() as other:  # a second connection in the pool
+            assert other.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+    # Both pooled connections, the writer's among them, flush their commits again.
+    with store.engine.connect() as first, store.engine.connect() as second:
+        for connection in (first, second):
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        assert store.engine.pool.checkedout() == 2 and store.engine.pool.size() >= 2

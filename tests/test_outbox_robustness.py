@@ -29,7 +29,6 @@ from smtp_sink import Recorder, smtp_server
 
 from digest import outbox
 from digest.context import Context
-from digest.schedule import sending
 from digest.schedule.deliverer import Deliverer
 from digest.store import Store
 
@@ -212,7 +211,7 @@ def test_a_store_that_fails_while_answers_are_recorded_stops_every_connection(
     fill(store, readers(40))
     ctx = pooled
     plan_weekly(ctx)
-    record = outbox.record
+    record = outbox.ResultWriter.record
     calls = []
 
     def failing(*args: Any, **kwargs: Any) -> Any:
@@ -221,7 +220,7 @@ def test_a_store_that_fails_while_answers_are_recorded_stops_every_connection(
             raise OSError("disk I/O error")
         return record(*args, **kwargs)
 
-    monkeypatch.setattr(sending.outbox, "record", failing)
+    monkeypatch.setattr(outbox.ResultWriter, "record", failing)
     with pytest.raises(OSError, match="disk I/O error"):
         Deliverer(ctx, batch=40).run()
     # The connections stopped before the server took another message: what it has is what was

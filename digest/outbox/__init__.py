@@ -22,7 +22,14 @@ from digest.outbox.keys import email_key, social_key
 from digest.outbox.planning import PLAN_CHUNK, PlannedDelivery, count_unplanned, due_now, plan
 from digest.outbox.posts import note_attempt, postpone, provider_ids, states_of
 from digest.outbox.report import DeliveryReport, OnRow
-from digest.outbox.results import RetryPolicy, UnknownPolicy, finish, finish_many, record
+from digest.outbox.results import (
+    ResultWriter,
+    RetryPolicy,
+    UnknownPolicy,
+    finish,
+    finish_many,
+    record,
+)
 from digest.outbox.vacuum import vacuum
 
 __all__ = [
@@ -32,6 +39,7 @@ __all__ = [
     "DueTimes",
     "OnRow",
     "PlannedDelivery",
+    "ResultWriter",
     "RetryPolicy",
     "UnknownPolicy",
     "by_hour",

@@ -72,9 +72,8 @@ _registry = threading.Lock()
 
 
 @contextmanager
-def writing(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
-    """A write transaction, committed at the end of the block; one not `durable` does not wait
-    for PostgreSQL to flush it to disk (a crash of the server, not of the worker, may lose it).
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction, committed at the end of the block.
 
     On SQLite the threads of one process take turns through a lock rather than through SQLite's
     busy handler, whose sleeps (1 ms, 2 ms, 5 ms, …) would stall a worker whose recorder commits
@@ -83,11 +82,13 @@ def writing(engine: Engine, *, durable: bool = True) -> Iterator[Connection]:
     """
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
-            if not durable:
-                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
             yield connection
         return
-    with _registry:
-        lock = _sqlite_writers.setdefault(engine, threading.Lock())
-    with lock, write_transaction(engine) as connection:
+    with sqlite_writer_turn(engine), write_transaction(engine) as connection:
         yield connection
+
+
+def sqlite_writer_turn(engine: Engine) -> threading.Lock:
+    """The lock this process's threads take in turn before they write to a SQLite file."""
+    with _registry:
+        return _sqlite_writers.setdefault(engine, threading.Lock())

@@ -74,6 +74,11 @@ class EmailRun:
         self.exhausted = False  # no more rows to claim in this run
         self.renew_at: datetime | None = None
         self.valid_until: datetime | None = None  # when the leases end, unless renewed
+        # Answers are written to the service's log at once, not flushed to disk each time: a
+        # crash of the database server (not of the worker) may lose the last few.
+        self.writer = outbox.ResultWriter(
+            deliverer.ctx.store.engine, owner=deliverer.owner, durable=False
+        )
 
     # What the connections call ------------------------------------------------------------
 
@@ -122,20 +127,21 @@ class EmailRun:
             return False
         sender = threading.Thread(target=self._send, name="email-sender", daemon=True)
         ticker = threading.Thread(target=self._tick, name="email-ticker", daemon=True)
-        sender.start()
-        ticker.start()
-        try:
-            while self._step():
-                pass
-        except BaseException:
-            self._break()
-            raise
-        finally:
-            with self.changed:
-                self.finished = True
-                self.changed.notify_all()
-            sender.join()
-            self._release_untried()
+        with self.writer:
+            sender.start()
+            ticker.start()
+            try:
+                while self._step():
+                    pass
+            except BaseException:
+                self._break()
+                raise
+            finally:
+                with self.changed:
+                    self.finished = True
+                    self.changed.notify_all()
+                sender.join()
+                self._release_untried()
         if self.sender_error is not None:
             raise self.sender_error
         return True
@@ -259,14 +265,11 @@ class EmailRun:
         for row, _ in outcomes:
             self.holding[row.digest_key] -= 1
         unfinished = {key for key, count in self.holding.items() if count > 0}
-        held, states = outbox.record(
-            deliverer.ctx.store.engine,
-            owner=deliverer.owner,
+        held, states = self.writer.record(
             now=deliverer.ctx.clock(),
             sending=[row.id for row, _ in sending],
             outcomes=outcomes,
             unknown=deliverer.unknown,
-            durable=False,
             unfinished=unfinished,
         )
         self._drop_lost([row for row, _ in sending if row.id not in held])
@@ -335,9 +338,7 @@ class EmailRun:
         with self.changed:
             waiting = [row for row, _ in self.marked]
         if waiting:
-            held, _ = outbox.record(
-                engine, owner=deliverer.owner, now=now, sending=[row.id for row in waiting]
-            )
+            held, _ = self.writer.record(now=now, sending=[row.id for row in waiting])
             self._drop_lost([row for row in waiting if row.id not in held])
             with self.changed:
                 self.marked = deque(item for item in self.marked if item[0].id in held)
