@@ -368,6 +368,25 @@ def test_threads_posts_carry_at_most_five_links_however_short_the_stories() -> N
     assert ARCHIVE in post.text and "S0" in post.text
 
 
+def test_a_short_item_post_keeps_to_threads_link_limit() -> None:
+    # Short enough by length: only the rule on links is broken, and it must still be kept.
+    links = " ".join(f"https://e{n}.co/x" for n in range(6))
+    story = entry(summary=f"Sources: {links}.", read=None)
+    post = compose_item_post(digest_of(story), story, PLATFORMS["threads"], ENV)
+    assert post.length < 500
+    assert 1 <= post.text.count("https://") <= 5
+    assert PLATFORMS["threads"].fits(post.text)
+
+
+def test_a_short_item_post_keeps_to_bluesky_byte_limit() -> None:
+    # 60 graphemes of 61 bytes each: well within 300 graphemes, over Bluesky's 3,000 bytes.
+    heavy = " ".join(["A" + "\u0301" * 30] * 60)
+    story = entry(summary=f"Mistral invests in Sweden. {heavy}.", read=None)
+    post = compose_item_post(digest_of(story), story, PLATFORMS["bluesky"], ENV)
+    assert len(post.text.encode("utf-8")) <= 3000
+    assert PLATFORMS["bluesky"].fits(post.text) and "invests in Sweden." in post.text
+
+
 # Bluesky's langs and links as its own RichText finds them ------------------------------------
 
 

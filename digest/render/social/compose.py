@@ -243,7 +243,11 @@ def fit_item(
         return rendered[chosen]
 
     def over(state: ItemParts) -> int:
-        return platform.length(text_of(state)) - platform.max_length
+        """How much too long the post is; 1 when its length is within the limit but another
+        of the platform's rules (Threads' links, Bluesky's bytes) is broken."""
+        text = text_of(state)
+        excess = platform.length(text) - platform.max_length
+        return 1 if excess <= 0 and not platform.fits(text) else excess
 
     def shorten(state: ItemParts, field: str, excess: int) -> tuple[ItemParts, bool]:
         """The state with `field` cut to what fits (True), or emptied (False) when even
