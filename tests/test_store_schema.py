@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from digest.models import DeliveryState
-from digest.store import Store, schema
+from digest.store import Store, profiles, schema
 from digest.store.store import MIGRATIONS, newest_revision
 from digest.store.tallies import tallies
 
@@ -44,6 +44,7 @@ TABLES = {
     "channel_tokens",
     "share_cards",
     "delivery_tallies",
+    "subscriber_profiles",
 }
 
 
@@ -307,3 +308,47 @@ def test_rows_planned_before_the_upgrade_are_counted(database_url: str) -> None:
     finally:
         engine.dispose()
     assert found == {(DeliveryState.SENT, 2), (DeliveryState.FAILED, 1)}
+
+
+def test_subscribers_stored_before_the_upgrade_are_counted_by_profile(database_url: str) -> None:
+    def fill(connection: Connection) -> None:
+        now = datetime(2026, 11, 30, 7, 0)
+        for number, (status, zone, preferences) in enumerate(
+            [
+                ("active", "UTC", '{"weekly": true, "send_hour": 8}'),
+                ("active", "UTC", '{"weekly": true, "send_hour": 8}'),
+                ("active", "Asia/Tokyo", '{"weekly": true, "send_hour": 8}'),
+                ("active", "UTC", '{"weekly": false, "companies": ["nvidia"]}'),
+                ("unsubscribed", "UTC", '{"weekly": true, "send_hour": 8}'),
+                ("pending", "UTC", '{"weekly": true, "send_hour": 8}'),
+            ]
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO subscribers (id, email, email_key, name, status, timezone,"
+                    " preferences, created_at, updated_at) VALUES (:id, :email, :email, '',"
+                    " :status, :zone, :preferences, :now, :now)"
+                ),
+                {
+                    "id": f"s{number}",
+                    "email": f"s{number}@example.com",
+                    "status": status,
+                    "zone": zone,
+                    "preferences": preferences,
+                    "now": now,
+                },
+            )
+
+    engine = upgraded(database_url, "0016_delivery_tallies", fill)
+    try:
+        found = {
+            (alike.timezone, alike.preferences.weekly, alike.preferences.companies): number
+            for alike, number in profiles.active_profiles(engine)
+        }
+    finally:
+        engine.dispose()
+    assert found == {
+        ("UTC", True, ()): 2,
+        ("Asia/Tokyo", True, ()): 1,
+        ("UTC", False, ("nvidia",)): 1,
+    }

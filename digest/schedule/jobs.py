@@ -703,13 +703,15 @@ PENDING_DAYS = 30
 class PurgeReport:
     events: int = 0  # raw engagement events deleted
     pending: int = 0  # sign-ups never confirmed, deleted
+    profiles: int = 0  # rows of the subscriber profile counts folded into others
 
     def words(self, nothing: str = "nothing to purge") -> str:
         done = [
-            f"{count} {noun if count == 1 else noun + 's'} purged"
-            for count, noun in (
-                (self.events, "raw engagement event"),
-                (self.pending, "sign-up never confirmed"),
+            f"{count} {noun if count == 1 else noun + 's'} {verb}"
+            for count, noun, verb in (
+                (self.events, "raw engagement event", "purged"),
+                (self.pending, "sign-up never confirmed", "purged"),
+                (self.profiles, "profile count", "folded"),
             )
             if count
         ]
@@ -732,4 +734,8 @@ def purge_pending(ctx: Context) -> int:
 
 def retention(ctx: Context) -> PurgeReport:
     """The retention rules, applied by the scheduler every hour."""
-    return PurgeReport(events=purge_engagement(ctx), pending=purge_pending(ctx))
+    return PurgeReport(
+        events=purge_engagement(ctx),
+        pending=purge_pending(ctx),
+        profiles=ctx.store.fold_subscriber_profiles(),
+    )

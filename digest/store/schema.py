@@ -348,6 +348,21 @@ delivery_tallies = Table(
     Column("rows", BigInteger, nullable=False),
 )
 
+# The active subscribers counted by what a digest's audience and due times depend on: their time
+# zone and preferences (a profile). Triggers on `subscribers` keep them (migration 0017), so an
+# editor's forecast reads a few thousand rows, not a million subscribers. `profile` is the key
+# of the pair (its text on SQLite, its MD5 on PostgreSQL); `writer` as in delivery_tallies,
+# folded back into 0 by the purge job; a count is the sum over writers.
+subscriber_profiles = Table(
+    "subscriber_profiles",
+    metadata,
+    Column("profile", Text, primary_key=True),
+    Column("writer", Integer, primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("preferences", JSONDocument, nullable=False),
+    Column("subscribers", BigInteger, nullable=False),
+)
+
 # Rate-limit counters shared by every process (the `limits` library's storage, store/ratelimits.py):
 # one fixed window per key, counted from its first hit until `expires_at`.
 rate_limits = Table(

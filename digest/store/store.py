@@ -52,7 +52,16 @@ from digest.models import (
     SubscriberStatus,
 )
 from digest.names import PersonName
-from digest.store import audit, cards, codec, events, feed_sources, schema, subscriptions
+from digest.store import (
+    audit,
+    cards,
+    codec,
+    events,
+    feed_sources,
+    profiles,
+    schema,
+    subscriptions,
+)
 from digest.store.engine import (
     create_engine_for,
     dialect_insert,
@@ -635,7 +644,11 @@ class Store:
                         connection, unique, when, overwrite=overwrite, consents=consents
                     )
                     counts, existing = self._upsert(
-                        connection, schema.subscribers, rows, keep=("created_at",)
+                        connection,
+                        schema.subscribers,
+                        rows,
+                        keep=("created_at",),
+                        one_statement=True,
                     )
                     subscriptions.suppress_unmailable(self.engine, connection, unique, when)
                     created = [subscriber for subscriber in unique if subscriber.id not in existing]
@@ -807,23 +820,14 @@ class Store:
     def active_profiles(self) -> Iterator[tuple[Subscriber, int]]:
         """The active subscribers grouped by what a digest's audience and due times depend on
         (time zone and preferences): one stand-in of each group, with no id, address or name,
-        and how many it stands for. A million subscribers make a few thousand groups."""
-        columns = schema.subscribers.c
-        query = (
-            select(columns.timezone, columns.preferences, func.count())
-            .where(columns.status == SubscriberStatus.ACTIVE.value)
-            .group_by(columns.timezone, columns.preferences)
-        )
-        with self.engine.connect() as connection:
-            for timezone, preferences, number in connection.execute(query):
-                alike = Subscriber(
-                    id="",
-                    email="",
-                    name="",
-                    timezone=timezone,
-                    preferences=codec.preferences_from_dict(preferences),
-                )
-                yield alike, int(number)
+        and how many it stands for. Read from counts kept by triggers: a million subscribers
+        make a few thousand groups, a few thousand rows."""
+        return profiles.active_profiles(self.engine)
+
+    def fold_subscriber_profiles(self) -> int:
+        """Each backend's share of the profile counts folded into one (see `profiles.fold`)."""
+        with self.write() as connection:
+            return profiles.fold(connection)
 
     # --- digests ------------------------------------------------------------------------------
 
@@ -1006,17 +1010,23 @@ class Store:
         table: Table,
         rows: Sequence[dict[str, Any]],
         keep: tuple[str, ...] = (),
+        *,
+        one_statement: bool = False,
     ) -> tuple[Counts, set[Any]]:
         """Insert new rows and update existing ones by primary key, in one executemany.
 
         `keep` names columns an update leaves as they are (such as created_at). Returns the
-        counts and the keys that were there before.
+        counts and the keys that were there before. `one_statement`: on PostgreSQL, the rows
+        go in one statement instead (`_upsert_arrays`), for a table with statement triggers.
         """
         if not rows:
             return Counts(), set()
         (key,) = table.primary_key.columns
         existing = _existing(connection, key, [row[key.name] for row in rows])
-        connection.execute(self._upsert_statement(table, keep), list(rows))
+        if one_statement and self.engine.dialect.name == "postgresql":
+            _upsert_arrays(connection, table, rows, keep)
+        else:
+            connection.execute(self._upsert_statement(table, keep), list(rows))
         return Counts(inserted=len(rows) - len(existing), updated=len(existing)), existing
 
     def _upsert_statement(self, table: Table, keep: tuple[str, ...] = ()) -> Any:
@@ -1063,6 +1073,34 @@ class Store:
 
 
 # --- rows -----------------------------------------------------------------------------------
+
+
+def _upsert_arrays(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keep: tuple[str, ...]
+) -> None:
+    """`Store._upsert` on PostgreSQL as one INSERT … SELECT FROM unnest(one array a column):
+    an executemany is a statement a row, and a statement trigger firing for each row of an
+    import updated its one count a hundred thousand times in a transaction (4× the import's
+    time); many VALUES instead cost twice the CPU in compiling and binding them."""
+    dialect = connection.dialect
+    (key,) = table.primary_key.columns
+    names = [column.name for column in table.columns]
+    arrays = ", ".join(
+        f"%({name})s::{column.type.compile(dialect)}[]" for name, column in table.columns.items()
+    )
+    updated = ", ".join(
+        f"{name} = excluded.{name}" for name in names if name not in (key.name, *keep)
+    )
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({key.name}) DO UPDATE SET {updated}"
+    )
+    bound: dict[str, list[Any]] = {}
+    for name, column in table.columns.items():
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        values = [row[name] for row in rows]
+        bound[name] = values if process is None else [process(value) for value in values]
+    connection.exec_driver_sql(statement, bound)
 
 
 def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
