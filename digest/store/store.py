@@ -53,6 +53,7 @@ from digest.models import (
 )
 from digest.names import PersonName
 from digest.store import audit, cards, codec, events, feed_sources, schema, subscriptions
+from digest.store.bulk import BulkWriter
 from digest.store.engine import (
     create_engine_for,
     dialect_insert,
@@ -324,24 +325,25 @@ class Store:
         part = "companies"
         try:
             with self.write() as connection:
+                writer = BulkWriter(connection)
                 for chunk in _batches(companies):
                     counts["companies"] += self._write_changed(
-                        connection, schema.companies, chunk, _company_key, _stored_companies,
+                        writer, schema.companies, chunk, _company_key, _stored_companies,
                         company_row,
                     )[0]  # fmt: skip
                 part = "items"
                 for chunk in _batches(items):
                     written, changed, existing = self._write_changed(
-                        connection, schema.items, chunk, _item_key, _stored_items,
+                        writer, schema.items, chunk, _item_key, _stored_items,
                         lambda item: item_row(item, now),
                     )  # fmt: skip
                     counts["items"] += written
-                    self._replace_item_companies(connection, changed, existing)
+                    self._replace_item_companies(writer, changed, existing)
                     names.update(topic for item in chunk for topic in item.topics)
                 part = "reads"
                 for chunk in _batches(reads):
                     counts["reads"] += self._write_changed(
-                        connection, schema.reads, chunk, _read_key, _stored_reads, read_row
+                        writer, schema.reads, chunk, _read_key, _stored_reads, read_row
                     )[0]
                 part = "topics"
                 topic_counts = self._write_topics(connection, names, topic_hashtags or {})
@@ -351,7 +353,7 @@ class Store:
 
     def _write_changed(
         self,
-        connection: Connection,
+        writer: BulkWriter,
         table: Table,
         models: Sequence[_M],
         key: Callable[[_M], str],
@@ -363,10 +365,9 @@ class Store:
         Returns the counts, the models written and the keys that were stored before.
         """
         unique = _last_by(models, key)
-        before = stored(connection, [key(model) for model in unique])
+        before = stored(writer.connection, [key(model) for model in unique])
         changed = [model for model in unique if before.get(key(model)) != model]
-        if changed:
-            connection.execute(self._upsert_statement(table), [row(model) for model in changed])
+        writer.insert(table, [row(model) for model in changed], upsert=True)
         inserted = sum(1 for model in changed if key(model) not in before)
         counts = Counts(inserted, len(changed) - inserted, len(unique) - len(changed))
         return counts, changed, set(before)
@@ -1034,20 +1035,19 @@ class Store:
 
     @staticmethod
     def _replace_item_companies(
-        connection: Connection, items: Sequence[NewsItem], existing: set[str]
+        writer: BulkWriter, items: Sequence[NewsItem], existing: set[str]
     ) -> None:
         links = schema.item_companies
         # Only items that were there before can have old links to remove.
         replaced = sorted(existing.intersection(item.id for item in items))
         for chunk in _chunks(replaced):
-            connection.execute(delete(links).where(links.c.item_id.in_(chunk)))
+            writer.connection.execute(delete(links).where(links.c.item_id.in_(chunk)))
         rows = [
             {"item_id": item.id, "company_slug": slug, "position": position}
             for item in items
             for position, slug in enumerate(item.companies)
         ]
-        if rows:
-            connection.execute(links.insert(), rows)
+        writer.insert(links, rows)
 
     def _write_error(self, part: str, exc: StatementError) -> Exception:
         """The user's error for a failed write; the transaction has been rolled back."""
