@@ -62,6 +62,7 @@ from digest.store import (
     schema,
     subscriptions,
 )
+from digest.store.bulk import BulkWriter
 from digest.store.engine import (
     create_engine_for,
     dialect_insert,
@@ -333,24 +334,25 @@ class Store:
         part = "companies"
         try:
             with self.write() as connection:
+                writer = BulkWriter(connection)
                 for chunk in _batches(companies):
                     counts["companies"] += self._write_changed(
-                        connection, schema.companies, chunk, _company_key, _stored_companies,
+                        writer, schema.companies, chunk, _company_key, _stored_companies,
                         company_row,
                     )[0]  # fmt: skip
                 part = "items"
                 for chunk in _batches(items):
                     written, changed, existing = self._write_changed(
-                        connection, schema.items, chunk, _item_key, _stored_items,
+                        writer, schema.items, chunk, _item_key, _stored_items,
                         lambda item: item_row(item, now),
                     )  # fmt: skip
                     counts["items"] += written
-                    self._replace_item_companies(connection, changed, existing)
+                    self._replace_item_companies(writer, changed, existing)
                     names.update(topic for item in chunk for topic in item.topics)
                 part = "reads"
                 for chunk in _batches(reads):
                     counts["reads"] += self._write_changed(
-                        connection, schema.reads, chunk, _read_key, _stored_reads, read_row
+                        writer, schema.reads, chunk, _read_key, _stored_reads, read_row
                     )[0]
                 part = "topics"
                 topic_counts = self._write_topics(connection, names, topic_hashtags or {})
@@ -360,7 +362,7 @@ class Store:
 
     def _write_changed(
         self,
-        connection: Connection,
+        writer: BulkWriter,
         table: Table,
         models: Sequence[_M],
         key: Callable[[_M], str],
@@ -372,10 +374,9 @@ class Store:
         Returns the counts, the models written and the keys that were stored before.
         """
         unique = _last_by(models, key)
-        before = stored(connection, [key(model) for model in unique])
+        before = stored(writer.connection, [key(model) for model in unique])
         changed = [model for model in unique if before.get(key(model)) != model]
-        if changed:
-            connection.execute(self._upsert_statement(table), [row(model) for model in changed])
+        writer.insert(table, [row(model) for model in changed], upsert=True)
         inserted = sum(1 for model in changed if key(model) not in before)
         counts = Counts(inserted, len(changed) - inserted, len(unique) - len(changed))
         return counts, changed, set(before)
@@ -638,26 +639,27 @@ class Store:
         try:
             with self.write() as connection:
                 _check_import(connection, batches)
+                writer = BulkWriter(connection)
                 for batch, consents in batches():
                     unique = _last_by(batch, lambda subscriber: subscriber.id)
                     rows, kept_now, overwritten_now = subscriptions.imported_rows(
                         connection, unique, when, overwrite=overwrite, consents=consents
                     )
-                    counts, existing = self._upsert(
-                        connection,
-                        schema.subscribers,
-                        rows,
-                        keep=("created_at",),
-                        one_statement=True,
-                    )
+                    ids = [row["id"] for row in rows]
+                    existing = _existing(connection, schema.subscribers.c.id, ids)
+                    # On PostgreSQL one statement a batch (COPY, then INSERT … SELECT): the
+                    # profile counts' statement trigger fired for each row of an executemany,
+                    # updating one count a hundred thousand times in the transaction (4× the
+                    # import's time).
+                    writer.insert(schema.subscribers, rows, upsert=True, keep=("created_at",))
                     subscriptions.suppress_unmailable(self.engine, connection, unique, when)
                     created = [subscriber for subscriber in unique if subscriber.id not in existing]
                     events.emit_all(
                         connection,
                         [events.subscriber_event("subscriber.created", new) for new in created],
                     )
-                    inserted += counts.inserted
-                    updated += counts.updated
+                    inserted += len(rows) - len(existing)
+                    updated += len(existing)
                     kept += kept_now
                     overwritten += overwritten_now
         except StatementError as exc:
@@ -1004,60 +1006,21 @@ class Store:
     def _insert(self, table: Table) -> Any:
         return dialect_insert(self.engine, table)
 
-    def _upsert(
-        self,
-        connection: Connection,
-        table: Table,
-        rows: Sequence[dict[str, Any]],
-        keep: tuple[str, ...] = (),
-        *,
-        one_statement: bool = False,
-    ) -> tuple[Counts, set[Any]]:
-        """Insert new rows and update existing ones by primary key, in one executemany.
-
-        `keep` names columns an update leaves as they are (such as created_at). Returns the
-        counts and the keys that were there before. `one_statement`: on PostgreSQL, the rows
-        go in one statement instead (`_upsert_arrays`), for a table with statement triggers.
-        """
-        if not rows:
-            return Counts(), set()
-        (key,) = table.primary_key.columns
-        existing = _existing(connection, key, [row[key.name] for row in rows])
-        if one_statement and self.engine.dialect.name == "postgresql":
-            _upsert_arrays(connection, table, rows, keep)
-        else:
-            connection.execute(self._upsert_statement(table, keep), list(rows))
-        return Counts(inserted=len(rows) - len(existing), updated=len(existing)), existing
-
-    def _upsert_statement(self, table: Table, keep: tuple[str, ...] = ()) -> Any:
-        """INSERT … ON CONFLICT (primary key) DO UPDATE every column but the key and `keep`."""
-        (key,) = table.primary_key.columns
-        statement = self._insert(table)
-        return statement.on_conflict_do_update(
-            index_elements=[key],
-            set_={
-                column.name: statement.excluded[column.name]
-                for column in table.columns
-                if column is not key and column.name not in keep
-            },
-        )
-
     @staticmethod
     def _replace_item_companies(
-        connection: Connection, items: Sequence[NewsItem], existing: set[str]
+        writer: BulkWriter, items: Sequence[NewsItem], existing: set[str]
     ) -> None:
         links = schema.item_companies
         # Only items that were there before can have old links to remove.
         replaced = sorted(existing.intersection(item.id for item in items))
         for chunk in _chunks(replaced):
-            connection.execute(delete(links).where(links.c.item_id.in_(chunk)))
+            writer.connection.execute(delete(links).where(links.c.item_id.in_(chunk)))
         rows = [
             {"item_id": item.id, "company_slug": slug, "position": position}
             for item in items
             for position, slug in enumerate(item.companies)
         ]
-        if rows:
-            connection.execute(links.insert(), rows)
+        writer.insert(links, rows)
 
     def _write_error(self, part: str, exc: StatementError) -> Exception:
         """The user's error for a failed write; the transaction has been rolled back."""
@@ -1073,34 +1036,6 @@ class Store:
 
 
 # --- rows -----------------------------------------------------------------------------------
-
-
-def _upsert_arrays(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], keep: tuple[str, ...]
-) -> None:
-    """`Store._upsert` on PostgreSQL as one INSERT … SELECT FROM unnest(one array a column):
-    an executemany is a statement a row, and a statement trigger firing for each row of an
-    import updated its one count a hundred thousand times in a transaction (4× the import's
-    time); many VALUES instead cost twice the CPU in compiling and binding them."""
-    dialect = connection.dialect
-    (key,) = table.primary_key.columns
-    names = [column.name for column in table.columns]
-    arrays = ", ".join(
-        f"%({name})s::{column.type.compile(dialect)}[]" for name, column in table.columns.items()
-    )
-    updated = ", ".join(
-        f"{name} = excluded.{name}" for name in names if name not in (key.name, *keep)
-    )
-    statement = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT ({key.name}) DO UPDATE SET {updated}"
-    )
-    bound: dict[str, list[Any]] = {}
-    for name, column in table.columns.items():
-        process = column.type.dialect_impl(dialect).bind_processor(dialect)
-        values = [row[name] for row in rows]
-        bound[name] = values if process is None else [process(value) for value in values]
-    connection.exec_driver_sql(statement, bound)
 
 
 def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
