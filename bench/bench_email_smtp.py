@@ -13,7 +13,8 @@ against it, in the same run:
   send         `digest send weekly --now` as a child process, the way an operator runs it, on
                an outbox of --messages subscribers, with the default batch: planning, claiming,
                building, sending and recording; its delivery rate (from the "planned" line to
-               the end), its whole rate, and its peak RSS
+               the end), its whole rate, its CPU a message (user + system, planning
+               included) and its peak RSS
 
 The figure that matters is send / adapter (issue 14: at least 80%).
 """
@@ -165,8 +166,9 @@ def peak_rss_of(pid: int, running: threading.Event, peak: list[int]) -> None:
 
 def whole_send(
     directory: Path, url: str, port: int, count: int, connections: int
-) -> tuple[float, float, float]:
-    """`digest send weekly --now` for `count` subscribers: delivery rate, whole rate, peak MB."""
+) -> tuple[float, float, float, float]:
+    """`digest send weekly --now` for `count` subscribers: delivery rate, whole rate, CPU µs a
+    message, peak MB."""
     ctx = sample_context(directory, database_url=url)
     try:
         for start in range(0, count, 20_000):
@@ -181,6 +183,7 @@ def whole_send(
     settings = directory / "send.yaml"
     settings.write_text(yaml.safe_dump(raw, allow_unicode=True))
     command = [sys.executable, "-m", "digest", "--settings", str(settings), "send", "weekly"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     log = directory / "send.log"  # its progress lines: a pipe could fill up and stop it
     with log.open("w") as errors:
@@ -202,11 +205,13 @@ def whole_send(
     watcher.join()
     status = child.wait()
     ended = time.perf_counter()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child alone: the sink still runs
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if status != 0 or planned is None:
         sys.exit(f"digest send failed ({status}):\n{''.join(output)}\n{log.read_text()[-3000:]}")
     if os.environ.get("BENCH_VERBOSE"):
         print("".join(output[-5:]), end="")
-    return count / (ended - planned), count / (ended - started), peak[0] / 1024
+    return count / (ended - planned), count / (ended - started), cpu / count * 1e6, peak[0] / 1024
 
 
 def main() -> None:
@@ -247,12 +252,13 @@ def main() -> None:
     print(f"  smtp-source (C, the ceiling):   {source:8,.0f} messages/s")
     print(f"  bare asyncio Python client:     {python:8,.0f} messages/s ({python / source:.0%})")
     print(f"  adapter, fresh messages:        {adapter:8,.0f} messages/s ({adapter / source:.0%})")
-    for choice, (delivery, whole, peak) in sends:
+    for choice, (delivery, whole, cpu, peak) in sends:
         name = "SQLite" if choice == "sqlite" else "PostgreSQL"
         print(
             f"  digest send weekly, {name:<10}:   {delivery:8,.0f} messages/s delivering "
             f"({delivery / adapter:.0%} of the adapter; target 80%), {whole:,.0f}/s with "
-            f"planning, peak RSS {peak:.0f} MB, {args.messages:,} subscribers"
+            f"planning, {cpu:,.0f} µs CPU a message, peak RSS {peak:.0f} MB, "
+            f"{args.messages:,} subscribers"
         )
 
 
