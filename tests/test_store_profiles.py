@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -37,15 +39,11 @@ def counted(store: Store) -> Counter[Profile]:
     )
 
 
-def someone(n: int, **fields: object) -> Subscriber:
-    values: dict[str, object] = {
-        "id": f"s{n}",
-        "email": f"s{n}@example.com",
-        "name": f"S{n}",
-        "status": SubscriberStatus.ACTIVE,
-    }
-    values.update(fields)
-    return Subscriber(**values)  # type: ignore[arg-type]
+def someone(n: int, **fields: Any) -> Subscriber:
+    active = Subscriber(
+        id=f"s{n}", email=f"s{n}@example.com", name=f"S{n}", status=SubscriberStatus.ACTIVE
+    )
+    return replace(active, **fields)
 
 
 def sign_up(store: Store, n: int, zone: str = "Asia/Tokyo") -> None:
