@@ -15,6 +15,8 @@ import email
 import email.policy
 import functools
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,13 +27,16 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from digests_for_tests import SITE, weekly_digest
+from message_builders import DOT_STARTS_A_LINE, fast_email, recipient
 from smtp_sink import Recorder, free_port, make_certificate, smtp_server
 
 from digest.delivery.email import email_adapter_types
-from digest.delivery.email.base import EmailAdapter
+from digest.delivery.email.base import EmailAdapter, Recorded
 from digest.models import DeliveryResult, DeliveryStatus
-from digest.render.email import EmailParts
+from digest.render.email import EmailParts, EmailRenderer
 from digest.render.message import OutgoingEmail, build_message
+from digest.render.templates import template_environment
 from digest.settings import Settings, parse_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -395,6 +400,43 @@ def check(case: Case, result: DeliveryResult) -> None:
 
 def test_every_adapter_module_has_cases() -> None:
     assert set(email_adapter_types()) == {case.adapter for case in CASES}
+
+
+def _set_after_a_moment(recorded: Recorded) -> None:
+    time.sleep(0.05)
+    recorded.set()
+
+
+@pytest.mark.parametrize("pipelining", [False, True], ids=["one-by-one", "pipelined"])
+def test_smtp_server_receives_the_frames_messages_exactly_as_built(
+    tmp_path: Path, pipelining: bool
+) -> None:
+    compiled = EmailRenderer(template_environment(None), SITE).compile(weekly_digest())
+    people = [
+        recipient(),  # the literals' dots only (the MJML's Outlook style block)
+        recipient(name=".x", given_name=".x"),
+        recipient(followed=DOT_STARTS_A_LINE),
+        recipient(followed=DOT_STARTS_A_LINE, format="text"),
+    ]
+    sent = [fast_email(compiled, who) for who in people]
+
+    def answered(_row: int, result: DeliveryResult) -> Recorded:
+        assert result.status is DeliveryStatus.SENT, result
+        recorded = Recorded()
+        # Recorded a moment later: the next message waits for it with all but its final dot sent.
+        # A sleep, not threading.Timer: under libfaketime a timed wait never ends.
+        threading.Thread(target=_set_after_a_moment, args=(recorded,)).start()
+        return recorded
+
+    work = iter(enumerate(sent))
+    with smtp_server(recorder=Recorder(pipelining=pipelining)) as server:
+        options = {"host": server.host, "port": server.port, "security": "none", "connections": 1}
+        adapter = make_adapter("smtp", options, tmp_path)
+        try:
+            adapter.send_each(lambda: next(work, None), answered)
+        finally:
+            adapter.close()
+    assert [received.data for received in server.recorder.received] == [m.data for m in sent]
 
 
 def test_smtp_pool_reuses_its_connections(tmp_path: Path, certificate: tuple[Path, Path]) -> None:

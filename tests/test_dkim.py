@@ -21,7 +21,7 @@ from dkim.canonicalization import Relaxed
 from email_world import context, fill, plan_weekly, readers, settings_with_email, smtp_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from message_builders import fast, recipient
+from message_builders import as_smtplib_sends, fast, fast_email, recipient
 from smtp_sink import Recorder, smtp_server
 
 from digest.cli import main
@@ -109,6 +109,15 @@ def test_fast_messages_are_signed_from_the_precomputed_body_and_verify(
     assert verified(data, dns) == BOTH
 
 
+def test_a_signed_message_is_stuffed_for_smtp_as_signed(
+    compiled: CompiledEmail, signer: DkimSigner, dns: DnsLookup
+) -> None:
+    outgoing = fast_email(compiled, recipient(), signer=GeneralWayForbidden(signer.keys))
+    assert outgoing.transparent is not None  # from the literals stuffed beforehand
+    assert verified(outgoing.data, dns) == BOTH  # what was signed: the message, not stuffed
+    assert outgoing.smtp_data() == as_smtplib_sends(outgoing.data)
+
+
 def test_general_messages_verify(
     compiled: CompiledEmail, signer: DkimSigner, dns: DnsLookup
 ) -> None:
@@ -133,9 +142,9 @@ def test_a_value_that_would_canonicalise_with_its_neighbours_is_hashed_in_full(
     frame = MessageFrame.for_compiled(compiled, SITE, signer)
     personal = personal_values(recipient(), site_name=SITE.name, message_id="<a@b.org>")
     odd = replace(personal, text_values={**personal.text_values, "name": "Zoë \t "})
-    data = frame.render(odd, GENERATED_AT)
-    assert data is not None
-    assert verified(data, dns) == BOTH
+    rendered = frame.render(odd, GENERATED_AT)
+    assert rendered is not None
+    assert verified(rendered.data, dns) == BOTH
 
 
 def test_the_signature_covers_the_rfc_8058_headers_and_refuses_additions(

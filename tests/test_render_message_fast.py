@@ -10,11 +10,29 @@ from email.message import EmailMessage
 
 import pytest
 from digests_for_tests import GENERATED_AT, PARIS, SITE, weekly_digest
-from message_builders import MESSAGE_ID, fast, recipient, slow
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from message_builders import (
+    DOT_STARTS_A_LINE,
+    MESSAGE_ID,
+    WRAPPED,
+    as_smtplib_sends,
+    fast,
+    fast_email,
+    recipient,
+    slow,
+)
 
 from digest.engagement.tokens import LinkSigner, TrackedLinks
 from digest.render.email import CompiledEmail, EmailRenderer, Recipient
-from digest.render.message import MessageFrame, personal_values, seven_bit
+from digest.render.message import (
+    MessageFrame,
+    OutgoingEmail,
+    Personal,
+    personal_values,
+    seven_bit,
+    smtp_data,
+)
 from digest.render.templates import template_environment
 from digest.settings import TrackingSettings
 
@@ -140,3 +158,79 @@ def test_seven_bit_re_encoding_keeps_the_content(compiled: CompiledEmail) -> Non
     assert max(len(line) for line in converted.split(b"\r\n")) <= 998
     assert bodies(parse(converted)) == bodies(parse(raw))
     assert parse(converted)["To"] == parse(raw)["To"]
+
+
+# SMTP transparency (RFC 5321 4.5.2) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "who",
+    [
+        recipient(),
+        recipient(name=".x", given_name=".x"),
+        recipient(followed=WRAPPED),
+        recipient(followed=DOT_STARTS_A_LINE),
+        recipient(followed=DOT_STARTS_A_LINE, format="text"),  # no MJML: the value's dot only
+    ],
+    ids=["plain", "name-starting-with-a-dot", "line-breaks", "dot-after-a-break", "text-only"],
+)
+def test_the_frames_smtp_data_is_its_message_stuffed_as_smtplib_would(
+    compiled: CompiledEmail, who: Recipient
+) -> None:
+    outgoing = fast_email(compiled, who)
+    # A line starts with a dot: in the MJML's Outlook style block (a literal), in a value.
+    assert b"\r\n." in outgoing.data
+    assert outgoing.smtp_data() == as_smtplib_sends(outgoing.data)
+
+
+@pytest.mark.parametrize("followed", [("Mistral AI",), WRAPPED], ids=["one-line", "line-breaks"])
+def test_values_that_start_and_end_no_line_take_the_literals_stuffed_once_per_variant(
+    compiled: CompiledEmail, followed: tuple[str, ...]
+) -> None:
+    outgoing = fast_email(compiled, recipient(followed=followed))
+    assert outgoing.transparent is not None  # not stuffed again from the whole message
+
+
+# Few letters: dots often meet line breaks and the edges of literals and values.
+_DOTTY = st.lists(st.sampled_from([".", "a", "é", "\n", "\r\n", "\r"]), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    # At most two slots a part: three on one line could pass the line limit (CannotFold).
+    texts=st.lists(_DOTTY.map("".join), min_size=1, max_size=3),
+    htmls=st.lists(_DOTTY.map("".join), min_size=1, max_size=3),
+    values=st.data(),
+    text_only=st.booleans(),
+)
+def test_smtp_data_of_any_frame_and_values_is_their_message_stuffed(
+    texts: list[str], htmls: list[str], values: st.DataObject, text_only: bool
+) -> None:
+    text_slots = tuple(f"t{n}" for n in range(len(texts) - 1))
+    html_slots = tuple(f"h{n}" for n in range(len(htmls) - 1))
+    frame = MessageFrame(
+        subject="Dots",
+        text_literals=tuple(texts),
+        text_slots=text_slots,
+        html_literals=tuple(htmls),
+        html_slots=html_slots,
+        from_address=SITE.from_address,
+        list_id=SITE.list_id,
+        list_name=SITE.name,
+    )
+    personal = Personal(
+        to_name=values.draw(_DOTTY.map("".join)),
+        to_address="zoe@example.com",
+        message_id=MESSAGE_ID,
+        unsubscribe_url="https://news.example.org/unsubscribe/tok",
+        unsubscribe_mailto=None,
+        text_values={slot: "".join(values.draw(_DOTTY)) for slot in text_slots},
+        html_values=None if text_only else {s: "".join(values.draw(_DOTTY)) for s in html_slots},
+    )
+    rendered = frame.render(personal, GENERATED_AT)
+    assert rendered is not None
+    data, transparent = rendered
+    sent = OutgoingEmail(
+        "k", MESSAGE_ID, "d@example.org", "zoe@example.com", data, None, transparent
+    )
+    assert sent.smtp_data() == smtp_data(data) == as_smtplib_sends(data)

@@ -140,7 +140,7 @@ class CanonicalBody:
 
     def digest(self, values: Sequence[bytes]) -> bytes | None:
         """The SHA-256 of the relaxed body, or None if a value needs the general way."""
-        if not self.self_contained or (values and _awkward(values)):
+        if not self.self_contained or (values and holds_mark(values, _AWKWARD)):
             return None
         pieces = [self.literals[0]]
         for value, literal in zip(values, self.literals[1:], strict=True):
@@ -153,16 +153,17 @@ def _relaxed_inside(literal: bytes) -> bytes:
     return Relaxed.canonicalize_body(literal + b"x")[:-3]
 
 
-# What marks a value that could change how its neighbours canonicalise, in the values joined
-# and framed by NULs (a NUL inside a value can only make more of them match): empty, starting
-# with whitespace or a line break, ending with whitespace, or holding a tab, two spaces or a
-# space before a line break.
+# What marks a value that could change how its neighbours canonicalise (`holds_mark`): empty,
+# starting with whitespace or a line break, ending with whitespace, or holding a tab, two
+# spaces or a space before a line break.
 _AWKWARD = (b"\x00\x00", b"\x00 ", b"\x00\t", b"\x00\r", b"\x00\n", b" \x00", b"\t", b"  ", b" \r")
 
 
-def _awkward(values: Sequence[bytes]) -> bool:
+def holds_mark(values: Sequence[bytes], marks: Sequence[bytes]) -> bool:
+    """Whether the values, joined and framed by NULs, hold one of `marks`: one scan each in C,
+    not a Python loop over the values. A NUL inside a value can only make more of them match."""
     joined = b"\x00" + b"\x00".join(values) + b"\x00"
-    return any(mark in joined for mark in _AWKWARD)
+    return any(mark in joined for mark in marks)
 
 
 class DkimSigner:

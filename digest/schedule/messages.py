@@ -266,10 +266,16 @@ class MessageBuilder:
         identifier = _message_id(self.id_domain, key)
         if variant.frame is not None:
             personal = personal_values(recipient, site_name=site.name, message_id=identifier)
-            data = variant.frame.render(personal, now)
-            if data is not None:
+            rendered = variant.frame.render(personal, now)
+            if rendered is not None:
                 return OutgoingEmail(
-                    key, identifier, self.sender, subscriber.email, data, self.signer
+                    key,
+                    identifier,
+                    self.sender,
+                    subscriber.email,
+                    rendered.data,
+                    self.signer,
+                    rendered.transparent,
                 )
         return site_message(
             site,

@@ -3,8 +3,9 @@ pool of N connections sending at once.
 
 Each pool thread keeps its own connection open from one message to the next (a new connection
 costs a TCP and a TLS handshake and an AUTH). The message is sent as built: CRLF lines, dots
-stuffed with one bytes.replace instead of smtplib's regular expressions. A server that does
-not announce 8BITMIME (RFC 6152) gets the message re-encoded to 7 bit first.
+stuffed (`OutgoingEmail.smtp_data`: by the message frame, from literals stuffed once per digest
+variant, or with one bytes.replace) instead of by smtplib's regular expressions. A server that
+does not announce 8BITMIME (RFC 6152) gets the message re-encoded to 7 bit first.
 
 Replies map to results by their class (RFC 5321): 2xx sent; 4xx failed and transient; 5xx
 rejected, never retried, unless the reply is about our own setup rather than the recipient (a
@@ -39,7 +40,7 @@ from digest.delivery.email.base import (
     Take,
 )
 from digest.models import DeliveryResult, DeliveryStatus
-from digest.render.message import OutgoingEmail
+from digest.render.message import END_OF_DATA, OutgoingEmail, smtp_data
 from digest.settings import Secret, SectionProblems, Settings
 
 Security = Literal["starttls", "tls", "none"]
@@ -205,13 +206,13 @@ class SmtpEmailAdapter(EmailAdapter):
                 )
         smtp = connection.smtp
         connection.mail_accepted = False
-        data = message.data
         options: list[str] = []
-        if not data.isascii():
+        seven_bit = False
+        if not message.data.isascii():
             if connection.eight_bit:
                 options.append("BODY=8BITMIME")
             else:
-                data = message.seven_bit()  # re-signed, if it was signed
+                seven_bit = True  # re-encoded (and re-signed, if it was signed) below
         if connection.pipelining:
             # RFC 2920: MAIL, RCPT and DATA in one write, then their three replies: one round
             # trip instead of three. A refused MAIL or RCPT makes the server refuse DATA too.
@@ -241,14 +242,15 @@ class SmtpEmailAdapter(EmailAdapter):
             code, text = smtp.docmd("DATA")
             if code != 354:
                 raise _Reply("DATA", code, text)
-        content = _stuffed(data)
+        content = smtp_data(message.seven_bit()) if seven_bit else message.smtp_data()
         if previous.is_set():
             previous.wait()  # raises if it was lost
-            smtp.send(content + _FINAL_DOT)
-        else:
             smtp.send(content)
+        else:
+            # All but the final dot, without copying the message to cut it off.
+            smtp.send(memoryview(content)[: -len(END_OF_DATA)])
             previous.wait()
-            smtp.send(_FINAL_DOT)
+            smtp.send(END_OF_DATA)
         try:
             code, text = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as error:
@@ -363,20 +365,6 @@ def _about_our_setup(reply: _Reply) -> bool:
     if reply.stage == "MAIL FROM" or reply.code in _AUTH_CODES:
         return True
     return reply.stage == "RCPT TO" and _RELAY_DENIED.search(reply.text) is not None
-
-
-_FINAL_DOT = b".\r\n"
-
-
-def _stuffed(data: bytes) -> bytes:
-    """DATA content: a leading dot doubled on every line (RFC 5321 4.5.2), ending in CRLF; the
-    final dot follows it."""
-    if data.startswith(b"."):
-        data = b"." + data
-    data = data.replace(b"\r\n.", b"\r\n..")
-    if not data.endswith(b"\r\n"):
-        data += b"\r\n"
-    return data
 
 
 def _text(reply: bytes | str) -> str:
