@@ -7,8 +7,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from digest import outbox
 from digest.models import DeliveryChannel, DeliveryResult, DeliveryState, DeliveryStatus
@@ -332,7 +334,9 @@ def _rows_read(node: dict[str, Any]) -> int:
 @pytest.mark.parametrize(
     "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
-def test_marking_and_closing_read_only_their_rows_however_many_are_held(store: Store) -> None:
+def test_marking_and_closing_read_only_their_rows_however_many_are_held(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Three workers hold 200 rows each. Statistics taken after planning (as a server analyses
     # a table that just grew) say no row is claimed: the planner must still not read every
     # held row to mark or close two (the cost of an answer would grow with the workers).
@@ -344,20 +348,20 @@ def test_marking_and_closing_read_only_their_rows_however_many_are_held(store: S
         for owner in ("w1", "w2", "w3")
     }
     statements: list[tuple[str, Any]] = []
+    execute = psycopg.Cursor.execute
 
-    def seen(_c: object, _cur: object, sql: str, parameters: Any, _x: object, many: bool) -> None:
+    def seen(cursor: psycopg.Cursor[Any], sql: str, parameters: Any = None, **kw: Any) -> Any:
         if sql.startswith("UPDATE deliveries"):
-            statements.append((sql, parameters[0] if many else parameters))
+            statements.append((sql, parameters))
+        return execute(cursor, sql, parameters, **kw)
 
-    event.listen(store.engine, "before_cursor_execute", seen)
-    try:
-        sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p")
-        mine = held["w2"]
-        outbox.record(
-            store.engine, owner="w2", now=NOW, sending=[mine[0].id], outcomes=[(mine[1], sent)]
-        )
-    finally:
-        event.remove(store.engine, "before_cursor_execute", seen)
+    monkeypatch.setattr(psycopg.Cursor, "execute", seen)  # the writer goes through the driver
+    sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p")
+    mine = held["w2"]
+    outbox.record(
+        store.engine, owner="w2", now=NOW, sending=[mine[0].id], outcomes=[(mine[1], sent)]
+    )
+    monkeypatch.undo()
     [(sql, parameters)] = statements  # the mark and the close in one
     with store.engine.connect() as connection:
         explained = connection.exec_driver_sql(
@@ -405,3 +409,59 @@ def test_a_writer_not_durable_gives_its_connection_back_flushing_commits_again(
         for connection in (first, second):
             assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
         assert store.engine.pool.checkedout() == 2 and store.engine.pool.size() >= 2
+
+
+_REFUSE_SENT = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON deliveries "
+        "WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_sent() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+        "CREATE TRIGGER refuse_sent BEFORE UPDATE ON deliveries FOR EACH ROW "
+        "WHEN (NEW.state = 'sent') EXECUTE FUNCTION refuse_sent()",
+    ],
+}
+_DROP_REFUSE_SENT = {
+    "sqlite": "DROP TRIGGER refuse_sent",
+    "postgresql": "DROP TRIGGER refuse_sent ON deliveries",
+}
+
+
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "not-durable"])
+@pytest.mark.parametrize(
+    "unfinished",
+    [{"weekly:2026-W48"}, set()],
+    # Nothing to emit: the driver's own transaction; the digest maybe sent: SQLAlchemy's.
+    ids=["without-events", "with-events"],
+)
+def test_a_group_the_store_refuses_leaves_every_row_as_it_was_and_the_writer_usable(
+    store: Store, durable: bool, unfinished: set[str]
+) -> None:
+    # The mark of one row and the close of another in one group: the close fails, so the mark
+    # must not stay either.
+    outbox.plan(store.engine, rows("s1", "s2"), now=NOW)
+    first, second = outbox.claim(store.engine, owner="w1", limit=2, lease=LEASE, now=NOW)
+    sent = DeliveryResult(DeliveryStatus.SENT, provider_id="p")
+    backend = store.engine.dialect.name
+    with store.engine.begin() as connection:
+        for statement in _REFUSE_SENT[backend]:
+            connection.exec_driver_sql(statement)
+    with outbox.ResultWriter(store.engine, owner="w1", durable=durable) as writer:
+        with pytest.raises(DBAPIError, match="refused by the test"):
+            writer.record(
+                now=NOW, sending=[second.id], outcomes=[(first, sent)], unfinished=unfinished
+            )
+        with store.engine.connect() as connection:
+            stored = connection.execute(
+                select(deliveries.c.state, deliveries.c.in_flight_since).order_by(deliveries.c.id)
+            ).all()
+        assert [tuple(row) for row in stored] == [("claimed", None), ("claimed", None)]
+        with store.engine.begin() as connection:
+            connection.exec_driver_sql(_DROP_REFUSE_SENT[backend])
+        recorded = writer.record(
+            now=NOW, sending=[second.id], outcomes=[(first, sent)], unfinished=unfinished
+        )
+        assert recorded == ({second.id}, [DeliveryState.SENT])
+    assert outbox.state_counts(store.engine) == {"sent": 1, "claimed": 1}

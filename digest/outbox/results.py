@@ -8,8 +8,8 @@ closed only by the worker that holds its lease.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Collection, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,8 +116,8 @@ class _Prepared:
         }
         return cls(sql, names, fixed, processors, compiled.positiontup is not None)
 
-    def run(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> int:
-        """Run it for each of `rows`; how many rows of the table it changed in all."""
+    def parameters(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """The driver's parameters for each of `rows`, for an executemany of `sql`."""
         processors, fixed = self.processors, self.fixed
         prepared: list[Any] = []
         for values in rows:
@@ -128,7 +128,7 @@ class _Prepared:
                 prepared.append(tuple(merged[name] for name in self.names))
             else:
                 prepared.append(merged)
-        return int(connection.exec_driver_sql(self.sql, prepared).rowcount)
+        return prepared
 
 
 # Marking a row in flight, one row a parameter set (`_CLOSE`'s way).
@@ -237,6 +237,7 @@ class ResultWriter:
         self.durable = durable
         self.postgresql = engine.dialect.name == "postgresql"
         self._connection: Connection | None = None
+        self._driver: Any = None  # the connection's own DB-API connection
 
     def __enter__(self) -> ResultWriter:
         connection = self.engine.connect()
@@ -246,10 +247,11 @@ class ResultWriter:
             connection.exec_driver_sql("SET synchronous_commit = off")
             connection.commit()
         self._connection = connection
+        self._driver = connection.connection.driver_connection
         return self
 
     def __exit__(self, *_: object) -> None:
-        connection, self._connection = self._connection, None
+        connection, self._connection, self._driver = self._connection, None, None
         assert connection is not None
         try:
             if self.postgresql and not self.durable:
@@ -290,20 +292,63 @@ class ResultWriter:
             closing.append({**values, "row_id": delivery.id})
         if not sending and not closing:
             return set(), states
+        finished = [(row, state) for (row, _), state in zip(outcomes, states, strict=True)]
+        found = events.outcome_events(finished, unfinished=unfinished)
         turn = nullcontext() if self.postgresql else sqlite_writer_turn(self.engine)
-        with turn, connection.begin():
-            if self.postgresql:
-                held = self._in_one_statement(connection, now, sending, closing)
+        with turn, self._driver_errors():
+            if found:  # their statements are SQLAlchemy's: so is the transaction
+                with connection.begin():
+                    held = self._statements(now, sending, closing)
+                    events.emit_outcome_events(connection, found, now)
             else:
-                held = self._in_executemany(connection, now, sending, closing)
-            if closing:
-                finished = [(row, state) for (row, _), state in zip(outcomes, states, strict=True)]
-                events.emit_for_outcomes(connection, finished, now, unfinished=unfinished)
+                held = self._in_driver_transaction(now, sending, closing)
         return held, states
+
+    def _in_driver_transaction(
+        self, now: datetime, sending: Collection[int], closing: Sequence[dict[str, Any]]
+    ) -> set[int]:
+        """`_statements` in a transaction of the driver's own: SQLAlchemy's begin and commit
+        (its events, the BEGIN hook, the pool's bookkeeping) cost more than a group's writes."""
+        driver = self._driver
+        try:
+            if not self.postgresql:
+                driver.execute("BEGIN IMMEDIATE")  # psycopg begins by itself
+            held = self._statements(now, sending, closing)
+            driver.commit()
+        except BaseException:
+            with suppress(self.engine.dialect.loaded_dbapi.Error):  # the first error is told
+                driver.rollback()
+            raise
+        return held
+
+    @contextmanager
+    def _driver_errors(self) -> Iterator[None]:
+        """The driver's errors raised as SQLAlchemy's, as every other store call raises them."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            yield
+        except dbapi.Error as error:
+            statement = "recording answers in the outbox"
+            raise DBAPIError.instance(
+                statement, None, error, dbapi.Error, dialect=self.engine.dialect
+            ) from error
+
+    def _statements(
+        self, now: datetime, sending: Collection[int], closing: Sequence[dict[str, Any]]
+    ) -> set[int]:
+        """The group's writes through the driver's cursor, in the transaction already begun: the
+        ids of the `sending` rows still held."""
+        cursor = self._driver.cursor()
+        try:
+            if self.postgresql:
+                return self._in_one_statement(cursor, now, sending, closing)
+            return self._in_executemany(cursor, now, sending, closing)
+        finally:
+            cursor.close()
 
     def _in_one_statement(
         self,
-        connection: Connection,
+        cursor: Any,
         now: datetime,
         sending: Collection[int],
         closing: Sequence[dict[str, Any]],
@@ -312,30 +357,33 @@ class ResultWriter:
         for name in _RECORDED_VALUES:
             marked = [0] * len(sending) if name == "unanswered_more" else [None] * len(sending)
             columns[name] = [*marked, *(row[name] for row in closing)]
-        parameters = {**columns, "now": now, "owner": self.owner}
-        answer = connection.exec_driver_sql(_RECORD_POSTGRESQL, parameters)
-        return {row_id for row_id, marked in answer if marked}
+        cursor.execute(_RECORD_POSTGRESQL, {**columns, "now": now, "owner": self.owner})
+        return {row_id for row_id, marked in cursor.fetchall() if marked}
 
     def _in_executemany(
         self,
-        connection: Connection,
+        cursor: Any,
         now: datetime,
         sending: Collection[int],
         closing: Sequence[dict[str, Any]],
     ) -> set[int]:
         held: set[int] = set()
+        dialect = self.engine.dialect
         fixed = {"owner": self.owner, "now": now}
         if sending:
             ids = list(sending)
-            mark = _prepared_for("mark", _MARK, connection.dialect)
+            mark = _prepared_for("mark", _MARK, dialect)
             held = set(ids)
-            if mark.run(connection, [{**fixed, "row_id": row_id} for row_id in ids]) < len(ids):
+            cursor.executemany(mark.sql, mark.parameters([{**fixed, "row_id": i} for i in ids]))
+            if cursor.rowcount < len(ids):
                 # Some were taken over: which are still held (rare; a read in this transaction).
                 query = select(_c.id).where(_c.id.in_(ids), held_by(self.owner))
-                held = set(connection.execute(query).scalars())
+                still = query.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+                cursor.execute(str(still), [still.params[name] for name in still.positiontup or ()])
+                held = {row_id for (row_id,) in cursor.fetchall()}
         if closing:
-            close = _prepared_for("close", _CLOSE, connection.dialect)
-            close.run(connection, [{**fixed, **row} for row in closing])
+            close = _prepared_for("close", _CLOSE, dialect)
+            cursor.executemany(close.sql, close.parameters([{**fixed, **row} for row in closing]))
         return held
 
 

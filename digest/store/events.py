@@ -100,6 +100,48 @@ def fanned_out_key(subject: str) -> str:
     return f"event:{subject}"
 
 
+@dataclass(frozen=True, slots=True)
+class OutcomeEvents:
+    """What rows that just got their outcome may emit: their own events, and the digests to
+    look at for digest.sent. Empty (false) for most groups a worker records."""
+
+    events: tuple[Event, ...] = ()
+    digests: tuple[str, ...] = ()  # digest.sent, if none of its emails is left
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.digests)
+
+
+def outcome_events(
+    finished: Sequence[tuple[Delivery, DeliveryState]], *, unfinished: Collection[str] = ()
+) -> OutcomeEvents:
+    """A failed email or post, a published post, and each digest whose emails may all be done
+    (not looked for in the `unfinished` digests, of which the caller still holds rows to send)."""
+    found: list[Event] = []
+    done_digests: set[str] = set()
+    for row, state in finished:
+        if row.is_test or row.channel is DeliveryChannel.WEBHOOK:
+            continue
+        if state is DeliveryState.FAILED:
+            found.append(_failure(row))
+        elif state is DeliveryState.SENT and row.channel is DeliveryChannel.SOCIAL:
+            found.append(_published(row))
+        if row.channel is DeliveryChannel.EMAIL and state not in (
+            DeliveryState.PLANNED,
+            DeliveryState.CLAIMED,
+        ):
+            done_digests.add(row.digest_key)
+    return OutcomeEvents(tuple(found), tuple(sorted(done_digests.difference(unfinished))))
+
+
+def emit_outcome_events(connection: Connection, found: OutcomeEvents, now: datetime) -> None:
+    """`outcome_events` written in the transaction that recorded the outcomes."""
+    for event in found.events:
+        emit(connection, event, now)
+    for key in found.digests:
+        _emit_if_sent(connection, key, now)
+
+
 def emit_for_outcomes(
     connection: Connection,
     finished: Sequence[tuple[Delivery, DeliveryState]],
@@ -107,24 +149,8 @@ def emit_for_outcomes(
     *,
     unfinished: Collection[str] = (),
 ) -> None:
-    """The events of rows that just got their outcome, in the transaction that recorded it:
-    a failed email or post, a published post, and a digest whose last email is done (not
-    looked for in the `unfinished` digests, of which the caller still holds rows to send)."""
-    done_digests: set[str] = set()
-    for row, state in finished:
-        if row.is_test or row.channel is DeliveryChannel.WEBHOOK:
-            continue
-        if state is DeliveryState.FAILED:
-            emit(connection, _failure(row), now)
-        elif state is DeliveryState.SENT and row.channel is DeliveryChannel.SOCIAL:
-            emit(connection, _published(row), now)
-        if row.channel is DeliveryChannel.EMAIL and state not in (
-            DeliveryState.PLANNED,
-            DeliveryState.CLAIMED,
-        ):
-            done_digests.add(row.digest_key)
-    for key in sorted(done_digests.difference(unfinished)):
-        _emit_if_sent(connection, key, now)
+    """The events of rows that just got their outcome, in the transaction that recorded it."""
+    emit_outcome_events(connection, outcome_events(finished, unfinished=unfinished), now)
 
 
 def _failure(row: Delivery) -> Event:
