@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -32,6 +35,21 @@ def test_save_and_read_back(store: Store) -> None:
     active = store.subscribers([SubscriberStatus.ACTIVE, SubscriberStatus.PENDING])
     assert active == [ADA, BOB]
     assert store.subscribers([]) == []
+
+
+def test_subscribers_read_by_id_for_a_send_are_those_stored(store: Store) -> None:
+    # A send's read takes the preferences as stored text and parses each text once: two
+    # subscribers with the same preferences, and one whose were changed, read as stored.
+    twin = Subscriber(id="s4", email="twin@example.com", name="Twin", preferences=ADA.preferences)
+    store.save_subscribers([ADA, BOB, CY, twin])
+    assert store.subscribers_by_id(["s4", "s1", "nobody", "s2", "s3"]) == {
+        "s1": ADA, "s2": BOB, "s3": CY, "s4": twin
+    }  # fmt: skip
+    changed = Preferences(companies=("anthropic",), send_hour=None)
+    store.update_preferences("s4", changed, "Asia/Tokyo", datetime(2026, 11, 30, tzinfo=UTC))
+    assert store.subscribers_by_id(["s4", "s1"]) == {
+        "s1": ADA, "s4": dataclasses.replace(twin, preferences=changed, timezone="Asia/Tokyo")
+    }  # fmt: skip
 
 
 def test_upsert_by_id_keeps_created_at(store: Store) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, Text, cast, select
 
-from digest.models import AmwRead, Company, NewsItem, Subscriber, SubscriberStatus
+from digest.models import AmwRead, Company, NewsItem, Preferences, Subscriber, SubscriberStatus
 from digest.store import codec
-from digest.store.schema import item_companies
+from digest.store.schema import item_companies, subscribers
 
 
 def company_row(company: Company) -> dict[str, Any]:
@@ -122,14 +124,38 @@ def subscriber_row(subscriber: Subscriber, now: datetime) -> dict[str, Any]:
     }
 
 
+# What a `Subscriber` holds, the preferences as the stored JSON text: a send reads its
+# subscribers 32 at a time, and most of them share a few preferences, parsed once each
+# (decoding every row's JSON, and reading the times a Subscriber does not hold, was a third
+# of the read).
+SUBSCRIBER_COLUMNS = (
+    *(
+        subscribers.c[name]
+        for name in ("id", "email", "name", "status", "timezone", "given_name", "family_name")
+    ),
+    cast(subscribers.c.preferences, Text).label("preferences"),
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def _preferences_of_text(text: str) -> Preferences:
+    return codec.preferences_from_dict(json.loads(text))
+
+
 def subscriber_from_row(row: Row[Any]) -> Subscriber:
+    """A subscriber from a row of `subscribers`, or of `SUBSCRIBER_COLUMNS`."""
+    preferences = row.preferences
     return Subscriber(
         id=row.id,
         email=row.email,
         name=row.name,
         status=SubscriberStatus(row.status),
         timezone=row.timezone,
-        preferences=codec.preferences_from_dict(row.preferences),
+        preferences=(
+            _preferences_of_text(preferences)
+            if isinstance(preferences, str)
+            else codec.preferences_from_dict(preferences)
+        ),
         given_name=row.given_name,
         family_name=row.family_name,
     )

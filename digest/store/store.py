@@ -73,6 +73,7 @@ from digest.store.engine import (
 )
 from digest.store.feed_sources import FeedSource
 from digest.store.rows import (
+    SUBSCRIBER_COLUMNS,
     company_from_row,
     company_row,
     email_key,
@@ -791,7 +792,7 @@ class Store:
         found: dict[str, Subscriber] = {}
         with self.engine.connect() as connection:
             for chunk in _chunks(sorted(set(subscriber_ids))):
-                query = select(schema.subscribers).where(schema.subscribers.c.id.in_(chunk))
+                query = select(*SUBSCRIBER_COLUMNS).where(schema.subscribers.c.id.in_(chunk))
                 for row in connection.execute(query):
                     found[row.id] = subscriber_from_row(row)
         return found
