@@ -46,6 +46,7 @@ from digest.delivery.email.base import RECORDED, Recorded
 from digest.models import DeliveryResult
 from digest.render.message import OutgoingEmail
 from digest.schedule.messages import MessageBuilder
+from digest.schedule.webhooks import WebhookDeliverer
 
 BUILT_AT_ONCE = 2_000
 
@@ -173,6 +174,8 @@ def whole_send(
     try:
         for start in range(0, count, 20_000):
             ctx.store.save_subscribers(subscribers(min(20_000, count - start), start=start))
+        # Their sign-up events fanned out now, as a list's were long before its send.
+        WebhookDeliverer(ctx, owner="bench").fan_out()
     finally:
         ctx.close()
     raw = yaml.safe_load((DATA / "settings.yaml").read_text())

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 import pytest
+from query_plans import rows_read
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -322,15 +322,6 @@ def test_rows_in_flight_before_the_upgrade_keep_their_mark_as_a_column(
     }
 
 
-def _rows_read(node: dict[str, Any]) -> int:
-    """The rows a plan's scans of the outbox handed on or filtered out, over every loop."""
-    read = 0
-    if node.get("Relation Name") == "deliveries" and node["Node Type"].endswith("Scan"):
-        kept = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
-        read += kept * node["Actual Loops"]
-    return read + sum(_rows_read(child) for child in node.get("Plans", []))
-
-
 @pytest.mark.parametrize(
     "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
@@ -363,13 +354,8 @@ def test_marking_and_closing_read_only_their_rows_however_many_are_held(
     )
     monkeypatch.undo()
     [(sql, parameters)] = statements  # the mark and the close in one
-    with store.engine.connect() as connection:
-        explained = connection.exec_driver_sql(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", parameters
-        ).scalar_one()
-        connection.rollback()
-    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
-    assert _rows_read(plan) <= 2, (sql, plan)
+    read, plan = rows_read(store.engine, sql, parameters, "deliveries")
+    assert read <= 2, (sql, plan)
 
 
 def test_vacuum_clears_the_dead_versions_sending_left_on_postgresql(store: Store) -> None:

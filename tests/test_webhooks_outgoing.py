@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,9 @@ import httpx
 import pytest
 import time_machine
 from api_support import NOW, SETTINGS_SECRET, ApiWorld, Clock, open_world, seeded_copy, settings_raw
-from sqlalchemy import func, select
+from query_plans import rows_read
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import func, select, text
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from digest.delivery.webhook import WebhookSender, body_of, signed_headers
@@ -30,9 +33,9 @@ from digest.models import DeliveryChannel, DeliveryState, Subscriber, Subscriber
 from digest.names import person_name
 from digest.schedule import jobs
 from digest.schedule.deliverer import Deliverer
-from digest.schedule.webhooks import WEBHOOK_RETRY, WebhookDeliverer
+from digest.schedule.webhooks import FAN_OUT_CHUNK, KEEP_EVENTS, WEBHOOK_RETRY, WebhookDeliverer
 from digest.settings import parse_settings
-from digest.store import events, schema
+from digest.store import Store, events, schema
 from digest.store import webhooks as endpoints_store
 
 HOOK_URL = "https://cms.example.org/hooks/digest"
@@ -299,6 +302,91 @@ def test_fanning_out_twice_plans_each_row_once(world: ApiWorld, receiver: Receiv
         )
     assert WebhookDeliverer(world.ctx, owner="b").fan_out() == 0
     assert len(webhook_rows(world)) == 1
+
+
+def pending_events(world: ApiWorld) -> int:
+    with world.ctx.store.engine.connect() as connection:
+        unfanned = schema.webhook_events.c.fanned_out_at.is_(None)
+        return connection.scalar(select(func.count()).where(unfanned)) or 0
+
+
+def emit_created(store: Store, count: int, now: datetime) -> None:
+    batch = [events.Event("subscriber.created", f"subscriber:n{n}", {"n": n}) for n in range(count)]
+    with store.engine.begin() as connection:
+        events.emit_all(connection, batch, now)
+
+
+def test_events_of_many_chunks_are_each_fanned_out_once_and_pruned_once(world: ApiWorld) -> None:
+    emit_created(world.ctx.store, 2 * FAN_OUT_CHUNK + 7, world.clock())
+    with statements_seen(world.ctx.store) as statements:
+        assert WebhookDeliverer(world.ctx, owner="a").fan_out() == 2 * FAN_OUT_CHUNK + 7
+    keys = [row.idempotency_key for row in webhook_rows(world)]
+    assert len(set(keys)) == len(keys) == 2 * FAN_OUT_CHUNK + 7
+    assert pending_events(world) == 0
+    # Pruning once per call, not per chunk: each prune reads the whole table.
+    assert sum(sql.startswith("DELETE FROM webhook_events") for sql, _ in statements) == 1
+
+
+def test_with_no_endpoint_the_events_are_done_without_rows(seeded: Path, tmp_path: Path) -> None:
+    world = open_world(seeded_copy(seeded, tmp_path), tmp_path, outgoing_webhooks={"endpoints": []})
+    try:
+        emit_created(world.ctx.store, FAN_OUT_CHUNK + 1, world.clock())
+        assert pending_events(world) > FAN_OUT_CHUNK
+        assert WebhookDeliverer(world.ctx, owner="a").fan_out() == 0
+        assert pending_events(world) == 0 and webhook_rows(world) == []
+    finally:
+        world.ctx.close()
+
+
+def test_events_fanned_out_a_month_ago_are_deleted_their_rows_kept(world: ApiWorld) -> None:
+    hooks = WebhookDeliverer(world.ctx, owner="a")
+    world.ctx.store.unsubscribe("sub-001", world.clock())
+    assert hooks.fan_out() == 1
+    world.clock.advance(seconds=KEEP_EVENTS.total_seconds() - 60)
+    world.ctx.store.unsubscribe("sub-002", world.clock())
+    assert hooks.fan_out() == 1
+    world.clock.advance(minutes=2)
+    world.ctx.store.unsubscribe("sub-003", world.clock())
+    assert hooks.fan_out() == 1
+    with world.ctx.store.engine.connect() as connection:
+        left = connection.scalars(select(schema.webhook_events.c.subject)).all()
+    assert sorted(left) == ["subscriber:sub-002", "subscriber:sub-003"]
+    assert len(webhook_rows(world)) == 3
+
+
+@contextmanager
+def statements_seen(store: Store) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements (and parameters) the store runs meanwhile."""
+    seen: list[tuple[str, Any]] = []
+
+    def append(_conn: Any, _cursor: Any, sql: str, parameters: Any, *_: Any) -> None:
+        seen.append((sql, parameters))
+
+    sqlalchemy_event.listen(store.engine, "before_cursor_execute", append)
+    try:
+        yield seen
+    finally:
+        sqlalchemy_event.remove(store.engine, "before_cursor_execute", append)
+
+
+def test_a_chunk_of_pending_events_reads_only_its_own(store: Store) -> None:
+    # The next 100 events after 1,000 fanned out must not read those 1,000 again (fanning a
+    # send's sign-ups out was quadratic when each chunk did).
+    emit_created(store, 3000, NOW)
+    with store.engine.begin() as connection:
+        first = events.unfanned(connection, 1000)
+        events.mark_fanned_out(connection, [event.id for event in first], NOW)
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.begin() as connection:
+            connection.execute(text("ANALYZE webhook_events"))
+    with statements_seen(store) as statements, store.engine.connect() as connection:
+        chunk = events.unfanned(connection, 100, after=first[-1].id)
+    assert [event.id for event in chunk] == list(range(first[-1].id + 1, first[-1].id + 101))
+    [(sql, parameters)] = [seen for seen in statements if "FROM webhook_events" in seen[0]]
+    if store.engine.dialect.name != "postgresql":
+        return  # SQLite's rowid range: nothing to ask a planner
+    read, plan = rows_read(store.engine, sql, parameters, "webhook_events")
+    assert read <= 100, plan
 
 
 def test_an_event_with_a_key_happens_once(world: ApiWorld) -> None:

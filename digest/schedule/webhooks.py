@@ -53,14 +53,19 @@ class WebhookDeliverer:
     def fan_out(self) -> int:
         """Plan a row per listening endpoint for every event not fanned out yet; how many."""
         engine = self.ctx.store.engine
-        planned = 0
+        planned, after, done = 0, 0, 0
+        targets = list(self.endpoints().values())
         while True:
-            with engine.connect() as connection:
-                pending = events.unfanned(connection, FAN_OUT_CHUNK)
-            if not pending:
-                return planned
             now = self.ctx.clock()
-            targets = list(self.endpoints().values())
+            if not targets:  # nothing listens: the pending events are done, in one statement
+                with engine.begin() as connection:
+                    done += events.mark_all_fanned_out(connection, now)
+                break
+            with engine.connect() as connection:
+                pending = events.unfanned(connection, FAN_OUT_CHUNK, after=after)
+            if not pending:
+                break
+            done += len(pending)
             rows = [
                 PlannedDelivery(
                     idempotency_key=webhook_key(endpoint.name, event.event_id),
@@ -81,9 +86,14 @@ class WebhookDeliverer:
             planned += outbox.plan(engine, rows, now=now)
             with engine.begin() as connection:
                 events.mark_fanned_out(connection, [event.id for event in pending], now)
-                events.prune(connection, now - KEEP_EVENTS)
             if len(pending) < FAN_OUT_CHUNK:
-                return planned
+                break
+            after = pending[-1].id
+            targets = list(self.endpoints().values())  # one added or removed meanwhile counts
+        if done:  # once a call, and only when events came: the worker calls this every batch
+            with engine.begin() as connection:
+                events.prune(connection, self.ctx.clock() - KEEP_EVENTS)
+        return planned
 
     def deliver(self, row: Delivery) -> DeliveryState:
         engine, now = self.ctx.store.engine, self.ctx.clock()

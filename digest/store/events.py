@@ -224,12 +224,12 @@ def _emit_if_sent(connection: Connection, digest_key: str, now: datetime) -> Non
     emit(connection, Event("digest.sent", digest_key, data, key=key), now)
 
 
-def unfanned(connection: Connection, limit: int) -> list[StoredEvent]:
-    """Events not yet planned for their endpoints, oldest first (two workers may read the same
-    ones: planning them twice adds nothing)."""
+def unfanned(connection: Connection, limit: int, *, after: int = 0) -> list[StoredEvent]:
+    """Events not yet planned for their endpoints, oldest first, from the id after `after` (two
+    workers may read the same ones: planning them twice adds nothing)."""
     query = (
         select(webhook_events)
-        .where(webhook_events.c.fanned_out_at.is_(None))
+        .where(webhook_events.c.fanned_out_at.is_(None), webhook_events.c.id > after)
         .order_by(webhook_events.c.id)
         .limit(limit)
     )
@@ -253,6 +253,16 @@ def mark_fanned_out(connection: Connection, ids: Sequence[int], now: datetime) -
             .where(webhook_events.c.id.in_(list(ids)))
             .values(fanned_out_at=now)
         )
+
+
+def mark_all_fanned_out(connection: Connection, now: datetime) -> int:
+    """Mark every pending event fanned out (no endpoint listens to any); how many."""
+    statement = (
+        update(webhook_events)
+        .where(webhook_events.c.fanned_out_at.is_(None))
+        .values(fanned_out_at=now)
+    )
+    return connection.execute(statement).rowcount
 
 
 def prune(connection: Connection, before: datetime) -> int:
