@@ -488,7 +488,9 @@ class Store:
         items, links = schema.items, schema.item_companies
 
         def about(slug: str) -> Any:
-            return exists().where(links.c.item_id == items.c.id, links.c.company_slug == slug)
+            # Read from the company's links, not tested per item of the look-back: a company
+            # with fewer items than `count` made the newest-first walk read every item in it.
+            return items.c.id.in_(select(links.c.item_id).where(links.c.company_slug == slug))
 
         groups = [about(slug) for slug in sorted(set(companies))]
         for topic, slug in sorted(set(topics), key=repr):
