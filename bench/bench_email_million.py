@@ -37,18 +37,18 @@ def main() -> None:
             tempfile.TemporaryDirectory() as directory,
             database(args.database, Path(directory)) as url,
         ):
-            delivery, whole, peak = whole_send(
-                Path(directory), url, port, args.subscribers, args.connections
+            send = whole_send(
+                Path(directory), url, port, args.subscribers, args.connections, sink.pid
             )
     finally:
         sink.terminate()
         sink.wait()
     print(
-        f"digest send weekly --now, {args.subscribers:,} subscribers: {delivery:,.0f} messages/s "
-        f"delivering, {whole:,.0f}/s with planning"
+        f"digest send weekly --now, {args.subscribers:,} subscribers: "
+        f"{send.delivering:,.0f} messages/s delivering, {send.whole:,.0f}/s with planning"
     )
-    verdict = "met" if peak <= TARGET_MB else "NOT met"
-    print(f"peak memory of the send: {peak:.0f} MB (target {TARGET_MB} MB: {verdict})")
+    verdict = "met" if send.peak_mb <= TARGET_MB else "NOT met"
+    print(f"peak memory of the send: {send.peak_mb:.0f} MB (target {TARGET_MB} MB: {verdict})")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ against it, in the same run:
                the end), its whole rate, its CPU a message (user + system, planning
                included) and its peak RSS
 
-The figure that matters is send / adapter (issue 14: at least 80%).
+The figure that matters is send / adapter (issue 14: at least 80%). Beside the adapter's and
+each send's rate: the sink's own CPU a message and how busy it was (the sink is one process:
+near 100% of a core it is the limit), and how much of the machine stood idle while delivering.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 
@@ -70,6 +73,38 @@ def start_sink(port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
     process.kill()
     sys.exit("smtp-sink did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU so far (/proc/PID/stat), e.g. the sink's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU ticks so far, in all and idle (idle + iowait; /proc/stat)."""
+    ticks = [int(tick) for tick in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return sum(ticks), ticks[3] + ticks[4]
+
+
+class Sink(NamedTuple):
+    """What the sink did over a span of `messages`: CPU µs a message, share of a core busy."""
+
+    cpu_per_message: float
+    busy: float
+
+    @classmethod
+    def over(cls, cpu: float, seconds: float, messages: int) -> Sink:
+        return cls(cpu / messages * 1e6, cpu / seconds)
+
+
+class Send(NamedTuple):
+    delivering: float  # messages/s from the "planned" line to the end
+    whole: float  # messages/s, planning included
+    cpu_per_message: float  # µs of the child's CPU, planning included
+    peak_mb: float
+    sink: Sink  # while delivering
+    idle: float  # share of the machine's CPU idle while delivering
 
 
 def smtp_source(port: int, size: int, count: int, sessions: int) -> float:
@@ -118,8 +153,11 @@ def asyncio_client(port: int, data: bytes, count: int, connections: int) -> floa
     return (count // connections * connections) / (time.perf_counter() - started)
 
 
-def adapter_rate(directory: Path, port: int, count: int, connections: int) -> tuple[float, bytes]:
-    """The adapter's send_each on fresh messages; its rate, and one of the messages."""
+def adapter_rate(
+    directory: Path, port: int, count: int, connections: int, sink_pid: int
+) -> tuple[float, bytes, Sink]:
+    """The adapter's send_each on fresh messages: its rate, one of the messages, and the
+    sink's work while they were sent."""
     options = {"host": "127.0.0.1", "port": port, "security": "none", "connections": connections}
     ctx = sample_context(directory, type="smtp", options=options)
     try:
@@ -128,7 +166,7 @@ def adapter_rate(directory: Path, port: int, count: int, connections: int) -> tu
         builder = MessageBuilder(ctx)
         adapter = email_adapter(ctx.settings)
         now = ctx.clock()
-        sending = 0.0
+        sending = sink_cpu = 0.0
         for start in range(0, count, BUILT_AT_ONCE):
             batch: list[tuple[int, OutgoingEmail]] = []
             for n, person in enumerate(subscribers(min(BUILT_AT_ONCE, count - start), start=start)):
@@ -142,13 +180,14 @@ def adapter_rate(directory: Path, port: int, count: int, connections: int) -> tu
                 assert result.status.value == "sent", result
                 return RECORDED
 
-            started = time.perf_counter()
+            started, sink_before = time.perf_counter(), cpu_seconds(sink_pid)
             adapter.send_each(lambda work=work: next(work, None), answered)
             sending += time.perf_counter() - started
+            sink_cpu += cpu_seconds(sink_pid) - sink_before
         adapter.close()
     finally:
         ctx.close()
-    return count / sending, batch[0][1].data
+    return count / sending, batch[0][1].data, Sink.over(sink_cpu, sending, count)
 
 
 def peak_rss_of(pid: int, running: threading.Event, peak: list[int]) -> None:
@@ -166,10 +205,9 @@ def peak_rss_of(pid: int, running: threading.Event, peak: list[int]) -> None:
 
 
 def whole_send(
-    directory: Path, url: str, port: int, count: int, connections: int
-) -> tuple[float, float, float, float]:
-    """`digest send weekly --now` for `count` subscribers: delivery rate, whole rate, CPU µs a
-    message, peak MB."""
+    directory: Path, url: str, port: int, count: int, connections: int, sink_pid: int
+) -> Send:
+    """`digest send weekly --now` for `count` subscribers, timed and watched."""
     ctx = sample_context(directory, database_url=url)
     try:
         for start in range(0, count, 20_000):
@@ -204,6 +242,7 @@ def whole_send(
         output.append(line)
         if planned is None and " planned " in line:
             planned = time.perf_counter()
+            sink_before, ticks_before = cpu_seconds(sink_pid), machine_ticks()
     running.clear()
     watcher.join()
     status = child.wait()
@@ -214,7 +253,16 @@ def whole_send(
         sys.exit(f"digest send failed ({status}):\n{''.join(output)}\n{log.read_text()[-3000:]}")
     if os.environ.get("BENCH_VERBOSE"):
         print("".join(output[-5:]), end="")
-    return count / (ended - planned), count / (ended - started), cpu / count * 1e6, peak[0] / 1024
+    sink = Sink.over(cpu_seconds(sink_pid) - sink_before, ended - planned, count)
+    ticks = [after - before for after, before in zip(machine_ticks(), ticks_before, strict=True)]
+    return Send(
+        delivering=count / (ended - planned),
+        whole=count / (ended - started),
+        cpu_per_message=cpu / count * 1e6,
+        peak_mb=peak[0] / 1024,
+        sink=sink,
+        idle=ticks[1] / ticks[0],
+    )
 
 
 def main() -> None:
@@ -236,7 +284,9 @@ def main() -> None:
             root = Path(directory)
             (root / "adapter").mkdir()
             count, connections = args.adapter_messages, args.connections
-            adapter, sample = adapter_rate(root / "adapter", port, count, connections)
+            adapter, sample, adapter_sink = adapter_rate(
+                root / "adapter", port, count, connections, sink.pid
+            )
             size = len(sample)
             source = smtp_source(port, size, count, connections)
             python = asyncio_client(port, sample, count, connections)
@@ -244,7 +294,8 @@ def main() -> None:
                 run = root / f"send-{len(sends)}"
                 run.mkdir()
                 with database(choice, run) as url:
-                    sends.append((choice, whole_send(run, url, port, args.messages, connections)))
+                    send = whole_send(run, url, port, args.messages, connections, sink.pid)
+                    sends.append((choice, send))
     finally:
         sink.terminate()
         sink.wait()
@@ -254,15 +305,23 @@ def main() -> None:
     print(f"(load average {load:.1f} at the end; this process's CPU {cpu:.0f} s)")
     print(f"  smtp-source (C, the ceiling):   {source:8,.0f} messages/s")
     print(f"  bare asyncio Python client:     {python:8,.0f} messages/s ({python / source:.0%})")
-    print(f"  adapter, fresh messages:        {adapter:8,.0f} messages/s ({adapter / source:.0%})")
-    for choice, (delivery, whole, cpu, peak) in sends:
+    print(
+        f"  adapter, fresh messages:        {adapter:8,.0f} messages/s ({adapter / source:.0%}); "
+        f"{_sink_words(adapter_sink)}"
+    )
+    for choice, send in sends:
         name = "SQLite" if choice == "sqlite" else "PostgreSQL"
         print(
-            f"  digest send weekly, {name:<10}:   {delivery:8,.0f} messages/s delivering "
-            f"({delivery / adapter:.0%} of the adapter; target 80%), {whole:,.0f}/s with "
-            f"planning, {cpu:,.0f} µs CPU a message, peak RSS {peak:.0f} MB, "
-            f"{args.messages:,} subscribers"
+            f"  digest send weekly, {name:<10}:   {send.delivering:8,.0f} messages/s delivering "
+            f"({send.delivering / adapter:.0%} of the adapter; target 80%), {send.whole:,.0f}/s "
+            f"with planning, {send.cpu_per_message:,.0f} µs CPU a message, peak RSS "
+            f"{send.peak_mb:.0f} MB, {args.messages:,} subscribers; {_sink_words(send.sink)}, "
+            f"the machine {send.idle:.0%} idle"
         )
+
+
+def _sink_words(sink: Sink) -> str:
+    return f"smtp-sink {sink.cpu_per_message:,.0f} µs CPU a message, {sink.busy:.0%} of a core busy"
 
 
 if __name__ == "__main__":
