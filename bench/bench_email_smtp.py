@@ -254,7 +254,7 @@ def whole_send(
     if os.environ.get("BENCH_VERBOSE"):
         print("".join(output[-5:]), end="")
     sink = Sink.over(cpu_seconds(sink_pid) - sink_before, ended - planned, count)
-    ticks = [after - before for after, before in zip(machine_ticks(), ticks_before, strict=True)]
+    ticks = [end - start for end, start in zip(machine_ticks(), ticks_before, strict=True)]
     return Send(
         delivering=count / (ended - planned),
         whole=count / (ended - started),
